@@ -1,0 +1,22 @@
+"""Sense/Net: BigML deepnets as local compute graphs that predict exactly as BigML does."""
+
+from sensenet.exceptions import (
+    InputDataError,
+    ModelFormatError,
+    ModelNotFoundError,
+    SensenetError,
+    SettingsError,
+    UnsupportedError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "InputDataError",
+    "ModelFormatError",
+    "ModelNotFoundError",
+    "SensenetError",
+    "SettingsError",
+    "UnsupportedError",
+    "__version__",
+]

@@ -1,0 +1,30 @@
+"""The errors Sense/Net raises for anything a user can get wrong.
+
+Each class also derives from the builtin a caller of the seed library would
+have caught (ValueError, TypeError, FileNotFoundError), so existing
+``except ValueError`` blocks keep working.
+"""
+
+
+class SensenetError(Exception):
+    """Base class of every error raised on purpose by Sense/Net."""
+
+
+class ModelFormatError(SensenetError, ValueError):
+    """The model JSON is malformed: a missing key, a bad value, a wrong shape."""
+
+
+class ModelNotFoundError(SensenetError, FileNotFoundError):
+    """A model path that does not exist."""
+
+
+class SettingsError(SensenetError, ValueError):
+    """An unknown setting, or a setting with a value it cannot take."""
+
+
+class InputDataError(SensenetError, ValueError):
+    """A row, array or image given for prediction that does not fit the model."""
+
+
+class UnsupportedError(SensenetError, NotImplementedError):
+    """A valid request this version cannot carry out (it says what to do instead)."""

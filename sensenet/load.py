@@ -1,0 +1,114 @@
+"""The one place where rows become the numeric matrix every engine takes.
+
+The matrix has one float32 column per non-image input field, in ``preprocess``
+order: numeric fields hold their raw value (NaN when missing), categorical
+fields the position of their value in ``values`` (-1 when missing or
+unknown). Standardising and one-hot encoding happen inside the compute
+graph, so exported models take the same matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from sensenet.exceptions import InputDataError
+from sensenet.spec.inputs import CategoricalInput, InputField, NumericInput
+
+MISSING_CATEGORY = -1.0
+
+
+def _numeric_converter(field: NumericInput) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            if value is None or value == "":
+                return math.nan
+            raise ValueError(f"{value!r} is not a number") from None
+
+    return convert
+
+
+def _categorical_converter(field: CategoricalInput) -> Callable[[Any], float]:
+    codes = {value: float(i) for i, value in enumerate(field.values)}
+
+    def convert(value: Any) -> float:
+        if value.__class__ is str:
+            return codes.get(value, MISSING_CATEGORY)
+        if value is None:
+            return MISSING_CATEGORY
+        if isinstance(value, (list, dict, set, tuple)):
+            raise ValueError(f"expected a category name, got {type(value).__name__}")
+        return codes.get(str(value), MISSING_CATEGORY)
+
+    return convert
+
+
+_CONVERTERS = {NumericInput: _numeric_converter, CategoricalInput: _categorical_converter}
+
+
+class RowEncoder:
+    """Turns rows (lists indexed by each field's ``index``) into the input matrix."""
+
+    def __init__(self, fields: Sequence[InputField]):
+        self.fields = tuple(f for f in fields if type(f) in _CONVERTERS)
+        self._columns = [(f.index, _CONVERTERS[type(f)](f)) for f in self.fields]
+        self.row_length = max((f.index for f in fields), default=-1) + 1
+
+    @property
+    def width(self) -> int:
+        return len(self._columns)
+
+    def encode_rows(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
+        columns = self._columns
+        try:
+            values = [[convert(row[index]) for index, convert in columns] for row in rows]
+        except (ValueError, TypeError, IndexError, KeyError):
+            self._raise_for_bad_row(rows)
+            raise
+        matrix = np.array(values, dtype=np.float32).reshape(len(rows), len(columns))
+        self._check_finite(matrix)
+        return matrix
+
+    def encode_array(self, array: np.ndarray) -> np.ndarray:
+        """Check a user's ready-made matrix: one column per non-image field."""
+        if array.ndim == 1:
+            array = array[np.newaxis, :]
+        if array.ndim != 2 or array.shape[1] != self.width:
+            raise InputDataError(
+                f"a numeric array must have shape (rows, {self.width}): one column per input field "
+                f"in 'preprocess' order; got {array.shape}"
+            )
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+            raise InputDataError(f"a numeric array must hold numbers, got dtype {array.dtype}")
+        matrix = np.ascontiguousarray(array, dtype=np.float32)
+        self._check_finite(matrix)
+        return matrix
+
+    def _check_finite(self, matrix: np.ndarray) -> None:
+        if np.isinf(matrix).any():
+            row, column = np.argwhere(np.isinf(matrix))[0]
+            raise InputDataError(
+                f"row {row}, field index {self.fields[column].index}: infinite values cannot be standardised"
+            )
+
+    def _raise_for_bad_row(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Find the first bad row and raise an error naming it and its column."""
+        for r, row in enumerate(rows):
+            if not isinstance(row, (list, tuple, np.ndarray)):
+                raise InputDataError(f"row {r}: expected a list of values, got {type(row).__name__}")
+            if len(row) < self.row_length:
+                raise InputDataError(
+                    f"row {r}: has {len(row)} values, but the model reads columns up to index "
+                    f"{self.row_length - 1} (rows need at least {self.row_length} values)"
+                )
+            for (index, convert), field in zip(self._columns, self.fields):
+                try:
+                    convert(row[index])
+                except (ValueError, TypeError) as error:
+                    kind = "numeric" if isinstance(field, NumericInput) else "categorical"
+                    raise InputDataError(f"row {r}, column {index} ({kind}): {error}") from None

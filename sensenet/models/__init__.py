@@ -1,0 +1,1 @@
+"""Models built from a spec, and the public wrappers around them."""

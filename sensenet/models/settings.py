@@ -1,0 +1,108 @@
+"""Settings that change how a model is built or how it predicts, validated up front."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from sensenet.exceptions import SettingsError
+
+COLOR_SPACES = ("rgb", "bgr", "rgba", "bgra")
+RESCALE_TYPES = ("warp", "pad", "crop")
+INPUT_IMAGE_FORMATS = ("file", "pixel_values")
+
+
+def _optional(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    return lambda name, value: None if value is None else check(name, value)
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(f"setting {name!r} must be true or false, got {value!r}")
+    return value
+
+
+def _fraction(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise SettingsError(f"setting {name!r} must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SettingsError(f"setting {name!r} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _string(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise SettingsError(f"setting {name!r} must be a string, got {value!r}")
+    return value
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def check(name: str, value: Any) -> str:
+        if not isinstance(value, str) or value.lower() not in choices:
+            raise SettingsError(f"setting {name!r} must be one of {list(choices)} (any case), got {value!r}")
+        return value.lower()
+
+    return check
+
+
+@dataclass
+class Settings:
+    """None means "the model's or the library's default"."""
+
+    bounding_box_threshold: float | None = None
+    color_space: str | None = None
+    extract_image_features: bool | None = None
+    image_path_prefix: str | None = None
+    input_image_format: str | None = None
+    iou_threshold: float | None = None
+    load_pretrained_weights: bool | None = None
+    max_objects: int | None = None
+    output_unfiltered_boxes: bool | None = None
+    pad_bounding_box_output: bool | None = None
+    regression_normalize: bool | None = None
+    rescale_type: str | None = None
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            setattr(self, field.name, _CHECKS[field.name](field.name, value))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "bounding_box_threshold": _optional(_fraction),
+    "color_space": _optional(_choice(COLOR_SPACES)),
+    "extract_image_features": _optional(_boolean),
+    "image_path_prefix": _optional(_string),
+    "input_image_format": _optional(_choice(INPUT_IMAGE_FORMATS)),
+    "iou_threshold": _optional(_fraction),
+    "load_pretrained_weights": _optional(_boolean),
+    "max_objects": _optional(_positive_int),
+    "output_unfiltered_boxes": _optional(_boolean),
+    "pad_bounding_box_output": _optional(_boolean),
+    "regression_normalize": _optional(_boolean),
+    "rescale_type": _optional(_choice(RESCALE_TYPES)),
+}
+
+VALID_KEYS = tuple(sorted(_CHECKS))
+
+
+def ensure_settings(settings: Settings | Mapping[str, Any] | None) -> Settings:
+    """A validated Settings from a dict, a Settings or None."""
+    if settings is None:
+        return Settings()
+    if isinstance(settings, Settings):
+        return Settings(**asdict(settings))
+    if not isinstance(settings, Mapping):
+        raise SettingsError(f"settings must be a dict or a Settings object, got {type(settings).__name__}")
+    unknown = sorted(str(key) for key in settings if key not in _CHECKS)
+    if unknown:
+        raise SettingsError(f"unknown setting(s) {unknown}; valid settings are {list(VALID_KEYS)}")
+    return Settings(**settings)

@@ -1,0 +1,204 @@
+"""Typed layers of a BigML network, parsed and shape-checked.
+
+`LAYER_PARSERS` maps each JSON layer ``type`` to one small function that
+reads its fields, checks every weight against the shape flowing into it and
+returns a frozen dataclass plus the shape flowing out. Engines keep their own
+registries keyed by these dataclasses.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sensenet.spec.fields import Fields, as_array
+from sensenet.spec.initializers import initialize
+
+Shape = tuple[int, ...]
+
+ACTIVATION_FUNCTIONS = frozenset(
+    {
+        "identity",
+        "linear",
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "elu",
+        "selu",
+        "sigmoid",
+        "tanh",
+        "softmax",
+        "softplus",
+        "softsign",
+        "swish",
+        "mish",
+        "exponential",
+    }
+)
+DROPOUT_TYPES = frozenset({"zero", "alpha", "block"})
+DEFAULT_BATCH_NORM_EPSILON = 1e-3
+
+
+@dataclass(frozen=True, eq=False)
+class Dense:
+    weights: np.ndarray  # (inputs, outputs)
+    bias: np.ndarray  # (outputs,)
+    activation: str
+
+
+@dataclass(frozen=True)
+class Activation:
+    function: str
+
+
+@dataclass(frozen=True, eq=False)
+class BatchNormalization:
+    gamma: np.ndarray
+    beta: np.ndarray
+    mean: np.ndarray
+    variance: np.ndarray
+    epsilon: float
+
+
+@dataclass(frozen=True)
+class Dropout:
+    """Identity at inference, whatever its kind."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class Flatten:
+    pass
+
+
+@dataclass(frozen=True)
+class WidthTiling:
+    """Repeat the features until there are `width` of them, then cut to `width`.
+
+    Only the legacy format's residual connections need it: they add a layer's
+    input to an output of another width.
+    """
+
+    width: int
+
+
+@dataclass(frozen=True)
+class DenseResidualBlock:
+    """activation(dense_path(x) + identity_path(x)); an empty path is the identity."""
+
+    dense_path: tuple[Any, ...]
+    identity_path: tuple[Any, ...]
+    activation: str
+
+
+Layer = Dense | Activation | BatchNormalization | Dropout | Flatten | WidthTiling | DenseResidualBlock
+LayerParser = Callable[[Fields, Shape], tuple[Any, Shape]]
+
+
+def layer_seed(fields: Fields) -> int:
+    """The layer's own `seed`, else one derived from its path: reproducible either way."""
+    seed = fields.raw("seed", None)
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed
+    return zlib.crc32(f"{fields.path}:{seed}".encode())
+
+
+def weight(fields: Fields, key: str, shape: Sequence[int], default: str | None = None) -> np.ndarray:
+    """An array of exactly `shape`, given as numbers or as an initializer name."""
+    value = fields.raw(key, default)
+    if isinstance(value, str):
+        # Each key gets its own stream, so a kernel and its bias differ.
+        seed = layer_seed(fields) + zlib.crc32(key.encode())
+        return initialize(value, tuple(shape), seed, fields.at(key))
+    return as_array(value, list(shape), fields.at(key))
+
+
+def activation_name(fields: Fields, key: str = "activation_function") -> str:
+    return fields.string(key, choices=ACTIVATION_FUNCTIONS, default="identity")
+
+
+def _require_flat(fields: Fields, in_shape: Shape) -> int:
+    if len(in_shape) != 1:
+        raise fields.error("type", f"needs a flat input, got shape {in_shape}; add a flatten layer")
+    return in_shape[0]
+
+
+def parse_dense(fields: Fields, in_shape: Shape) -> tuple[Dense, Shape]:
+    inputs = _require_flat(fields, in_shape)
+    raw_weights = fields.raw("weights")
+    if isinstance(raw_weights, str):
+        outputs = fields.integer("number_of_nodes", minimum=1)
+    elif isinstance(raw_weights, list) and raw_weights and isinstance(raw_weights[0], list):
+        outputs = len(raw_weights[0])
+    else:
+        raise fields.error("weights", f"expected a {inputs} x N matrix or an initializer name")
+    weights = weight(fields, "weights", (inputs, outputs))
+    bias = weight(fields, "offset", (outputs,), default="zeros")
+    return Dense(weights, bias, activation_name(fields)), (outputs,)
+
+
+def parse_activation(fields: Fields, in_shape: Shape) -> tuple[Activation, Shape]:
+    return Activation(fields.string("activation_function", choices=ACTIVATION_FUNCTIONS)), in_shape
+
+
+def parse_batch_normalization(fields: Fields, in_shape: Shape) -> tuple[BatchNormalization, Shape]:
+    channels = (in_shape[-1],)
+    layer = BatchNormalization(
+        gamma=weight(fields, "gamma", channels, default="ones"),
+        beta=weight(fields, "beta", channels, default="zeros"),
+        mean=weight(fields, "mean", channels),
+        variance=weight(fields, "variance", channels),
+        epsilon=fields.number("epsilon", default=DEFAULT_BATCH_NORM_EPSILON),
+    )
+    if np.any(layer.variance + layer.epsilon <= 0):
+        raise fields.error("variance", "variance + epsilon must be positive")
+    return layer, in_shape
+
+
+def parse_dropout(fields: Fields, in_shape: Shape) -> tuple[Dropout, Shape]:
+    return Dropout(fields.string("dropout_type", choices=DROPOUT_TYPES, default="zero")), in_shape
+
+
+def parse_flatten(fields: Fields, in_shape: Shape) -> tuple[Flatten, Shape]:
+    return Flatten(), (int(np.prod(in_shape)),)
+
+
+def parse_dense_residual_block(fields: Fields, in_shape: Shape) -> tuple[DenseResidualBlock, Shape]:
+    dense_path, dense_shape = parse_layers(fields.children("dense_path"), in_shape)
+    identity_path, identity_shape = parse_layers(fields.children("identity_path", default=[]), in_shape)
+    if dense_shape != identity_shape:
+        raise fields.error(
+            "dense_path",
+            f"gives shape {dense_shape} but the identity path gives {identity_shape}; they must match",
+        )
+    return DenseResidualBlock(dense_path, identity_path, activation_name(fields)), dense_shape
+
+
+LAYER_PARSERS: dict[str, LayerParser] = {
+    "dense": parse_dense,
+    "activation": parse_activation,
+    "batch_normalization": parse_batch_normalization,
+    "dropout": parse_dropout,
+    "flatten": parse_flatten,
+    "dense_residual_block": parse_dense_residual_block,
+}
+
+
+def parse_layer(fields: Fields, in_shape: Shape) -> tuple[Any, Shape]:
+    kind = fields.string("type", choices=LAYER_PARSERS)
+    return LAYER_PARSERS[kind](fields, in_shape)
+
+
+def parse_layers(items: list[Fields], in_shape: Shape) -> tuple[tuple[Any, ...], Shape]:
+    """Parse a sequence of typed layers, threading the shape through them."""
+    layers = []
+    shape = in_shape
+    for fields in items:
+        layer, shape = parse_layer(fields, shape)
+        layers.append(layer)
+    return tuple(layers), shape

@@ -1,0 +1,132 @@
+"""The whole model description: input fields, networks, output.
+
+`parse_network` turns BigML's ``network`` dict into a frozen `ModelSpec`;
+every engine and export is built from that object alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sensenet.exceptions import ModelFormatError, UnsupportedError
+from sensenet.spec.fields import Fields
+from sensenet.spec.inputs import CategoricalInput, ImageInput, InputField, NumericInput, parse_inputs
+from sensenet.spec.layers import parse_layers
+from sensenet.spec.legacy import convert_legacy_layers, is_legacy_layer
+from sensenet.spec.trees import TreeEmbedding, parse_trees
+
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+BOUNDING_BOX = "bounding_box"
+
+_OUTPUT_KINDS = {"categorical": CLASSIFICATION, "numeric": REGRESSION, "bounding_box": BOUNDING_BOX}
+
+
+@dataclass(frozen=True)
+class Output:
+    kind: str
+    classes: tuple[str, ...] | None = None
+    mean: float = 0.0
+    stdev: float = 1.0
+
+    @property
+    def width(self) -> int:
+        return len(self.classes) if self.kind == CLASSIFICATION else 1
+
+
+@dataclass(frozen=True)
+class Network:
+    """One network: optional tree embedding, then layers on [trees, features]."""
+
+    layers: tuple[Any, ...]
+    trees: TreeEmbedding | None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    inputs: tuple[InputField, ...]
+    networks: tuple[Network, ...]
+    output: Output
+
+    @property
+    def feature_width(self) -> int:
+        """Width of the preprocessed (standardised, one-hot) input vector."""
+        return sum(field.width for field in self.inputs)
+
+    @property
+    def numeric_inputs(self) -> tuple[NumericInput | CategoricalInput, ...]:
+        """The fields that are columns of the numeric input matrix, in order."""
+        return tuple(f for f in self.inputs if not isinstance(f, ImageInput))
+
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        return self.output.classes
+
+
+def parse_output(fields: Fields) -> Output:
+    kind = _OUTPUT_KINDS[fields.string("type", choices=_OUTPUT_KINDS)]
+    if kind == REGRESSION:
+        stdev = fields.number("stdev", default=1.0)
+        return Output(kind, mean=fields.number("mean", default=0.0), stdev=stdev)
+    values = fields.raw("values")
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise fields.error("values", "expected a non-empty list of class names (strings)")
+    return Output(kind, classes=tuple(values))
+
+
+def _parse_layer_list(fields: Fields, key: str, in_width: int) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+    items = fields.children(key)
+    if not items:
+        raise fields.error(key, "a network needs at least one layer")
+    if all(is_legacy_layer(item.data) for item in items):
+        return convert_legacy_layers(items, (in_width,))
+    return parse_layers(items, (in_width,))
+
+
+def _parse_one_network(
+    fields: Fields, trees_value: Any, trees_path: str, feature_width: int, output: Output
+) -> Network:
+    trees = parse_trees(trees_value, feature_width, trees_path) if trees_value else None
+    in_width = feature_width + (trees.width if trees else 0)
+    layers, out_shape = _parse_layer_list(fields, "layers", in_width)
+    if output.kind != BOUNDING_BOX and out_shape != (output.width,):
+        raise fields.error(
+            "layers", f"the last layer gives shape {out_shape}, but the output needs ({output.width},)"
+        )
+    return Network(layers, trees)
+
+
+def _network_trees(network: Fields, model: Fields) -> tuple[Any, str]:
+    """A sub-network's ``trees``: true uses the model's forests, a list its own."""
+    flag = network.raw("trees", False)
+    if flag is True:
+        if not model.raw("trees", None):
+            raise model.error("trees", "a network asks for tree embeddings but the model has none")
+        return model.raw("trees"), model.at("trees")
+    return (flag or None), network.at("trees")
+
+
+def parse_network(data: Any, path: str = "network") -> ModelSpec:
+    """Build a `ModelSpec` from BigML's ``network`` dict (``layers`` or ``networks``)."""
+    fields = Fields(data, path)
+    inputs = parse_inputs(fields.children("preprocess"), fields.at("preprocess"))
+    if any(isinstance(field, ImageInput) for field in inputs) or fields.raw("image_network", None):
+        raise UnsupportedError("image deepnets are not supported by this version of sensenet yet")
+    output = parse_output(fields.child("output_exposition"))
+    feature_width = sum(field.width for field in inputs)
+
+    if "networks" in fields.data:
+        members = fields.children("networks")
+        if not members:
+            raise fields.error("networks", "expected at least one network")
+        networks = tuple(
+            _parse_one_network(member, *_network_trees(member, fields), feature_width, output)
+            for member in members
+        )
+    elif "layers" in fields.data:
+        trees = fields.raw("trees", None)
+        networks = (_parse_one_network(fields, trees, fields.at("trees"), feature_width, output),)
+    else:
+        raise ModelFormatError(f"{path}: a network needs 'layers' or 'networks'")
+    return ModelSpec(inputs, networks, output)
