@@ -39,6 +39,8 @@ def deepnet_model(spec: ModelSpec, settings: Settings) -> keras.Model:
 class KerasEngine:
     """Runs the Keras model through a `tf.function` with a fixed signature (no `predict`)."""
 
+    name = "keras"
+
     def __init__(self, spec: ModelSpec, settings: Settings):
         self.model = deepnet_model(spec, settings)
         signature = [tf.TensorSpec((None, len(spec.numeric_inputs)), tf.float32)]

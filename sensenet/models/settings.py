@@ -6,11 +6,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from sensenet.engines import ENGINES
 from sensenet.exceptions import SettingsError
 
 COLOR_SPACES = ("rgb", "bgr", "rgba", "bgra")
 RESCALE_TYPES = ("warp", "pad", "crop")
 INPUT_IMAGE_FORMATS = ("file", "pixel_values")
+ENGINE_NAMES = tuple(ENGINES)
 
 
 def _optional(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
@@ -56,6 +58,7 @@ class Settings:
 
     bounding_box_threshold: float | None = None
     color_space: str | None = None
+    engine: str | None = None
     extract_image_features: bool | None = None
     image_path_prefix: str | None = None
     input_image_format: str | None = None
@@ -79,6 +82,7 @@ class Settings:
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "bounding_box_threshold": _optional(_fraction),
     "color_space": _optional(_choice(COLOR_SPACES)),
+    "engine": _optional(_choice(ENGINE_NAMES)),
     "extract_image_features": _optional(_boolean),
     "image_path_prefix": _optional(_string),
     "input_image_format": _optional(_choice(INPUT_IMAGE_FORMATS)),

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError
 from sensenet.load import RowEncoder
 from sensenet.models.settings import Settings, ensure_settings
@@ -31,6 +32,7 @@ class Deepnet:
         self._classes = list(spec.classes) if spec.classes else None
         self._encoder = RowEncoder(spec.inputs)
         self._engine = None
+        self._keras_model = None
         self._engine_lock = threading.Lock()
 
     @property
@@ -45,15 +47,18 @@ class Deepnet:
         if self._engine is None:
             with self._engine_lock:
                 if self._engine is None:
-                    from sensenet.models.deepnet import KerasEngine
-
-                    self._engine = KerasEngine(self._spec, self._settings)
+                    self._engine = make_engine(self._settings.engine, self._spec, self._settings)
         return self._engine
 
     @property
     def _model(self):
-        """The Keras model (built on first use)."""
-        return self._get_engine().model
+        """The Keras model, built on first use whatever engine predicts."""
+        if self._keras_model is None:
+            engine = self._get_engine()
+            if engine.name != "keras":
+                engine = make_engine("keras", self._spec, self._settings)
+            self._keras_model = engine.model
+        return self._keras_model
 
     def encode(self, input_data: Any) -> np.ndarray:
         """The numeric input matrix for `input_data` (see the class docstring)."""
