@@ -1,20 +1,27 @@
 """A spec's networks as one Keras model, and a compiled function to run it.
 
-The model takes the matrix made by `sensenet.load` and returns class
-probabilities or de-normalised regression values.
+The model takes the matrix made by `sensenet.load` (when the model has
+non-image fields) followed by one float32 pixel tensor (rows, height, width, 3),
+RGB 0-255, per image field, and returns class probabilities or de-normalised
+regression values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 import sensenet.layers  # noqa: F401  (sets the Keras backend before keras loads)
 from sensenet.layers.core import apply_layers
 from sensenet.layers.encoding import InputEncoding
+from sensenet.layers.image import image_feature_model
 from sensenet.layers.tree import TreeEmbeddingLayer
 from sensenet.models.settings import Settings
+from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import REGRESSION, ModelSpec, Network
 
 
@@ -25,26 +32,77 @@ def _network_output(network: Network, features):
     return apply_layers(network.layers, x)
 
 
+def feature_order(spec: ModelSpec) -> np.ndarray | None:
+    """Columns of [numeric features, image 0 features, ...] in ``preprocess`` order (None: as is)."""
+    numeric = [f for f in spec.inputs if not isinstance(f, ImageInput)]
+    starts, position = {}, 0
+    for field in numeric + list(spec.image_inputs):
+        starts[id(field)] = position
+        position += spec.field_width(field)
+    order = np.concatenate(
+        [np.arange(spec.field_width(f)) + starts[id(f)] for f in spec.inputs] or [np.zeros(0)]
+    ).astype(np.int32)
+    return None if np.array_equal(order, np.arange(position)) else order
+
+
+def model_inputs(spec: ModelSpec) -> list:
+    """The Keras inputs: the numeric matrix (if any non-image field), then one per image field."""
+    inputs = []
+    if spec.numeric_inputs:
+        inputs.append(keras.Input(shape=(len(spec.numeric_inputs),), dtype="float32", name="input_matrix"))
+    if spec.image_network is not None:
+        meta = spec.image_network.metadata
+        inputs += [
+            keras.Input(shape=(meta.height, meta.width, meta.channels), dtype="float32", name=f"image_{i}")
+            for i in range(len(spec.image_inputs))
+        ]
+    return inputs
+
+
+def _features(spec: ModelSpec, inputs: list):
+    parts = []
+    images = inputs
+    if spec.numeric_inputs:
+        parts.append(InputEncoding(spec.numeric_inputs)(inputs[0]))
+        images = inputs[1:]
+    if spec.image_network is not None:
+        image_model = image_feature_model(spec.image_network)  # one set of weights for every image field
+        parts += [image_model(pixels) for pixels in images]
+    features = parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
+    order = feature_order(spec)
+    return features if order is None else ops.take(features, order, axis=1)
+
+
 def deepnet_model(spec: ModelSpec, settings: Settings) -> keras.Model:
-    inputs = keras.Input(shape=(len(spec.numeric_inputs),), dtype="float32", name="input_matrix")
-    features = InputEncoding(spec.numeric_inputs)(inputs)
+    inputs = model_inputs(spec)
+    features = _features(spec, inputs)
     outputs = [_network_output(network, features) for network in spec.networks]
     if spec.output.kind == REGRESSION and not settings.regression_normalize:
         denormalize = keras.layers.Rescaling(scale=spec.output.stdev, offset=spec.output.mean)
         outputs = [denormalize(y) for y in outputs]
     output = outputs[0] if len(outputs) == 1 else keras.layers.Average()(outputs)
-    return keras.Model(inputs, output, name="deepnet")
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], output, name="deepnet")
 
 
 class KerasEngine:
-    """Runs the Keras model through a `tf.function` with a fixed signature (no `predict`)."""
+    """Runs the Keras model through a `tf.function` with a fixed signature (no `predict`).
+
+    Called as ``engine(matrix, images)``: `images` holds one float32 array
+    (rows, height, width, 3) per image field, in ``preprocess`` order (empty
+    for a model without images); `matrix` is ignored when the model has no
+    non-image field.
+    """
 
     name = "keras"
 
     def __init__(self, spec: ModelSpec, settings: Settings):
         self.model = deepnet_model(spec, settings)
-        signature = [tf.TensorSpec((None, len(spec.numeric_inputs)), tf.float32)]
-        self._run = tf.function(lambda x: self.model(x, training=False), input_signature=signature)
+        self._has_matrix = bool(spec.numeric_inputs)
+        signature = [tf.TensorSpec(tensor.shape, tf.float32) for tensor in self.model.inputs]
+        self._run = tf.function(
+            lambda *x: self.model(list(x) if len(x) > 1 else x[0], training=False), input_signature=signature
+        )
 
-    def __call__(self, matrix: np.ndarray) -> np.ndarray:
-        return self._run(matrix).numpy()
+    def __call__(self, matrix: np.ndarray, images: Sequence[np.ndarray] = ()) -> np.ndarray:
+        arrays = ([matrix] if self._has_matrix else []) + list(images)
+        return self._run(*arrays).numpy()

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sensenet.exceptions import ModelFormatError, UnsupportedError
+from sensenet.exceptions import ModelFormatError
 from sensenet.spec.fields import Fields
+from sensenet.spec.image_layers import ImageNetwork, parse_image_network
 from sensenet.spec.inputs import CategoricalInput, ImageInput, InputField, NumericInput, parse_inputs
 from sensenet.spec.layers import parse_layers
 from sensenet.spec.legacy import convert_legacy_layers, is_legacy_layer
@@ -45,14 +46,32 @@ class Network:
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A deepnet's inputs, networks and output.
+
+    The readout networks read one feature vector: each input field's features
+    in ``preprocess`` order, where an image field's features are the image
+    network's output for that image (every image field shares `image_network`).
+    """
+
     inputs: tuple[InputField, ...]
     networks: tuple[Network, ...]
     output: Output
+    image_network: ImageNetwork | None = None
+
+    def field_width(self, field: InputField) -> int:
+        if isinstance(field, ImageInput):
+            return self.image_network.feature_width
+        return field.width
 
     @property
     def feature_width(self) -> int:
-        """Width of the preprocessed (standardised, one-hot) input vector."""
-        return sum(field.width for field in self.inputs)
+        """Width of the preprocessed (standardised, one-hot, image features) input vector."""
+        return sum(self.field_width(field) for field in self.inputs)
+
+    @property
+    def image_inputs(self) -> tuple[ImageInput, ...]:
+        """The image fields, in order: one pixel tensor each."""
+        return tuple(f for f in self.inputs if isinstance(f, ImageInput))
 
     @property
     def numeric_inputs(self) -> tuple[NumericInput | CategoricalInput, ...]:
@@ -75,8 +94,12 @@ def parse_output(fields: Fields) -> Output:
     return Output(kind, classes=tuple(values))
 
 
-def _parse_layer_list(fields: Fields, key: str, in_width: int) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+def _parse_layer_list(
+    fields: Fields, key: str, in_width: int, allow_empty: bool = False
+) -> tuple[tuple[Any, ...], tuple[int, ...]]:
     items = fields.children(key)
+    if not items and allow_empty:
+        return (), (in_width,)
     if not items:
         raise fields.error(key, "a network needs at least one layer")
     if all(is_legacy_layer(item.data) for item in items):
@@ -89,8 +112,10 @@ def _parse_one_network(
 ) -> Network:
     trees = parse_trees(trees_value, feature_width, trees_path) if trees_value else None
     in_width = feature_width + (trees.width if trees else 0)
-    layers, out_shape = _parse_layer_list(fields, "layers", in_width)
-    if output.kind != BOUNDING_BOX and out_shape != (output.width,):
+    # A detector's boxes come from its image network's heads; it has no readout layers.
+    detector = output.kind == BOUNDING_BOX
+    layers, out_shape = _parse_layer_list(fields, "layers", in_width, allow_empty=detector)
+    if not detector and out_shape != (output.width,):
         raise fields.error(
             "layers", f"the last layer gives shape {out_shape}, but the output needs ({output.width},)"
         )
@@ -107,14 +132,22 @@ def _network_trees(network: Fields, model: Fields) -> tuple[Any, str]:
     return (flag or None), network.at("trees")
 
 
+def _parse_image_network(fields: Fields, inputs: tuple[InputField, ...]) -> ImageNetwork | None:
+    has_images = any(isinstance(field, ImageInput) for field in inputs)
+    if not has_images:
+        return None
+    if fields.raw("image_network", None) is None:
+        raise fields.error("image_network", "the model has image fields but no image network")
+    return parse_image_network(fields.child("image_network"))
+
+
 def parse_network(data: Any, path: str = "network") -> ModelSpec:
     """Build a `ModelSpec` from BigML's ``network`` dict (``layers`` or ``networks``)."""
     fields = Fields(data, path)
     inputs = parse_inputs(fields.children("preprocess"), fields.at("preprocess"))
-    if any(isinstance(field, ImageInput) for field in inputs) or fields.raw("image_network", None):
-        raise UnsupportedError("image deepnets are not supported by this version of sensenet yet")
+    image_network = _parse_image_network(fields, inputs)
     output = parse_output(fields.child("output_exposition"))
-    feature_width = sum(field.width for field in inputs)
+    feature_width = ModelSpec(inputs, (), output, image_network).feature_width
 
     if "networks" in fields.data:
         members = fields.children("networks")
@@ -129,4 +162,4 @@ def parse_network(data: Any, path: str = "network") -> ModelSpec:
         networks = (_parse_one_network(fields, trees, fields.at("trees"), feature_width, output),)
     else:
         raise ModelFormatError(f"{path}: a network needs 'layers' or 'networks'")
-    return ModelSpec(inputs, networks, output)
+    return ModelSpec(inputs, networks, output, image_network)
