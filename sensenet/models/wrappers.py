@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError
 from sensenet.load import RowEncoder
+from sensenet.load_images import ImageEncoder
 from sensenet.models.settings import Settings, ensure_settings
 from sensenet.spec import ModelSpec, find_network, parse_network
 
@@ -23,6 +25,11 @@ class Deepnet:
     ``preprocess`` order (categorical fields as the index of their value). It
     returns a float32 array of shape (rows, outputs): class probabilities in
     ``_classes`` order, or one regression value.
+
+    In the rows of an image model, an image field's column holds a path, the
+    bytes of an image file, an array of pixels, or None (missing). A model
+    whose only input is one image also takes an image alone, or a 4-D array
+    (images, height, width, channels).
     """
 
     def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict] | None = None):
@@ -31,6 +38,7 @@ class Deepnet:
         self._preprocessors = preprocessors
         self._classes = list(spec.classes) if spec.classes else None
         self._encoder = RowEncoder(spec.inputs)
+        self._images = _image_encoder(spec, settings)
         self._engine = None
         self._keras_model = None
         self._engine_lock = threading.Lock()
@@ -62,6 +70,38 @@ class Deepnet:
 
     def encode(self, input_data: Any) -> np.ndarray:
         """The numeric input matrix for `input_data` (see the class docstring)."""
+        return self.encode_inputs(input_data)[0]
+
+    def encode_inputs(self, input_data: Any) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The numeric matrix and one pixel batch per image field: what an engine is called with."""
+        if self._images is None:
+            return self._encode_matrix(input_data), []
+        rows = self._image_rows(input_data)
+        return self._encoder.encode_rows(rows), self._images.encode_rows(rows)
+
+    def _image_rows(self, input_data: Any) -> list:
+        """Rows from `input_data`, turning a lone image (or a 4-D batch of them) into rows."""
+        fields = self._spec.inputs
+        alone = len(fields) == 1
+        is_batch = isinstance(input_data, np.ndarray) and input_data.ndim == 4
+        if isinstance(input_data, (str, bytes, bytearray, os.PathLike, np.ndarray)):
+            if not alone:
+                raise InputDataError(
+                    f"this model reads {len(fields)} fields: give a row (list of values indexed like "
+                    "BigML's fields) or a list of rows, not an image alone"
+                )
+            padding = [None] * fields[0].index
+            return [padding + [image] for image in input_data] if is_batch else [padding + [input_data]]
+        if isinstance(input_data, (list, tuple)):
+            if not input_data:
+                raise InputDataError("no rows given: expected a row (list of values) or a list of rows")
+            return list(input_data) if isinstance(input_data[0], (list, tuple)) else [input_data]
+        raise InputDataError(
+            f"cannot predict on {type(input_data).__name__}: expected a row (list of values), a list of "
+            "rows, or for a single-image model an image (path, bytes or array)"
+        )
+
+    def _encode_matrix(self, input_data: Any) -> np.ndarray:
         if isinstance(input_data, np.ndarray):
             return self._encoder.encode_array(input_data)
         if isinstance(input_data, (list, tuple)):
@@ -76,7 +116,20 @@ class Deepnet:
         )
 
     def __call__(self, input_data: Any) -> np.ndarray:
-        return self._get_engine()(self.encode(input_data))
+        matrix, images = self.encode_inputs(input_data)
+        return self._get_engine()(matrix, images) if images else self._get_engine()(matrix)
+
+
+def _image_encoder(spec: ModelSpec, settings: Settings) -> ImageEncoder | None:
+    if spec.image_network is None:
+        return None
+    return ImageEncoder(
+        spec.image_inputs,
+        spec.image_network.metadata,
+        path_prefix=settings.image_path_prefix,
+        color_space=settings.color_space,
+        rescale_type=settings.rescale_type,
+    )
 
 
 def create_model(anobject: Any, settings: Settings | Mapping[str, Any] | None = None) -> Deepnet:
