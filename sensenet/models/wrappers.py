@@ -13,6 +13,7 @@ from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError
 from sensenet.load import RowEncoder
 from sensenet.load_images import ImageEncoder
+from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
 from sensenet.models.settings import Settings, ensure_settings
 from sensenet.spec import ModelSpec, find_network, parse_network
 
@@ -132,9 +133,28 @@ def _image_encoder(spec: ModelSpec, settings: Settings) -> ImageEncoder | None:
     )
 
 
-def create_model(anobject: Any, settings: Settings | Mapping[str, Any] | None = None) -> Deepnet:
-    """A predicting model from a BigML deepnet: a resource, deepnet or network dict, or a JSON path."""
+def create_model(
+    anobject: Any, settings: Settings | Mapping[str, Any] | None = None
+) -> Deepnet | ImageFeatureExtractor:
+    """A predicting model from a BigML deepnet: a resource, deepnet or network dict, or a JSON path.
+
+    With the setting ``extract_image_features`` it is the model's image feature extractor instead.
+    """
     settings_object = ensure_settings(settings)
     source = find_network(anobject)
     spec = parse_network(source.network, source.origin)
+    if settings_object.extract_image_features:
+        return extractor_from_spec(spec, settings_object, source.origin)
     return Deepnet(spec, settings_object, source.network.get("preprocess"))
+
+
+def create_image_feature_extractor(
+    anobject: Any, settings: Settings | Mapping[str, Any] | None = None
+) -> ImageFeatureExtractor:
+    """Images in, the image network's final pooled features out (e.g. 1280 for MobileNetV2).
+
+    `anobject` is any form `create_model` takes of a model with an image field.
+    """
+    settings_object = ensure_settings(settings)
+    source = find_network(anobject)
+    return extractor_from_spec(parse_network(source.network, source.origin), settings_object, source.origin)
