@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.exceptions import SensenetError
+from sensenet.exceptions import InputDataError, SensenetError
 from sensenet.spec.image_layers import ImageMetadata
 from sensenet.spec.inputs import ImageInput
 
@@ -62,7 +62,7 @@ class ImageEncoder:
         for index in self.indexes:
             batch = np.empty((len(rows), self.height, self.width, 3), np.float32)
             for r, row in enumerate(rows):
-                batch[r] = self._pixels_at(row[index], f"row {r}, column {index} (image)")
+                batch[r] = self._pixels_at(_column(row, r, index), f"row {r}, column {index} (image)")
             batches.append(batch)
         return batches
 
@@ -71,3 +71,14 @@ class ImageEncoder:
             return self.pixels(value)
         except SensenetError as error:
             raise type(error)(f"{where}: {error}") from None
+
+
+def _column(row: Any, r: int, index: int) -> Any:
+    if not isinstance(row, (list, tuple)):
+        raise InputDataError(f"row {r}: expected a list of values, got {type(row).__name__}")
+    if len(row) <= index:
+        raise InputDataError(
+            f"row {r}: has {len(row)} values, but the model reads an image from column {index} "
+            f"(rows need at least {index + 1} values)"
+        )
+    return row[index]

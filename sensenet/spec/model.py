@@ -104,6 +104,12 @@ def _parse_layer_list(
         raise fields.error(key, "a network needs at least one layer")
     if all(is_legacy_layer(item.data) for item in items):
         return convert_legacy_layers(items, (in_width,))
+    for position, item in enumerate(items[1:], start=1):
+        wiring = item.raw("inputs", None)
+        if wiring is not None and wiring != [position - 1]:
+            raise item.error(
+                "inputs", f"readout layers run in sequence: expected [{position - 1}] or none, got {wiring!r}"
+            )
     return parse_layers(items, (in_width,))
 
 
