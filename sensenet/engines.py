@@ -1,8 +1,11 @@
 """The engines that can run a model spec, by name.
 
 An engine is built from (spec, settings) and called with the input matrix
-made by `sensenet.load`; it returns a float32 array (rows, outputs), and has a
-`name` (its key here). Engines
+made by `sensenet.load`, plus, for a model with image fields, a list of pixel
+batches made by `sensenet.load_images` (one float32 (rows, height, width, 3)
+RGB 0-255 array per image field, in ``preprocess`` order): ``engine(matrix)``
+or ``engine(matrix, images)``. It returns a float32 array (rows, outputs), and
+has a `name` (its key here). Engines
 are imported only when chosen, so a model never pays for an engine it does
 not use.
 """

@@ -16,13 +16,14 @@ import tensorflow as tf
 from keras import ops
 
 import sensenet.layers  # noqa: F401  (sets the Keras backend before keras loads)
+from sensenet.exceptions import UnsupportedError
 from sensenet.layers.core import apply_layers
 from sensenet.layers.encoding import InputEncoding
 from sensenet.layers.image import image_feature_model
 from sensenet.layers.tree import TreeEmbeddingLayer
 from sensenet.models.settings import Settings
 from sensenet.spec.inputs import ImageInput
-from sensenet.spec.model import REGRESSION, ModelSpec, Network
+from sensenet.spec.model import BOUNDING_BOX, REGRESSION, ModelSpec, Network
 
 
 def _network_output(network: Network, features):
@@ -74,6 +75,11 @@ def _features(spec: ModelSpec, inputs: list):
 
 
 def deepnet_model(spec: ModelSpec, settings: Settings) -> keras.Model:
+    if spec.output.kind == BOUNDING_BOX:
+        raise UnsupportedError(
+            "this is an object detector (bounding_box output): it needs the detection builder, "
+            "not a classifier or regressor's"
+        )
     inputs = model_inputs(spec)
     features = _features(spec, inputs)
     outputs = [_network_output(network, features) for network in spec.networks]
