@@ -31,35 +31,17 @@ from sensenet.spec.image_layers import (
     Upsampling2D,
 )
 
-CAFFE_MEAN = (103.939, 116.779, 123.68)  # BGR
-TORCH_MEAN = tuple(255.0 * c for c in (0.485, 0.456, 0.406))
-TORCH_STD = tuple(255.0 * c for c in (0.229, 0.224, 0.225))
-
-# loading_method -> (reverse RGB to BGR, subtracted, divisor), as BigML's networks were trained
-STANDARDIZERS: dict[str, tuple[bool, Any, Any]] = {
-    "none": (False, 0.0, 1.0),
-    "normalizing": (False, 0.0, 255.0),
-    "centering": (False, 127.5, 127.5),
-    "skewed_centering": (False, 128.0, 128.0),
-    "channelwise_centering": (True, CAFFE_MEAN, 1.0),
-    "channelwise_standardizing": (False, TORCH_MEAN, TORCH_STD),
-}
-
 
 class ImageStandardization(keras.layers.Layer):
     """RGB pixels (0-255, float32) to what the network was trained on.
 
-    In order: reverse the channels (BGR methods), subtract ``mean_image``,
-    subtract the method's mean, divide by its spread.
+    See `ImageMetadata.standardization`.
     """
 
     def __init__(self, metadata: ImageMetadata, **kwargs):
         super().__init__(**kwargs)
-        reverse, mean, spread = STANDARDIZERS[metadata.loading_method]
-        self.reverse = reverse
+        self.reverse, self.mean, self.spread = metadata.standardization
         self.mean_image = metadata.mean_image
-        self.mean = np.asarray(mean, np.float32)
-        self.spread = np.asarray(spread, np.float32)
 
     def call(self, x):
         if self.reverse:

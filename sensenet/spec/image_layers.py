@@ -28,15 +28,21 @@ from sensenet.spec.layers import (
 IMAGE_INPUT = -1  # a node input that reads the network's input image (or a block's input)
 PADDINGS = ("same", "valid")
 UPSAMPLING_METHODS = ("nearest", "bilinear")
-LOADING_METHODS = (
-    "none",
-    "normalizing",
-    "centering",
-    "skewed_centering",
-    "channelwise_centering",
-    "channelwise_standardizing",
-)
 RESCALE_TYPES = ("warp", "pad", "crop")
+
+CAFFE_MEAN = (103.939, 116.779, 123.68)  # in BGR order
+TORCH_MEAN = tuple(255.0 * c for c in (0.485, 0.456, 0.406))
+TORCH_STD = tuple(255.0 * c for c in (0.229, 0.224, 0.225))
+
+# loading_method -> (reverse RGB to BGR, subtracted, divisor), as BigML's networks were trained
+STANDARDIZERS: dict[str, tuple[bool, Any, Any]] = {
+    "none": (False, 0.0, 1.0),
+    "normalizing": (False, 0.0, 255.0),
+    "centering": (False, 127.5, 127.5),
+    "skewed_centering": (False, 128.0, 128.0),
+    "channelwise_centering": (True, CAFFE_MEAN, 1.0),
+    "channelwise_standardizing": (False, TORCH_MEAN, TORCH_STD),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,6 +171,17 @@ class ImageMetadata:
     base_image_network: str | None
     version: str | None
     output_nodes: tuple[int, ...]  # YOLO heads' node positions; empty for a feature network
+
+    @property
+    def standardization(self) -> tuple[bool, np.ndarray, np.ndarray]:
+        """How RGB 0-255 pixels become the network's input: (reverse, mean, spread).
+
+        In order: reverse the channels to BGR if `reverse`, subtract
+        `mean_image` (when given), subtract `mean`, divide by `spread`
+        (`mean` and `spread` are per channel or scalars; 0 and 1 mean skip).
+        """
+        reverse, mean, spread = STANDARDIZERS[self.loading_method]
+        return reverse, np.asarray(mean, np.float32), np.asarray(spread, np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -517,7 +534,7 @@ def parse_image_metadata(fields: Fields, layer_count: int) -> ImageMetadata:
         height=height,
         width=width,
         channels=channels,
-        loading_method=fields.string("loading_method", choices=LOADING_METHODS, default="none"),
+        loading_method=fields.string("loading_method", choices=STANDARDIZERS, default="none"),
         mean_image=mean_image,
         rescale_type=fields.string("rescale_type", choices=RESCALE_TYPES, default="warp"),
         base_image_network=fields.string("base_image_network", default=None),
