@@ -6,11 +6,9 @@ probabilities or de-normalised regression values.
 
 from __future__ import annotations
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-import sensenet.layers  # noqa: F401  (sets the Keras backend before keras loads)
+from sensenet.layers.backend import keras, tf
 from sensenet.layers.core import apply_layers
 from sensenet.layers.encoding import InputEncoding
 from sensenet.layers.tree import TreeEmbeddingLayer
