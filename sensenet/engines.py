@@ -17,6 +17,7 @@ from sensenet.exceptions import SettingsError
 # name -> "module:attribute" of the engine class
 ENGINES: dict[str, str] = {
     "keras": "sensenet.models.deepnet:KerasEngine",
+    "onnx": "sensenet.runtime.engine:OnnxEngine",
 }
 DEFAULT_ENGINE = "keras"
 
