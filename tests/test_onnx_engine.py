@@ -262,3 +262,24 @@ def test_predicting_never_imports_tensorflow(tmp_path):
     )
     report = json.loads(done.stdout)
     assert report == {"prediction": [[6.0]], "heavy": [], "engine": "onnx"}
+
+
+def test_batch_norm_after_a_plain_dense_layer_becomes_part_of_it():
+    rng = np.random.default_rng(3)
+    mean, variance, gamma = np.array([0.5, -1.0]), np.array([4.0, 0.25]), np.array([2.0, 1.0])
+    norm = {"type": "batch_normalization", "mean": mean.tolist(), "variance": variance.tolist()}
+    norm["gamma"] = gamma.tolist()
+    weights, bias = rng.normal(size=(2, 2)), rng.normal(size=2)
+    layers = [dense(weights, bias), norm, dense(np.eye(2), activation="relu"), norm]
+    network = identity_network([numeric_field(0), numeric_field(1)], 2, layers=layers)
+    onnx_model, keras_model = _both_engines(network)
+    nodes = [node.op_type for node in deepnet_graph(onnx_model.spec, onnx_model.settings).graph.node]
+    assert nodes.count("Gemm") == 2 and nodes.count("Mul") == 1  # only the norm after relu stays apart
+
+    rows = rng.normal(size=(50, 2)).astype(np.float32)
+    normalize = lambda x: gamma * (x - mean) / np.sqrt(variance + 1e-3)  # noqa: E731
+    expected = normalize(np.maximum(normalize(rows.astype(np.float64) @ weights + bias), 0))
+    got = onnx_model(rows)
+    # Outputs reach ~30, where float32 steps are 2e-6: compare relative to the size.
+    np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)
+    np.testing.assert_allclose(got, keras_model(rows), rtol=TOLERANCE, atol=TOLERANCE)

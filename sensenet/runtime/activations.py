@@ -31,9 +31,13 @@ def _unary(op_type: str, **attributes) -> Activation:
     return lambda g, x: g.op(op_type, x, **attributes)
 
 
+def identity(g: GraphBuilder, x: str) -> str:
+    return x
+
+
 ACTIVATIONS: dict[str, Activation] = {
-    "identity": lambda g, x: x,
-    "linear": lambda g, x: x,
+    "identity": identity,
+    "linear": identity,
     "relu": _unary("Relu"),
     "relu6": _relu6,
     "leaky_relu": _unary("LeakyRelu", alpha=LEAKY_RELU_SLOPE),

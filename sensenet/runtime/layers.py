@@ -35,11 +35,36 @@ def activation(g: GraphBuilder, layer: Activation, x: Tensor) -> Tensor:
     return Tensor(ACTIVATIONS[layer.function](g, x.name), x.shape)
 
 
-def batch_normalization(g: GraphBuilder, layer: BatchNormalization, x: Tensor) -> Tensor:
-    """gamma * (x - mean) / sqrt(variance + epsilon) + beta, folded into x * scale + shift."""
+def _scale_and_shift(layer: BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
+    """gamma * (x - mean) / sqrt(variance + epsilon) + beta as x * scale + shift (in float64)."""
     scale = layer.gamma.astype(np.float64) / np.sqrt(layer.variance.astype(np.float64) + layer.epsilon)
-    shift = layer.beta - layer.mean.astype(np.float64) * scale
+    return scale, layer.beta - layer.mean.astype(np.float64) * scale
+
+
+def batch_normalization(g: GraphBuilder, layer: BatchNormalization, x: Tensor) -> Tensor:
+    scale, shift = _scale_and_shift(layer)
     return Tensor(g.op("Add", g.op("Mul", x.name, g.constant(scale)), g.constant(shift)), x.shape)
+
+
+def fold_batch_norms(layers: Sequence[Any]) -> list[Any]:
+    """Merge each batch norm into the dense layer before it, when nothing lies between them.
+
+    A dense layer without activation followed by a batch norm is one affine map
+    (the legacy format makes every such pair): one Gemm instead of three ops.
+    """
+    folded: list[Any] = []
+    for layer in layers:
+        previous = folded[-1] if folded else None
+        if (
+            isinstance(layer, BatchNormalization)
+            and isinstance(previous, Dense)
+            and ACTIVATIONS[previous.activation] is ACTIVATIONS["identity"]
+        ):
+            scale, shift = _scale_and_shift(layer)
+            folded[-1] = Dense(previous.weights * scale, previous.bias * scale + shift, "identity")
+        else:
+            folded.append(layer)
+    return folded
 
 
 def dropout(g: GraphBuilder, layer: Dropout, x: Tensor) -> Tensor:
@@ -77,6 +102,6 @@ ONNX_LAYERS: dict[type, LayerBuilder] = {
 
 
 def apply_layers(g: GraphBuilder, layers: Sequence[Any], x: Tensor) -> Tensor:
-    for layer in layers:
+    for layer in fold_batch_norms(layers):
         x = ONNX_LAYERS[type(layer)](g, layer, x)
     return x
