@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.runtime.activations import ACTIVATIONS
+from sensenet.runtime.activations import ACTIVATIONS, identity
 from sensenet.runtime.graph import GraphBuilder, Tensor
 from sensenet.spec.layers import (
     Activation,
@@ -58,7 +58,7 @@ def fold_batch_norms(layers: Sequence[Any]) -> list[Any]:
         if (
             isinstance(layer, BatchNormalization)
             and isinstance(previous, Dense)
-            and ACTIVATIONS[previous.activation] is ACTIVATIONS["identity"]
+            and ACTIVATIONS[previous.activation] is identity
         ):
             scale, shift = _scale_and_shift(layer)
             folded[-1] = Dense(previous.weights * scale, previous.bias * scale + shift, "identity")
