@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import onnxruntime
 
+from sensenet.exceptions import InputDataError
 from sensenet.models.settings import Settings
-from sensenet.runtime.deepnet import INPUT_NAME, OUTPUT_NAME, deepnet_graph
+from sensenet.runtime.deepnet import INPUT_NAME, OUTPUT_NAME, deepnet_graph, image_input_name
+from sensenet.runtime.image import PIXELS_NAME, image_network_graph, node_output_name
+from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.model import ModelSpec
 
 
@@ -21,17 +26,56 @@ def session_options() -> onnxruntime.SessionOptions:
     return options
 
 
+def _session(graph: bytes) -> onnxruntime.InferenceSession:
+    return onnxruntime.InferenceSession(graph, session_options(), providers=["CPUExecutionProvider"])
+
+
 class OnnxEngine:
-    """Predicts through onnxruntime; safe to call from many threads at once."""
+    """Predicts through onnxruntime; safe to call from many threads at once.
+
+    Called as ``engine(matrix)`` or ``engine(matrix, images)`` (see
+    `sensenet.engines`); `matrix` is ignored when the model has no non-image field.
+    """
 
     name = "onnx"
 
     def __init__(self, spec: ModelSpec, settings: Settings):
-        graph = deepnet_graph(spec, settings).SerializeToString()
-        self._session = onnxruntime.InferenceSession(
-            graph, session_options(), providers=["CPUExecutionProvider"]
-        )
+        self._session = _session(deepnet_graph(spec, settings).SerializeToString())
         self._outputs = [OUTPUT_NAME]
+        self._has_matrix = bool(spec.numeric_inputs)
+        self._image_names = [image_input_name(i) for i in range(len(spec.image_inputs))]
 
-    def __call__(self, matrix: np.ndarray) -> np.ndarray:
-        return self._session.run(self._outputs, {INPUT_NAME: matrix})[0]
+    def __call__(self, matrix: np.ndarray, images: Sequence[np.ndarray] = ()) -> np.ndarray:
+        if len(images) != len(self._image_names):
+            raise InputDataError(
+                f"the model has {len(self._image_names)} image fields, but {len(images)} pixel batches "
+                "were given (one float32 (rows, height, width, 3) array per image field)"
+            )
+        feeds = dict(zip(self._image_names, images))
+        if self._has_matrix:
+            feeds[INPUT_NAME] = matrix
+        return self._session.run(self._outputs, feeds)[0]
+
+
+class OnnxImageNetwork:
+    """An image network's raw node outputs for a pixel batch, through onnxruntime.
+
+    Built for given node positions (a detector's YOLO heads, for instance:
+    ``OnnxImageNetwork(spec.image_network, spec.image_network.metadata.output_nodes)``);
+    called with float32 (rows, height, width, 3) RGB 0-255 pixels, it returns
+    one channels-last array per node, in the order given, as the Keras layers
+    would compute them.
+    """
+
+    def __init__(self, network: ImageNetwork, nodes: Sequence[int]):
+        count = len(network.nodes)
+        if not nodes or any(not 0 <= node < count for node in nodes):
+            raise InputDataError(
+                f"expected one or more node positions from 0 to {count - 1} (the network has {count} "
+                f"nodes), got {list(nodes)}"
+            )
+        self._session = _session(image_network_graph(network, nodes).SerializeToString())
+        self._outputs = [node_output_name(node) for node in nodes]
+
+    def __call__(self, pixels: np.ndarray) -> list[np.ndarray]:
+        return self._session.run(self._outputs, {PIXELS_NAME: pixels})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,12 +51,17 @@ class GraphBuilder:
 
     def model(self, inputs: Sequence[Tensor], output: Tensor, output_name: str) -> onnx.ModelProto:
         """The finished model; `output` is renamed `output_name` through an Identity node."""
-        self.nodes.append(helper.make_node("Identity", [output.name], [output_name]))
+        return self.model_with_outputs(inputs, {output_name: output})
+
+    def model_with_outputs(self, inputs: Sequence[Tensor], outputs: Mapping[str, Tensor]) -> onnx.ModelProto:
+        """The finished model with several outputs, each renamed to its key."""
+        for name, tensor in outputs.items():
+            self.nodes.append(helper.make_node("Identity", [tensor.name], [name]))
         graph = helper.make_graph(
             self.nodes,
             "sensenet",
             [_value_info(tensor.name, tensor.shape) for tensor in inputs],
-            [_value_info(output_name, output.shape)],
+            [_value_info(name, tensor.shape) for name, tensor in outputs.items()],
             initializer=self.initializers,
         )
         return helper.make_model(

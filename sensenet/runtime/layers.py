@@ -2,6 +2,11 @@
 
 `ONNX_LAYERS` is keyed by the spec's dataclasses (as the Keras builder's
 `KERAS_LAYERS` is), so a new layer type needs one function here.
+
+A `Tensor` of shape (height, width, channels) is an image, held channels-first
+(NCHW) in the graph as ONNX's convolutions want (see `sensenet.runtime.image`):
+the layers that may read one (activation, batch norm, flatten) act on the
+channel axis, and flatten in the (height, width, channels) order Keras uses.
 """
 
 from __future__ import annotations
@@ -26,13 +31,29 @@ from sensenet.spec.layers import (
 LayerBuilder = Callable[[GraphBuilder, Any, Tensor], Tensor]
 
 
+def is_image(x: Tensor) -> bool:
+    return len(x.shape) == 3
+
+
+def activate(g: GraphBuilder, function: str, x: Tensor) -> Tensor:
+    """`function` applied to `x`; softmax runs over the channels (axis 1 of an NCHW image)."""
+    if function == "softmax" and is_image(x):
+        return Tensor(g.op("Softmax", x.name, axis=1), x.shape)
+    return Tensor(ACTIVATIONS[function](g, x.name), x.shape)
+
+
+def channel_constant(g: GraphBuilder, values: np.ndarray, x: Tensor) -> str:
+    """Per-channel `values` shaped to broadcast over `x` (as (channels, 1, 1) on an image)."""
+    return g.constant(values.reshape(-1, 1, 1) if is_image(x) else values)
+
+
 def dense(g: GraphBuilder, layer: Dense, x: Tensor) -> Tensor:
     product = g.op("Gemm", x.name, g.constant(layer.weights), g.constant(layer.bias))
-    return Tensor(ACTIVATIONS[layer.activation](g, product), (layer.weights.shape[1],))
+    return activate(g, layer.activation, Tensor(product, (layer.weights.shape[1],)))
 
 
 def activation(g: GraphBuilder, layer: Activation, x: Tensor) -> Tensor:
-    return Tensor(ACTIVATIONS[layer.function](g, x.name), x.shape)
+    return activate(g, layer.function, x)
 
 
 def _scale_and_shift(layer: BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +64,8 @@ def _scale_and_shift(layer: BatchNormalization) -> tuple[np.ndarray, np.ndarray]
 
 def batch_normalization(g: GraphBuilder, layer: BatchNormalization, x: Tensor) -> Tensor:
     scale, shift = _scale_and_shift(layer)
-    return Tensor(g.op("Add", g.op("Mul", x.name, g.constant(scale)), g.constant(shift)), x.shape)
+    scaled = g.op("Mul", x.name, channel_constant(g, scale, x))
+    return Tensor(g.op("Add", scaled, channel_constant(g, shift, x)), x.shape)
 
 
 def fold_batch_norms(layers: Sequence[Any]) -> list[Any]:
@@ -74,7 +96,8 @@ def dropout(g: GraphBuilder, layer: Dropout, x: Tensor) -> Tensor:
 def flatten(g: GraphBuilder, layer: Flatten, x: Tensor) -> Tensor:
     if len(x.shape) == 1:
         return x
-    return Tensor(g.op("Flatten", x.name, axis=1), (int(np.prod(x.shape)),))
+    channels_last = g.op("Transpose", x.name, perm=[0, 2, 3, 1]) if is_image(x) else x.name
+    return Tensor(g.op("Flatten", channels_last, axis=1), (int(np.prod(x.shape)),))
 
 
 def width_tiling(g: GraphBuilder, layer: WidthTiling, x: Tensor) -> Tensor:
@@ -87,7 +110,7 @@ def dense_residual_block(g: GraphBuilder, layer: DenseResidualBlock, x: Tensor) 
     dense_out = apply_layers(g, layer.dense_path, x)
     identity_out = apply_layers(g, layer.identity_path, x)
     total = g.op("Add", dense_out.name, identity_out.name)
-    return Tensor(ACTIVATIONS[layer.activation](g, total), dense_out.shape)
+    return activate(g, layer.activation, Tensor(total, dense_out.shape))
 
 
 ONNX_LAYERS: dict[type, LayerBuilder] = {

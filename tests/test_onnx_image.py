@@ -1,0 +1,409 @@
+"""The ONNX engine on image networks: every layer type and block, wiring and models, against Keras."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from sensenet.exceptions import InputDataError, UnsupportedError
+from sensenet.layers.backend import keras
+from sensenet.layers.image import ImageStandardization, graph_outputs, image_feature_model
+from sensenet.models.deepnet import KerasEngine
+from sensenet.models.settings import Settings
+from sensenet.runtime.deepnet import deepnet_graph
+from sensenet.runtime.engine import OnnxEngine, OnnxImageNetwork
+from sensenet.spec import parse_network
+from sensenet.spec.fields import Fields
+from sensenet.spec.image_layers import STANDARDIZERS, parse_image_network
+from sensenet.spec.layers import ACTIVATION_FUNCTIONS
+from tests.conftest import dense, fixture_path
+
+TOLERANCE = 1e-5
+RNG = np.random.default_rng(11)
+
+
+def assert_close(got: np.ndarray, want, tolerance: float = TOLERANCE) -> None:
+    """Absolute difference within `tolerance`, relative to the value where it exceeds 1."""
+    want = np.asarray(want)
+    assert got.shape == want.shape
+    excess = np.abs(got - want) / np.maximum(1.0, np.abs(want))
+    assert excess.max() <= tolerance, f"max scaled difference {excess.max():.3g}"
+
+
+def array(*shape, scale: float = 0.5) -> list:
+    return RNG.normal(0, scale, shape).tolist()
+
+
+def pixels(rows: int = 2, height: int = 7, width: int = 9) -> np.ndarray:
+    return RNG.uniform(0, 255, (rows, height, width, 3)).astype(np.float32)
+
+
+def image_network(
+    layers: list, height: int = 7, width: int = 9, loading_method="normalizing", **meta
+) -> dict:
+    return {
+        "metadata": {"input_image_shape": [width, height, 3], "loading_method": loading_method, **meta},
+        "layers": layers,
+    }
+
+
+def network_of(layers: list, height: int = 7, width: int = 9, **meta):
+    return parse_image_network(Fields(image_network(layers, height, width, **meta), "image_network"))
+
+
+def conv(filters: int, in_channels: int = 3, size=(3, 3), **extra) -> dict:
+    return {
+        "type": "convolution_2d",
+        "kernel": array(*size, in_channels, filters),
+        "bias": array(filters),
+        "strides": [1, 1],
+        "padding": "same",
+        "activation_function": "identity",
+        **extra,
+    }
+
+
+def depthwise(channels: int = 3, multiplier: int = 1, size=(3, 3), **extra) -> dict:
+    return {
+        "type": "depthwise_convolution_2d",
+        "kernel": array(*size, channels, multiplier),
+        "bias": array(channels * multiplier),
+        "depth_multiplier": multiplier,
+        "padding": "same",
+        **extra,
+    }
+
+
+def separable(filters: int, channels: int = 3, multiplier: int = 1, **extra) -> dict:
+    return {
+        "type": "separable_convolution_2d",
+        "depth_kernel": array(3, 3, channels, multiplier),
+        "point_kernel": array(1, 1, channels * multiplier, filters),
+        "bias": array(filters),
+        "depth_multiplier": multiplier,
+        "padding": "same",
+        **extra,
+    }
+
+
+def batch_norm(channels: int) -> dict:
+    return {
+        "type": "batch_normalization",
+        "gamma": array(channels),
+        "beta": array(channels),
+        "mean": array(channels),
+        "variance": (np.abs(RNG.normal(size=channels)) + 0.1).tolist(),
+        "epsilon": 0.001,
+    }
+
+
+def block(kind: str, first: str, second: str, activation: str = "relu") -> dict:
+    return {
+        "type": kind,
+        first: [conv(4, activation="relu"), batch_norm(4), conv(3, 4, size=(1, 1))],
+        second: [{"type": "activation", "activation_function": "tanh"}],
+        "activation_function": activation,
+    }
+
+
+def _pool(kind: str, **extra) -> dict:
+    return {"type": kind, "pool_size": [3, 3], "strides": [2, 2], "padding": "same", **extra}
+
+
+LAYER_CASES = {
+    **{
+        f"conv_{padding}_{s[0]}x{s[1]}": [
+            conv(5, strides=list(s), padding=padding, activation_function="relu")
+        ]
+        for padding in ("same", "valid")
+        for s in ((1, 1), (2, 2), (1, 2), (3, 3))
+    },
+    "conv_4x4_kernel_same_stride_2": [conv(4, size=(4, 4), strides=[2, 2])],
+    "conv_2x5_kernel_same": [conv(4, size=(2, 5))],
+    "conv_dilated_same": [conv(4, dilation_rate=[2, 2])],
+    "conv_dilated_valid": [conv(4, dilation_rate=[2, 1], padding="valid")],
+    "conv_without_bias": [{**conv(4), "bias": None}],
+    **{
+        f"depthwise_{padding}_{stride}_x{multiplier}": [
+            depthwise(3, multiplier, strides=[stride, stride], padding=padding, activation_function="relu6")
+        ]
+        for padding in ("same", "valid")
+        for stride in (1, 2)
+        for multiplier in (1, 2)
+    },
+    "depthwise_dilated": [depthwise(3, 2, dilation_rate=[2, 2])],
+    **{
+        f"separable_{padding}_{stride}": [separable(5, 3, 2, strides=[stride, stride], padding=padding)]
+        for padding in ("same", "valid")
+        for stride in (1, 2)
+    },
+    **{
+        f"{kind}_{padding}_{size}_{stride}": [
+            conv(4),
+            {"type": kind, "pool_size": [size, size], "strides": [stride, stride], "padding": padding},
+        ]
+        for kind in ("max_pool_2d", "average_pool_2d")
+        for padding in ("same", "valid")
+        for size, stride in ((2, 2), (3, 2), (3, 1), (2, 3))
+    },
+    "global_average_pool": [conv(4), {"type": "global_average_pool_2d"}],
+    "global_max_pool": [conv(4), {"type": "global_max_pool_2d"}],
+    "padding_2d": [{"type": "padding_2d", "padding": [[1, 2], [0, 3]]}, conv(4, padding="valid")],
+    "upsampling_nearest": [conv(4), {"type": "upsampling_2d", "size": [2, 3], "method": "nearest"}],
+    "upsampling_bilinear": [conv(4), {"type": "upsampling_2d", "size": [2, 2], "method": "bilinear"}],
+    "upsampling_bilinear_3x2": [conv(4), {"type": "upsampling_2d", "size": [3, 2], "method": "bilinear"}],
+    "concatenate_add_split": [
+        conv(4),
+        {"type": "split_channels", "number_of_splits": 2, "group_index": 1, "inputs": [0]},
+        conv(2, 4, size=(1, 1), inputs=[0]),
+        {"type": "add", "inputs": [1, 2, 1]},
+        {"type": "concatenate", "inputs": [3, 0, 1]},
+    ],
+    "batch_norm_on_channels": [conv(4), batch_norm(4)],
+    "flatten_is_channels_last": [conv(4, strides=[2, 2]), {"type": "flatten"}],
+    "dense_readout_inside": [
+        conv(4),
+        {"type": "global_average_pool_2d"},
+        batch_norm(4),
+        dense(RNG.normal(size=(4, 3)), RNG.normal(size=3), "sigmoid"),
+        {"type": "dropout", "dropout_type": "zero"},
+    ],
+    **{
+        f"{kind}": [block(kind, first, second)]
+        for kind, (first, second) in {
+            "resnet_block": ("convolution_path", "identity_path"),
+            "resnet18_block": ("convolution_path", "identity_path"),
+            "darknet_residual_block": ("convolution_path", "identity_path"),
+            "mobilenet_residual_block": ("convolution_path", "identity_path"),
+            "xception_block": ("separable_convolution_path", "single_convolution_path"),
+        }.items()
+    },
+    "block_with_empty_identity_path": [
+        {"type": "resnet18_block", "convolution_path": [conv(3)], "identity_path": []},
+    ],
+    "block_then_wired_nodes": [
+        conv(3),
+        {"type": "resnet_block", "convolution_path": [conv(3)], "identity_path": [], "inputs": [0]},
+        {"type": "concatenate", "inputs": [0, 1]},
+        separable(4, 6),
+    ],
+}
+
+
+def _onnx_and_keras(network, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    (got,) = OnnxImageNetwork(network, [len(network.nodes) - 1])(x)
+    return got, image_feature_model(network)(x).numpy()
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_CASES))
+def test_layer_matches_keras(name):
+    network = network_of(LAYER_CASES[name])
+    got, want = _onnx_and_keras(network, pixels())
+    assert got.shape == (2, *network.output_shape)
+    assert_close(got, want)
+
+
+@pytest.mark.parametrize("function", sorted(ACTIVATION_FUNCTIONS))
+def test_activation_on_an_image_matches_keras(function):
+    """Softmax included: it runs over the channels, not over the last axis of an NCHW tensor."""
+    network = network_of(
+        [conv(4, activation_function=function), {"type": "activation", "activation_function": function}]
+    )
+    got, want = _onnx_and_keras(network, pixels())
+    assert_close(got, want)
+
+
+@pytest.mark.parametrize("method", sorted(STANDARDIZERS))
+def test_standardisation_matches_keras(method):
+    network = network_of([{"type": "activation", "activation_function": "identity"}], loading_method=method)
+    got, want = _onnx_and_keras(network, pixels())
+    assert_close(got, want)
+
+
+def test_mean_image_then_channel_reversal_match_keras():
+    mean_image = RNG.uniform(0, 255, (7, 9, 3)).tolist()
+    for method in ("normalizing", "channelwise_centering"):
+        network = network_of([conv(2)], loading_method=method, mean_image=mean_image)
+        got, want = _onnx_and_keras(network, pixels())
+        assert_close(got, want)
+
+
+def test_raw_outputs_of_several_nodes_are_channels_last():
+    """What a detector needs: the raw outputs of chosen nodes (here two heads and a flat node)."""
+    layers = LAYER_CASES["concatenate_add_split"] + [{"type": "global_max_pool_2d", "inputs": [0]}]
+    network = network_of(layers)
+    x = pixels(3)
+    got = OnnxImageNetwork(network, [4, 1, 5])(x)
+    image = keras.Input((7, 9, 3))
+    outputs = graph_outputs(network.nodes, ImageStandardization(network.metadata)(image))
+    want = keras.Model(image, [outputs[4], outputs[1], outputs[5]])(x)
+    assert [g.shape for g in got] == [(3, 7, 9, 8), (3, 7, 9, 2), (3, 4)]
+    for g, w in zip(got, want):
+        assert_close(g, w.numpy())
+
+
+def test_raw_outputs_refuse_nodes_the_network_lacks():
+    network = network_of([conv(2)])
+    for nodes in ([1], [], [-1]):
+        with pytest.raises(InputDataError, match="node positions from 0 to 0"):
+            OnnxImageNetwork(network, nodes)
+
+
+def image_model(preprocess: list, image_layers: list, readout: list, classes: int, **meta) -> dict:
+    return {
+        "preprocess": preprocess,
+        "image_network": image_network(image_layers, **meta),
+        "layers": readout,
+        "output_exposition": {"type": "categorical", "values": [f"c{i}" for i in range(classes)]},
+    }
+
+
+def _engines(network: dict, settings: dict | None = None) -> tuple[OnnxEngine, KerasEngine]:
+    spec = parse_network(network)
+    settings_object = Settings(**(settings or {}))
+    return OnnxEngine(spec, settings_object), KerasEngine(spec, settings_object)
+
+
+def test_image_features_sit_in_preprocess_order_between_numeric_and_categorical_fields():
+    """numeric, image A, categorical, numeric, image B, categorical: an identity readout shows the order."""
+    preprocess = [
+        {"type": "numeric", "index": 0, "mean": 1.0, "stdev": 2.0},
+        {"type": "image", "index": 1},
+        {"type": "categorical", "index": 2, "values": ["x", "y", "z"]},
+        {"type": "numeric", "index": 3, "mean": -1.0, "stdev": 0.5},
+        {"type": "image", "index": 4},
+        {"type": "categorical", "index": 5, "values": ["u", "v"]},
+    ]
+    image_layers = [conv(2, strides=[2, 2]), {"type": "flatten"}]  # 4 x 5 x 2 = 40 features an image
+    width = 1 + 40 + 3 + 1 + 40 + 2
+    onnx_engine, keras_engine = _engines(image_model(preprocess, image_layers, [dense(np.eye(width))], width))
+    matrix = np.array(
+        [[5.0, 1.0, 0.5, 0.0], [np.nan, 2.0, -3.0, 1.0], [0.0, np.nan, 1.0, np.nan]], np.float32
+    )
+    images = [pixels(3), pixels(3)]
+    got = onnx_engine(matrix, images)
+    assert got.shape == (3, width)
+    assert_close(got, keras_engine(matrix, images))
+    features = image_feature_model(network_of(image_layers))
+    a, b = (features(x).numpy() for x in images)
+    assert_close(got[:, 1:41], a)
+    assert_close(got[:, 45:85], b)
+    assert_close(got[:, 41:44], [[0, 1, 0], [0, 0, 1], [0, 0, 0]])
+
+
+def test_multi_image_model_with_numeric_and_categorical_fields_matches_keras():
+    """Two images share a small CNN; the readout is a trained-looking dense net with softmax."""
+    preprocess = [
+        {"type": "categorical", "index": 0, "values": ["a", "b", "c"]},
+        {"type": "image", "index": 1},
+        {"type": "numeric", "index": 2, "mean": 10.0, "stdev": 3.0},
+        {"type": "image", "index": 3},
+    ]
+    image_layers = [
+        conv(8, strides=[2, 2], activation_function="relu"),
+        batch_norm(8),
+        depthwise(8, 1, activation_function="relu6"),
+        {"type": "max_pool_2d", "pool_size": [2, 2], "padding": "same"},
+        conv(6, 8, size=(1, 1), activation_function="swish"),
+        {"type": "global_average_pool_2d"},
+    ]
+    width = 3 + 6 + 1 + 6
+    readout = [
+        dense(RNG.normal(size=(width, 10)), RNG.normal(size=10), "relu"),
+        dense(RNG.normal(size=(10, 4)), RNG.normal(size=4), "softmax"),
+    ]
+    onnx_engine, keras_engine = _engines(image_model(preprocess, image_layers, readout, 4))
+    matrix = np.array([[0, 11.0], [2, 7.5], [np.nan, np.nan], [1, 10.0]], np.float32)
+    images = [pixels(4), pixels(4)]
+    got = onnx_engine(matrix, images)
+    assert_close(got, keras_engine(matrix, images))
+    assert np.allclose(got.sum(axis=1), 1, atol=1e-6)
+    one_row = np.concatenate(
+        [onnx_engine(matrix[i : i + 1], [x[i : i + 1] for x in images]) for i in range(4)]
+    )
+    assert_close(one_row, got)
+
+
+def test_image_only_regression_with_trees_and_ensemble_matches_keras():
+    preprocess = [{"type": "image", "index": 0}]
+    image_layers = [conv(3, strides=[2, 2]), {"type": "global_max_pool_2d"}]
+    model = {
+        "preprocess": preprocess,
+        "image_network": image_network(image_layers),
+        "networks": [
+            {"layers": [dense(RNG.normal(size=(3, 1)), [0.5])]},
+            {"layers": [dense(RNG.normal(size=(3, 2)), activation="tanh"), dense(RNG.normal(size=(2, 1)))]},
+        ],
+        "output_exposition": {"type": "numeric", "mean": 3.0, "stdev": 2.0},
+    }
+    onnx_engine, keras_engine = _engines(model)
+    images = [pixels(3)]
+    unused = np.zeros((3, 0), np.float32)
+    assert_close(onnx_engine(unused, images), keras_engine(unused, images))
+    graph = deepnet_graph(parse_network(model), Settings())
+    assert [i.name for i in graph.graph.input] == ["image_0"]
+
+
+def test_engine_checks_the_number_of_pixel_batches():
+    preprocess = [{"type": "image", "index": 0}, {"type": "image", "index": 1}]
+    onnx_engine, _ = _engines(
+        image_model(preprocess, [{"type": "global_max_pool_2d"}], [dense(np.eye(6))], 6)
+    )
+    with pytest.raises(InputDataError, match="2 image fields, but 1 pixel batches"):
+        onnx_engine(np.zeros((1, 0), np.float32), [pixels(1)])
+
+
+def test_detector_has_no_readout_to_build():
+    model = image_model(
+        [{"type": "image", "index": 0}],
+        [conv(6)],
+        [],
+        1,
+        outputs=[{"input": 0, "anchors": [[10, 14], [23, 27]], "strides": 1}],
+    )
+    model["output_exposition"] = {"type": "bounding_box", "values": ["eye"]}
+    spec = parse_network(model)
+    with pytest.raises(UnsupportedError, match="object detector"):
+        deepnet_graph(spec, Settings())
+    (raw,) = OnnxImageNetwork(spec.image_network, spec.image_network.metadata.output_nodes)(pixels(1))
+    assert raw.shape == (1, 7, 9, 6)
+
+
+def test_pretrained_mobilenetv2_topology_matches_keras():
+    """MobileNetV2 as BigML describes it (weights generated from the initializer names), on a photo."""
+    from PIL import Image
+
+    topology = _pretrained("mobilenetv2")
+    spec = parse_network(topology)
+    image = Image.open(fixture_path("images/dog.jpg")).convert("RGB").resize((224, 224))
+    x = np.asarray(image, np.float32)[np.newaxis]
+    network = spec.image_network
+    got, want = _onnx_and_keras(network, x)
+    assert got.shape == want.shape == (1, 1280)
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+    onnx_engine, keras_engine = _engines(topology)
+    unused = np.zeros((1, 0), np.float32)
+    probabilities, want = onnx_engine(unused, [x]), keras_engine(unused, [x])
+    assert probabilities.shape == (1, 1000)
+    assert np.abs(probabilities - want).max() <= 1e-4 * np.abs(want).max()
+
+
+def _pretrained(name: str) -> dict:
+    import gzip
+    import json
+
+    with gzip.open(fixture_path("pretrained_topologies.json.gz")) as stream:
+        return json.load(stream)[name]
+
+
+def test_graph_is_a_valid_onnx_model():
+    preprocess = [{"type": "numeric", "index": 0, "mean": 0, "stdev": 1}, {"type": "image", "index": 1}]
+    model = image_model(
+        preprocess,
+        LAYER_CASES["block_then_wired_nodes"] + [{"type": "flatten"}],
+        [dense(np.eye(1 + 7 * 9 * 4))],
+        1 + 7 * 9 * 4,
+    )
+    graph = deepnet_graph(parse_network(model), Settings())
+    onnx.checker.check_model(graph, full_check=True)
