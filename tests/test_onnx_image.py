@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import zipfile
+
 import numpy as np
 import onnx
 import pytest
+from PIL import Image
 
 from sensenet.exceptions import InputDataError, UnsupportedError
 from sensenet.layers.backend import keras
@@ -229,18 +234,22 @@ def test_mean_image_then_channel_reversal_match_keras():
         assert_close(got, want)
 
 
+def keras_outputs(network, nodes: list[int], x: np.ndarray) -> list[np.ndarray]:
+    image = keras.Input((network.metadata.height, network.metadata.width, 3))
+    outputs = graph_outputs(network.nodes, ImageStandardization(network.metadata)(image))
+    results = keras.Model(image, [outputs[i] for i in nodes])(x)
+    return [y.numpy() for y in (results if isinstance(results, (list, tuple)) else [results])]
+
+
 def test_raw_outputs_of_several_nodes_are_channels_last():
-    """What a detector needs: the raw outputs of chosen nodes (here two heads and a flat node)."""
+    """What a detector needs: the raw outputs of chosen nodes (here two image nodes and a flat one)."""
     layers = LAYER_CASES["concatenate_add_split"] + [{"type": "global_max_pool_2d", "inputs": [0]}]
     network = network_of(layers)
     x = pixels(3)
     got = OnnxImageNetwork(network, [4, 1, 5])(x)
-    image = keras.Input((7, 9, 3))
-    outputs = graph_outputs(network.nodes, ImageStandardization(network.metadata)(image))
-    want = keras.Model(image, [outputs[4], outputs[1], outputs[5]])(x)
     assert [g.shape for g in got] == [(3, 7, 9, 8), (3, 7, 9, 2), (3, 4)]
-    for g, w in zip(got, want):
-        assert_close(g, w.numpy())
+    for g, w in zip(got, keras_outputs(network, [4, 1, 5], x)):
+        assert_close(g, w)
 
 
 def test_raw_outputs_refuse_nodes_the_network_lacks():
@@ -370,31 +379,58 @@ def test_detector_has_no_readout_to_build():
     assert raw.shape == (1, 7, 9, 6)
 
 
-def test_pretrained_mobilenetv2_topology_matches_keras():
-    """MobileNetV2 as BigML describes it (weights generated from the initializer names), on a photo."""
-    from PIL import Image
+@pytest.fixture(scope="module")
+def topologies() -> dict:
+    with gzip.open(fixture_path("pretrained_topologies.json.gz")) as stream:
+        return json.load(stream)
 
-    topology = _pretrained("mobilenetv2")
-    spec = parse_network(topology)
-    image = Image.open(fixture_path("images/dog.jpg")).convert("RGB").resize((224, 224))
-    x = np.asarray(image, np.float32)[np.newaxis]
-    network = spec.image_network
-    got, want = _onnx_and_keras(network, x)
+
+def photo(height: int, width: int, name: str = "images/dog.jpg") -> np.ndarray:
+    """A fixture photo as a (1, height, width, 3) float32 batch (resized by PIL: any pixels will do)."""
+    image = Image.open(fixture_path(name)).convert("RGB").resize((width, height))
+    return np.asarray(image, np.float32)[np.newaxis]
+
+
+def test_pretrained_mobilenetv2_matches_keras(topologies):
+    """MobileNetV2 as BigML describes it (weights generated from the initializer names), on a photo."""
+    spec = parse_network(topologies["mobilenetv2"])
+    x = photo(224, 224)
+    got, want = _onnx_and_keras(spec.image_network, x)
     assert got.shape == want.shape == (1, 1280)
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
-    onnx_engine, keras_engine = _engines(topology)
+    onnx_engine, keras_engine = _engines(topologies["mobilenetv2"])
     unused = np.zeros((1, 0), np.float32)
     probabilities, want = onnx_engine(unused, [x]), keras_engine(unused, [x])
     assert probabilities.shape == (1, 1000)
     assert np.abs(probabilities - want).max() <= 1e-4 * np.abs(want).max()
 
 
-def _pretrained(name: str) -> dict:
-    import gzip
-    import json
+@pytest.mark.parametrize("name", ["mobilenet", "resnet18", "tinyyolov4"])
+def test_pretrained_topology_matches_keras(topologies, name):
+    """Padding, max pooling, split channels, concatenation, upsampling in real layouts; YOLO heads raw."""
+    network = parse_network(topologies[name]).image_network
+    nodes = list(network.metadata.output_nodes) or [len(network.nodes) - 1]
+    x = photo(network.metadata.height, network.metadata.width)
+    for got, want in zip(OnnxImageNetwork(network, nodes)(x), keras_outputs(network, nodes, x)):
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= TOLERANCE * np.abs(want).max()
 
-    with gzip.open(fixture_path("pretrained_topologies.json.gz")) as stream:
-        return json.load(stream)[name]
+
+def test_trained_detector_heads_match_keras():
+    """BigML's TinyYOLOv4 eye detector (trained weights): the raw heads sensenet.yolo decodes."""
+    with zipfile.ZipFile(fixture_path("detection/cats_eye_tinyyolov4.zip")) as archive:
+        resource = json.loads(archive.read("imgs_deepnet.json"))
+    spec = parse_network(resource["object"]["deepnet"]["network"])
+    network = spec.image_network
+    with pytest.raises(UnsupportedError, match="object detector"):
+        deepnet_graph(spec, Settings())
+    x = photo(network.metadata.height, network.metadata.width, "detection/pexels-pixabay-33358.jpg")
+    heads = network.metadata.output_nodes
+    got = OnnxImageNetwork(network, heads)(x)
+    want = keras_outputs(network, heads, x)
+    assert [g.shape for g in got] == [w.shape for w in want] == [(1, 16, 16, 18), (1, 8, 8, 18)]
+    for g, w in zip(got, want):
+        assert_close(g, w)
 
 
 def test_graph_is_a_valid_onnx_model():
