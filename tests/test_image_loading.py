@@ -101,6 +101,7 @@ def synthetic_files(colours: np.ndarray) -> dict[str, bytes]:
         "progressive jpeg": encode(rgb, "JPEG", progressive=True),
         "4:4:4 jpeg": encode(rgb, "JPEG", subsampling=0, quality=95),
         "gif": encode(palette, "GIF"),
+        "gif with transparency": encode(palette, "GIF", transparency=3),
     }
 
 

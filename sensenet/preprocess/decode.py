@@ -8,7 +8,8 @@ formats Pillow knows (the first frame of an animation). As in TensorFlow:
 
 - greyscale is copied into the three channels and alpha is dropped (not blended);
 - EXIF orientation is ignored: pixels come in stored order, never rotated;
-- 16-bit samples keep their high byte (libpng's ``strip_16``), where Pillow alone would clip.
+- 16-bit samples keep their high byte (libpng's ``strip_16``), where Pillow alone would clip;
+- transparent GIF pixels are black.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ def _pillow_rgb(image: Image.Image, name: str) -> np.ndarray:
         raise ImageError(f"{name}: Pillow cannot convert {image.mode!r} images to RGB ({error})") from None
 
 
+def _gif_rgb(image: Image.Image, name: str) -> np.ndarray:
+    """TensorFlow's GIF decoder leaves transparent pixels black; Pillow shows their palette colour."""
+    rgba = np.asarray(image.convert("RGBA"))
+    rgb = rgba[:, :, :3].copy()
+    rgb[rgba[:, :, 3] == 0] = 0
+    return rgb
+
+
+_FORMAT_CONVERTERS: dict[str, Callable[[Image.Image, str], np.ndarray]] = {"GIF": _gif_rgb}
 _MODE_CONVERTERS: dict[str, Callable[[Image.Image, str], np.ndarray]] = {
     **{mode: _high_byte_grey for mode in SIXTEEN_BIT_MODES},
     "F": _float_image,
@@ -62,5 +72,6 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
             f"{name}: cannot be decoded as an image ({reason}): it is truncated, corrupt or not in a "
             f"format Pillow reads (JPEG, PNG, GIF, TIFF, BMP, WebP, ...)"
         ) from None
-    pixels = _MODE_CONVERTERS.get(image.mode, _pillow_rgb)(image, name)
+    convert = _FORMAT_CONVERTERS.get(image.format) or _MODE_CONVERTERS.get(image.mode, _pillow_rgb)
+    pixels = convert(image, name)
     return np.ascontiguousarray(pixels, dtype=np.uint8)
