@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sensenet.exceptions import ImageError, SettingsError
+from sensenet.exceptions import ImageError, ModelFormatError, SettingsError
 from sensenet.preprocess import RESCALERS, choose_rescale_type, load_image, rescale, resize_nearest
 from tests.conftest import fixture_path
 
@@ -109,7 +109,7 @@ def test_warp_ignores_the_aspect_ratio():
 def test_pad_keeps_a_fitting_image_and_fills_with_the_floored_mean():
     image = np.zeros((2, 4, 3), np.uint8)
     image[0, 0] = (255, 255, 255)
-    image[1, 3] = (0, 0, 10)  # sum 775 over 24 values: mean 32.29, floored to 32
+    image[1, 3] = (0, 0, 22)  # sum 787 over 24 values: mean 32.79, floored to 32
     padded = rescale(image, 4, 4, "pad")
     assert np.array_equal(padded[:2], image)
     assert np.array_equal(padded[2:], np.full((2, 4, 3), 32, np.uint8))
@@ -219,3 +219,7 @@ def test_the_rescale_type_comes_from_the_setting_then_the_network_then_warp():
     assert choose_rescale_type(None, {"rescale_type": "crop"}) == "crop"
     assert choose_rescale_type(None, {"input_image_shape": [28, 28, 3]}) == "warp"
     assert choose_rescale_type(None, None) == "warp"
+    with pytest.raises(SettingsError, match="unknown rescale_type 'fit'"):
+        choose_rescale_type("fit", {"rescale_type": "crop"})
+    with pytest.raises(ModelFormatError, match="metadata 'rescale_type' must be one of .* got 'squash'"):
+        choose_rescale_type(None, {"rescale_type": "squash"})

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.exceptions import ImageError, SettingsError
+from sensenet.exceptions import ImageError, ModelFormatError, SettingsError
 
 DEFAULT_RESCALE_TYPE = "warp"
 
@@ -115,9 +115,16 @@ def rescale(
 
 
 def choose_rescale_type(setting: str | None, metadata: Mapping[str, Any] | None) -> str:
-    """The rescale type to use: the setting, else the image network's ``metadata.rescale_type``,
-    else warp."""
-    for choice in (setting, (metadata or {}).get("rescale_type")):
-        if choice is not None:
-            return choice.lower()
-    return DEFAULT_RESCALE_TYPE
+    """The rescale type to use: the ``rescale_type`` setting, else the image network's
+    ``metadata.rescale_type``, else warp."""
+    if setting is not None:
+        _rescaler(setting)
+        return setting.lower()
+    chosen = (metadata or {}).get("rescale_type")
+    if chosen is None:
+        return DEFAULT_RESCALE_TYPE
+    if not isinstance(chosen, str) or chosen.lower() not in RESCALERS:
+        raise ModelFormatError(
+            f"image network metadata 'rescale_type' must be one of {list(RESCALERS)}, got {chosen!r}"
+        )
+    return chosen.lower()
