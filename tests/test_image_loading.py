@@ -100,6 +100,9 @@ def synthetic_files(colours: np.ndarray) -> dict[str, bytes]:
         "cmyk jpeg": encode(rgb.convert("CMYK"), "JPEG"),
         "progressive jpeg": encode(rgb, "JPEG", progressive=True),
         "4:4:4 jpeg": encode(rgb, "JPEG", subsampling=0, quality=95),
+        "4:2:2 jpeg": encode(rgb, "JPEG", subsampling=1, quality=60),
+        "4:2:0 jpeg": encode(rgb, "JPEG", subsampling=2, quality=30),
+        "optimised jpeg": encode(rgb, "JPEG", optimize=True, quality=85),
         "gif": encode(palette, "GIF"),
         "gif with transparency": encode(palette, "GIF", transparency=3),
     }
