@@ -147,7 +147,7 @@ def test_every_form_of_one_image_gives_the_same_pixels(tmp_path):
         value, options = form if isinstance(form, tuple) else (form, {})
         loaded = load_image(value, **options)
         expected = pixels[:40, :50] if name == "nested list" else pixels
-        assert loaded.dtype == np.uint8 and loaded.flags.c_contiguous, name
+        assert loaded.dtype == np.uint8 and loaded.flags.c_contiguous and loaded.flags.writeable, name
         assert np.array_equal(loaded, expected), name
 
 

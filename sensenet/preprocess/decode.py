@@ -73,5 +73,5 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
             f"format Pillow reads (JPEG, PNG, GIF, TIFF, BMP, WebP, ...)"
         ) from None
     convert = _FORMAT_CONVERTERS.get(image.format) or _MODE_CONVERTERS.get(image.mode, _pillow_rgb)
-    pixels = convert(image, name)
-    return np.ascontiguousarray(pixels, dtype=np.uint8)
+    # a copy: arrays Pillow hands over are read-only views of its bytes
+    return np.array(convert(image, name), dtype=np.uint8, order="C")
