@@ -28,3 +28,7 @@ class InputDataError(SensenetError, ValueError):
 
 class UnsupportedError(SensenetError, NotImplementedError):
     """A valid request this version cannot carry out (it says what to do instead)."""
+
+
+class DownloadError(SensenetError, OSError):
+    """A file Sense/Net fetches on demand (pretrained weights) could not be downloaded or cached."""
