@@ -12,8 +12,10 @@ import pytest
 import sensenet.pretrained as pretrained
 from sensenet.exceptions import ModelFormatError
 from tests.conftest import fixture_path
+from tests.pretrained_helpers import Reply, weights_server, with_generated_weights
 
 PACKAGE = Path(pretrained.__file__).resolve().parent.parent
+CLASSIFIERS = ["mobilenet", "mobilenetv2", "resnet18", "resnet50", "xception"]
 
 # Parameter counts published for these architectures (Keras Applications, torchvision plus its
 # 9,600 batch-norm statistics, Darknet's YOLOv4 configs), counted here from `weight_shapes`.
@@ -107,3 +109,27 @@ def test_the_package_ships_no_topology_data():
     files = [path for path in PACKAGE.rglob("*") if path.is_file() and "__pycache__" not in path.parts]
     assert files, PACKAGE
     assert [path for path in files if path.suffix not in (".py", ".typed")] == []
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_classifier_predicts_with_generated_weights_loaded_through_the_cache(name, tmp_path, monkeypatch):
+    pytest.importorskip("sensenet.spec.image_layers", reason="the spec has no image layers in this branch")
+    from sensenet.models.wrappers import create_model
+
+    network = with_generated_weights(pretrained.get_network(name), seed=11)
+    served = tmp_path / "served.h5"
+    pretrained.write_weights(network, served)
+    monkeypatch.setenv(pretrained.CACHE_PATH_VARIABLE, str(tmp_path / "cache"))
+    image = str(fixture_path("images/dog.jpg"))
+    with weights_server() as server:
+        filename = pretrained.weights_path(name).name
+        server.replies[f"/weights/{filename}"] = Reply(served.read_bytes())
+        monkeypatch.setenv(pretrained.BASE_URL_VARIABLE, server.url)
+        model = create_model(pretrained.get_network(name), {"load_pretrained_weights": True})
+        assert server.requests == [f"/weights/{filename}"]
+    probabilities = np.asarray(model(image))
+    assert probabilities.shape == (1, 1000)
+    assert np.all(probabilities >= 0) and abs(float(probabilities.sum()) - 1.0) < 1e-5
+    assert np.ptp(probabilities) > 1e-6  # the generated weights tell classes apart
+    if name == "mobilenetv2":  # the weights went through file and cache unchanged
+        np.testing.assert_array_equal(probabilities, np.asarray(create_model(network)(image)))

@@ -14,7 +14,7 @@ from sensenet.exceptions import ModelFormatError, ModelNotFoundError
 from sensenet.pretrained import blocks
 from sensenet.pretrained.layout import image_classifier, image_metadata
 from sensenet.pretrained.weights import WEIGHT_KEYS
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, identity_network, numeric_field
 from tests.pretrained_helpers import with_generated_weights
 
 
@@ -180,6 +180,7 @@ def small_classifier() -> dict:
 
 def test_a_keras_h5_of_the_built_model_is_read_in_layer_order(tmp_path):
     import keras
+
     model = keras.Sequential(
         [
             keras.Input((8, 8, 3)),
@@ -213,3 +214,16 @@ def test_a_keras_h5_of_the_built_model_is_read_in_layer_order(tmp_path):
         np.testing.assert_array_equal(layers[position][key], value, err_msg=f"{position}.{key}")
     np.testing.assert_array_equal(readout[0]["weights"], model.layers[6].get_weights()[0])
     np.testing.assert_array_equal(readout[0]["offset"], model.layers[6].get_weights()[1])
+
+
+def test_the_spec_reads_dense_weights_as_load_weights_gives_them():
+    from sensenet.models.wrappers import create_model
+
+    readout = {
+        "type": "dense",
+        "weights": np.array([[1.0, 2.0]], np.float32),
+        "offset": np.array([0.5, 0.0], np.float32),
+        "activation_function": "identity",
+    }
+    model = create_model(identity_network([numeric_field(0)], 2, layers=[readout]))
+    np.testing.assert_allclose(model([3.0]), [[3.5, 6.0]])

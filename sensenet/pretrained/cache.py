@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from sensenet.exceptions import DownloadError
+from sensenet.exceptions import DownloadError, ModelFormatError
 from sensenet.pretrained.networks import network_version
 from sensenet.pretrained.weights import load_weights, weights_file_format
 
@@ -63,7 +63,12 @@ def with_pretrained_weights(network: dict, base_url: str | None = None) -> dict:
     The weights file is the one named by ``image_network.metadata``
     (``base_image_network`` and ``version``).
     """
-    metadata = network["image_network"]["metadata"]
+    metadata = (network.get("image_network") or {}).get("metadata") or {}
+    if not metadata.get("base_image_network") or not metadata.get("version"):
+        raise ModelFormatError(
+            "pretrained weights need an image network whose metadata names 'base_image_network' and "
+            "'version'; this model has none (drop the setting load_pretrained_weights)"
+        )
     path = get_weights(metadata["base_image_network"], metadata["version"], base_url)
     return load_weights(network, path)
 
@@ -98,9 +103,7 @@ def _fetch(url: str, temporary: Path, target: Path) -> None:
     if announced is not None and received != announced:
         raise DownloadError(f"downloading {url} for {target}: got {received} of {announced} bytes")
     if weights_file_format(temporary) is None:
-        raise DownloadError(
-            f"{url} did not give an HDF5 weights file ({received} bytes); {target} not written"
-        )
+        raise DownloadError(f"{url} gave no HDF5 weights file ({received} bytes); {target} not written")
 
 
 def download(url: str, target: Path) -> None:
