@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from sensenet.load import RowEncoder
 from sensenet.load_images import ImageEncoder
 from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
 from sensenet.models.settings import Settings, ensure_settings
+from sensenet.pretrained import with_pretrained_weights
 from sensenet.spec import ModelSpec, find_network, parse_network
 
 
@@ -142,6 +144,8 @@ def create_model(
     """
     settings_object = ensure_settings(settings)
     source = find_network(anobject)
+    if settings_object.load_pretrained_weights:
+        source = replace(source, network=with_pretrained_weights(source.network))
     spec = parse_network(source.network, source.origin)
     if settings_object.extract_image_features:
         return extractor_from_spec(spec, settings_object, source.origin)
