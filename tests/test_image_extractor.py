@@ -53,6 +53,10 @@ def test_single_image_model_predicts_from_an_image_alone(topologies):
     assert probabilities.shape == (1, 1000)
     assert abs(float(probabilities.sum()) - 1.0) < 1e-5
     assert np.abs(model(["dog.jpg"]) - probabilities).max() == 0
+    images = np.random.default_rng(5).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    batch = model(images)
+    assert batch.shape == (2, 1000)
+    assert np.abs(batch[1:] - model(images[1])).max() <= 1e-5
 
 
 def test_detectors_and_numeric_models_have_no_feature_vector(topologies):
