@@ -1,6 +1,7 @@
 """Sense/Net: BigML deepnets as local compute graphs that predict exactly as BigML does."""
 
 from sensenet.exceptions import (
+    DownloadError,
     InputDataError,
     ModelFormatError,
     ModelNotFoundError,
@@ -12,6 +13,7 @@ from sensenet.exceptions import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DownloadError",
     "InputDataError",
     "ModelFormatError",
     "ModelNotFoundError",

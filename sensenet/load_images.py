@@ -3,8 +3,8 @@
 A value is a path (joined to the ``image_path_prefix`` setting), the bytes of
 an image file or an array of pixels; `sensenet.preprocess` decodes it to RGB
 and rescales it to the network's input size (the ``rescale_type`` setting,
-else the model's own, else warp). A missing image (None) is an all-black
-image. The tensors are float32 RGB 0-255: standardising happens in the graph.
+else the model's own, else warp). A missing image (None) becomes an
+all-black image. The tensors are float32 RGB 0-255: standardising happens in the graph.
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ class ImageEncoder:
 
     def pixels(self, value: Any) -> np.ndarray:
         """One image value as uint8 (height, width, 3) RGB at the network's input size."""
-        if value is None:
-            return np.zeros((self.height, self.width, 3), np.uint8)
         from sensenet.preprocess import load_image, rescale
 
         image = load_image(value, color_space=self.color_space, path_prefix=self.path_prefix)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from sensenet.load import RowEncoder
 from sensenet.load_images import ImageEncoder
 from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
 from sensenet.models.settings import Settings, ensure_settings
+from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
 from sensenet.spec import ModelSpec, find_network, parse_network
 
 
@@ -142,6 +144,8 @@ def create_model(
     """
     settings_object = ensure_settings(settings)
     source = find_network(anobject)
+    if settings_object.load_pretrained_weights:
+        source = replace(source, network=with_pretrained_weights(source.network))
     spec = parse_network(source.network, source.origin)
     if settings_object.extract_image_features:
         return extractor_from_spec(spec, settings_object, source.origin)
@@ -153,8 +157,17 @@ def create_image_feature_extractor(
 ) -> ImageFeatureExtractor:
     """Images in, the image network's final pooled features out (e.g. 1280 for MobileNetV2).
 
-    `anobject` is any form `create_model` takes of a model with an image field.
+    `anobject` is any form `create_model` takes of a model with an image field,
+    or the name of a pretrained network (`sensenet.pretrained.NETWORKS`), whose
+    weights are then fetched into the cache unless ``load_pretrained_weights``
+    is false (which keeps the initializer weights).
     """
     settings_object = ensure_settings(settings)
+    if isinstance(anobject, str) and anobject in NETWORKS and not os.path.exists(anobject):
+        anobject = get_network(anobject)
+        if settings_object.load_pretrained_weights is None:
+            settings_object = replace(settings_object, load_pretrained_weights=True)
     source = find_network(anobject)
+    if settings_object.load_pretrained_weights:
+        source = replace(source, network=with_pretrained_weights(source.network))
     return extractor_from_spec(parse_network(source.network, source.origin), settings_object, source.origin)
