@@ -16,13 +16,17 @@ from sensenet.layers.backend import keras
 from sensenet.layers.image import ImageStandardization, graph_outputs, image_feature_model
 from sensenet.models.deepnet import KerasEngine
 from sensenet.models.settings import Settings
+from sensenet.models.wrappers import create_model
+from sensenet.preprocess import load_image, rescale
 from sensenet.runtime.deepnet import deepnet_graph
 from sensenet.runtime.engine import OnnxEngine, OnnxImageNetwork
 from sensenet.spec import parse_network
+from sensenet.spec.detection import parse_yolo_heads
 from sensenet.spec.fields import Fields
 from sensenet.spec.image_layers import STANDARDIZERS, parse_image_network
 from sensenet.spec.layers import ACTIVATION_FUNCTIONS
-from tests.conftest import dense, fixture_path
+from sensenet.yolo import detect
+from tests.conftest import FIXTURES, dense, fixture_path, load_cases
 
 TOLERANCE = 1e-5
 RNG = np.random.default_rng(11)
@@ -431,6 +435,44 @@ def test_trained_detector_heads_match_keras():
     assert [g.shape for g in got] == [w.shape for w in want] == [(1, 16, 16, 18), (1, 8, 8, 18)]
     for g, w in zip(got, want):
         assert_close(g, w)
+
+
+def test_detector_heads_decode_to_bigml_scores():
+    """The photo loaded and padded as BigML does, the heads decoded by sensenet.yolo: BigML's two eyes."""
+    with zipfile.ZipFile(fixture_path("detection/cats_eye_tinyyolov4.zip")) as archive:
+        resource = json.loads(archive.read("imgs_deepnet.json"))
+    network_fields = resource["object"]["deepnet"]["network"]
+    spec = parse_network(network_fields)
+    meta = spec.image_network.metadata
+    heads = parse_yolo_heads(
+        Fields(network_fields["image_network"]["metadata"], "metadata"), len(spec.image_network.nodes)
+    )
+    image = load_image(str(fixture_path("detection/pexels-pixabay-33358.jpg")))
+    x = rescale(image, meta.height, meta.width, meta.rescale_type).astype(np.float32)[np.newaxis]
+    raw = OnnxImageNetwork(spec.image_network, [head.layer for head in heads])(x)
+    found = detect([r[0] for r in raw], heads, 1, iou_threshold=0.2, score_threshold=0.7, max_objects=100)
+    assert np.abs(found.scores - [0.79633, 0.74563]).max() <= TOLERANCE
+
+
+def test_image_fixture_through_create_model_matches_bigml():
+    """image_regression.json.gz: two image fields and a categorical one, images given as paths."""
+    case = load_cases("image_regression.json.gz")[0]
+    prefix = "tests/data/"  # the fixture's paths start here; the fixtures directory holds images/
+    rows = [
+        [v[len(prefix) :] if isinstance(v, str) and v.startswith(prefix) else v for v in item["input"]]
+        for item in case["validation"]
+    ]
+    expected = np.array([item["output"] for item in case["validation"]])
+    settings = {"engine": "onnx", "image_path_prefix": str(FIXTURES)}
+    model = create_model(case["model"], settings)
+    assert model._get_engine().name == "onnx"
+    got = model(rows)
+    assert got.shape == expected.shape == (32, 2)
+    assert np.abs(got - expected).max() <= TOLERANCE
+    one_at_a_time = np.concatenate([model(row) for row in rows[:4]])
+    assert np.abs(one_at_a_time - expected[:4]).max() <= TOLERANCE
+    keras_model = create_model(case["model"], {**settings, "engine": "keras"})
+    assert np.abs(keras_model(rows) - got).max() <= TOLERANCE
 
 
 def test_graph_is_a_valid_onnx_model():
