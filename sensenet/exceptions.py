@@ -33,3 +33,7 @@ class UnsupportedError(SensenetError, NotImplementedError):
 class ImageError(InputDataError):
     """An image that cannot be turned into pixels: a missing file, bytes that are not an image, a
     truncated or corrupt image, a pixel array of the wrong shape, type or range."""
+
+
+class DownloadError(SensenetError, OSError):
+    """A file Sense/Net fetches on demand (pretrained weights) could not be downloaded or cached."""
