@@ -2,6 +2,7 @@
 
 from sensenet.exceptions import (
     DownloadError,
+    ImageError,
     InputDataError,
     ModelFormatError,
     ModelNotFoundError,
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DownloadError",
+    "ImageError",
     "InputDataError",
     "ModelFormatError",
     "ModelNotFoundError",

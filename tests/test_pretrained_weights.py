@@ -227,3 +227,20 @@ def test_the_spec_reads_dense_weights_as_load_weights_gives_them():
     }
     model = create_model(identity_network([numeric_field(0)], 2, layers=[readout]))
     np.testing.assert_allclose(model([3.0]), [[3.5, 6.0]])
+
+
+def test_topologies_that_do_not_say_the_weight_shapes_are_refused():
+    with pytest.raises(ModelFormatError, match="'image_network' holding 'layers' and 'metadata'"):
+        pretrained.weight_shapes({"layers": []})
+    topology = pretrained.get_network("mobilenet")
+    del topology["image_network"]["layers"][1]["number_of_filters"]
+    with pytest.raises(
+        ModelFormatError,
+        match=r"image_network.layers\[1\] \(convolution_2d\): gives 'kernel' "
+        "as an initializer name but has no 'number_of_filters'",
+    ):
+        pretrained.weight_shapes(topology)
+    topology = pretrained.get_network("mobilenet")
+    topology["image_network"]["layers"][4]["inputs"] = [9]
+    with pytest.raises(ModelFormatError, match=r"image_network.layers\[4\].inputs: \[9\] must name earlier"):
+        pretrained.weight_shapes(topology)

@@ -81,7 +81,7 @@ def _copy_response(url: str, out: BinaryIO) -> tuple[int, int | None]:
         while chunk := response.read(CHUNK_BYTES):
             out.write(chunk)
             received += len(chunk)
-    return received, int(announced) if announced is not None else None
+    return received, int(announced) if announced and announced.isdigit() else None
 
 
 def _fetch(url: str, temporary: Path, target: Path) -> None:

@@ -49,12 +49,12 @@ Shapes = dict[str, tuple[int, ...]]
 
 def _given(layer: dict, field: str, key: str, axis: int) -> int:
     """A size from the layer's field, else from the array already at `key`."""
-    value = layer.get(field)
-    if value is None and not isinstance(layer.get(key), str) and layer.get(key) is not None:
-        return int(np.shape(layer[key])[axis])
-    if value is None:
+    if layer.get(field) is not None:
+        return int(layer[field])
+    given = layer.get(key)
+    if given is None or isinstance(given, str):
         raise ModelFormatError(f"gives {key!r} as an initializer name but has no {field!r}")
-    return int(value)
+    return int(np.shape(given)[axis])
 
 
 def _kernel_size(layer: dict, key: str) -> tuple[int, int]:
@@ -126,8 +126,12 @@ def _section_shapes(section: str, layers: list[dict], in_channels: int) -> tuple
     outputs: list[int] = []
     result: list[Shapes] = []
     for position, layer in enumerate(layers):
+        if not isinstance(layer, dict) or not isinstance(layer.get("type"), str):
+            raise ModelFormatError(f"{_location(section, position)}: expected a layer object with a 'type'")
         wired = layer.get("inputs")
         sources = [position - 1] if wired is None else list(wired)
+        if not all(isinstance(source, int) and source < position for source in sources):
+            raise ModelFormatError(f"{_location(section, position)}.inputs: {wired} must name earlier layers")
         channels = [in_channels if source < 0 else outputs[source] for source in sources]
         if layer["type"] in LAYER_SHAPES:
             try:
@@ -208,7 +212,7 @@ def _read_sensenet(root: Any, network: dict, shapes: dict, path: str) -> dict[tu
     found: dict[tuple[str, int], list] = {}
     for section in sections:
         expected = {str(position) for _, position, _ in _weighted(shapes, (section,))}
-        extra = sorted(set(root[section]) - expected, key=int)
+        extra = sorted(set(root[section]) - expected)
         if extra:
             raise ModelFormatError(
                 f"{path}: {section} layers {extra} have weights in the file but none in the network"
