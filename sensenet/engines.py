@@ -24,10 +24,25 @@ ENGINES: dict[str, str] = {
 }
 DEFAULT_ENGINE = "onnx"
 
+# name -> the class giving an image network's raw node outputs (a detector's heads)
+NODE_ENGINES: dict[str, str] = {
+    "keras": "sensenet.models.deepnet:KerasImageNetwork",
+    "onnx": "sensenet.runtime.engine:OnnxImageNetwork",
+}
+
+
+def _engine_class(registry: dict[str, str], name: str | None) -> Any:
+    name = name or DEFAULT_ENGINE
+    if name not in registry:
+        raise SettingsError(f"unknown engine {name!r}; expected one of {sorted(registry)}")
+    module_name, attribute = registry[name].split(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
 
 def make_engine(name: str | None, spec: Any, settings: Any) -> Any:
-    name = name or DEFAULT_ENGINE
-    if name not in ENGINES:
-        raise SettingsError(f"unknown engine {name!r}; expected one of {sorted(ENGINES)}")
-    module_name, attribute = ENGINES[name].split(":")
-    return getattr(importlib.import_module(module_name), attribute)(spec, settings)
+    return _engine_class(ENGINES, name)(spec, settings)
+
+
+def make_node_engine(name: str | None, network: Any, nodes: Any) -> Any:
+    """Runs `network` on a pixel batch and returns the raw outputs of `nodes`."""
+    return _engine_class(NODE_ENGINES, name)(network, nodes)

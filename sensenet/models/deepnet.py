@@ -16,9 +16,10 @@ from sensenet.exceptions import UnsupportedError
 from sensenet.layers.backend import keras, tf
 from sensenet.layers.core import apply_layers
 from sensenet.layers.encoding import InputEncoding
-from sensenet.layers.image import image_feature_model
+from sensenet.layers.image import ImageStandardization, graph_outputs, image_feature_model
 from sensenet.layers.tree import TreeEmbeddingLayer
 from sensenet.models.settings import Settings
+from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import BOUNDING_BOX, REGRESSION, ModelSpec, Network
 
@@ -111,3 +112,24 @@ class KerasEngine:
     def __call__(self, matrix: np.ndarray, images: Sequence[np.ndarray] = ()) -> np.ndarray:
         arrays = ([matrix] if self._has_matrix else []) + list(images)
         return self._run(*[tf.constant(array) for array in arrays]).numpy()
+
+
+class KerasImageNetwork:
+    """An image network's raw node outputs for a pixel batch (a detector's heads), through Keras.
+
+    The Keras twin of `sensenet.runtime.engine.OnnxImageNetwork`.
+    """
+
+    name = "keras"
+
+    def __init__(self, network: ImageNetwork, nodes: Sequence[int]):
+        meta = network.metadata
+        pixels = keras.Input(shape=(meta.height, meta.width, meta.channels), dtype="float32", name="pixels")
+        outputs = graph_outputs(network.nodes, ImageStandardization(meta)(pixels))
+        self.model = keras.Model(pixels, [outputs[node] for node in nodes], name="image_network_nodes")
+        traced = tf.function(lambda x: self.model(x, training=False), autograph=False)
+        self._run = traced.get_concrete_function(tf.TensorSpec(self.model.inputs[0].shape, tf.float32))
+
+    def __call__(self, pixels: np.ndarray) -> list[np.ndarray]:
+        outputs = self._run(tf.constant(pixels))
+        return [output.numpy() for output in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]

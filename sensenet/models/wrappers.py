@@ -14,10 +14,12 @@ from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError
 from sensenet.load import RowEncoder
 from sensenet.load_images import ImageEncoder
+from sensenet.models.detector import ObjectDetector
 from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
 from sensenet.models.settings import Settings, ensure_settings
 from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
 from sensenet.spec import ModelSpec, find_network, parse_network
+from sensenet.spec.model import BOUNDING_BOX
 
 
 class Deepnet:
@@ -137,8 +139,10 @@ def _image_encoder(spec: ModelSpec, settings: Settings) -> ImageEncoder | None:
 
 def create_model(
     anobject: Any, settings: Settings | Mapping[str, Any] | None = None
-) -> Deepnet | ImageFeatureExtractor:
+) -> Deepnet | ObjectDetector | ImageFeatureExtractor:
     """A predicting model from a BigML deepnet: a resource, deepnet or network dict, or a JSON path.
+
+    YOLO ("regions") deepnets give an `ObjectDetector`, every other deepnet a `Deepnet`.
 
     With the setting ``extract_image_features`` it is the model's image feature extractor instead.
     """
@@ -149,7 +153,8 @@ def create_model(
     spec = parse_network(source.network, source.origin)
     if settings_object.extract_image_features:
         return extractor_from_spec(spec, settings_object, source.origin)
-    return Deepnet(spec, settings_object, source.network.get("preprocess"))
+    wrapper = ObjectDetector if spec.output.kind == BOUNDING_BOX else Deepnet
+    return wrapper(spec, settings_object, source.network.get("preprocess"))
 
 
 def create_image_feature_extractor(

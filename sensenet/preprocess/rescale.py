@@ -17,6 +17,7 @@ gives the same pixels. Pad and crop sizes are computed in float32, as BigML's gr
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,27 +50,63 @@ def resize_nearest(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return image.take(rows, axis=0).take(columns, axis=1)
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where an image lands in the network input: resized to (height, width) pixels, then shifted
+    up and left by (top, left) (a crop); what it does not cover is padding. ``scale_y`` and
+    ``scale_x`` are the exact resize ratios (network pixels per original pixel), which map
+    coordinates back: the rounded sizes would be off by up to half a pixel per side."""
+
+    height: int
+    width: int
+    scale_y: float
+    scale_x: float
+    top: int = 0
+    left: int = 0
+
+
+def _warp_placement(image: np.ndarray, height: int, width: int) -> Placement:
+    return Placement(height, width, height / image.shape[0], width / image.shape[1])
+
+
+def _pad_placement(image: np.ndarray, height: int, width: int) -> Placement:
+    scaled, (scaled_height, scaled_width) = _scaled_sides(image, height, width, np.minimum)
+    ratio = float(scaled[0] / np.float32(image.shape[0]))
+    return Placement(int(scaled_height), int(scaled_width), ratio, ratio)
+
+
+def _crop_placement(image: np.ndarray, height: int, width: int) -> Placement:
+    scaled, (scaled_height, scaled_width) = _scaled_sides(image, height, width, np.maximum)
+    top, left = np.round((scaled - np.array([height, width], dtype=np.float32)) / np.float32(2)).astype(int)
+    ratio = float(scaled[0] / np.float32(image.shape[0]))
+    return Placement(int(scaled_height), int(scaled_width), ratio, ratio, int(top), int(left))
+
+
 def _warp(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return resize_nearest(image, height, width)
 
 
 def _pad(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    _, (scaled_height, scaled_width) = _scaled_sides(image, height, width, np.minimum)
-    scaled = resize_nearest(image, scaled_height, scaled_width)
+    place = _pad_placement(image, height, width)
+    scaled = resize_nearest(image, place.height, place.width)
     fill = scaled.sum(dtype=np.uint64) // scaled.size
     padded = np.full((height, width, image.shape[2]), fill, dtype=image.dtype)
-    padded[:scaled_height, :scaled_width] = scaled
+    padded[: place.height, : place.width] = scaled
     return padded
 
 
 def _crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    scaled, (scaled_height, scaled_width) = _scaled_sides(image, height, width, np.maximum)
-    top, left = np.round((scaled - np.array([height, width], dtype=np.float32)) / np.float32(2)).astype(int)
-    rows = _source_indices(image.shape[0], scaled_height)[top : top + height]
-    columns = _source_indices(image.shape[1], scaled_width)[left : left + width]
+    place = _crop_placement(image, height, width)
+    rows = _source_indices(image.shape[0], place.height)[place.top : place.top + height]
+    columns = _source_indices(image.shape[1], place.width)[place.left : place.left + width]
     return image.take(rows, axis=0).take(columns, axis=1)
 
 
+PLACEMENTS: dict[str, Callable[[np.ndarray, int, int], Placement]] = {
+    "warp": _warp_placement,
+    "pad": _pad_placement,
+    "crop": _crop_placement,
+}
 RESCALERS: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = {
     "warp": _warp,
     "pad": _pad,
@@ -112,6 +149,22 @@ def rescale(
     fit = _rescaler(rescale_type)
     fitted = fit(_check_image(image), _check_size("height", height), _check_size("width", width))
     return np.ascontiguousarray(fitted)
+
+
+def placement(image: np.ndarray, height: int, width: int, rescale_type: str) -> Placement:
+    """Where ``rescale(image, height, width, rescale_type)`` puts the image."""
+    _rescaler(rescale_type)
+    fitted = PLACEMENTS[rescale_type.lower()]
+    return fitted(_check_image(image), _check_size("height", height), _check_size("width", width))
+
+
+def to_original_pixels(boxes: np.ndarray, shape: tuple[int, ...], place: Placement) -> np.ndarray:
+    """Boxes [x1, y1, x2, y2] in network-input pixels mapped back onto the original image, clipped."""
+    height, width = shape[:2]
+    x = (boxes[:, [0, 2]] + place.left) / place.scale_x
+    y = (boxes[:, [1, 3]] + place.top) / place.scale_y
+    mapped = np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], axis=1)
+    return np.clip(mapped, 0, [width, height, width, height])
 
 
 def choose_rescale_type(setting: str | None, metadata: Mapping[str, Any] | None) -> str:

@@ -20,11 +20,12 @@ class YoloHead:
 
 
 def parse_yolo_heads(metadata: Fields, layer_count: int) -> tuple[YoloHead, ...]:
+    """The heads listed in ``metadata.outputs``, each checked against the network's layers."""
     heads = []
     for head in metadata.children("outputs"):
         layer = head.integer("input", minimum=0)
         if layer >= layer_count:
-            raise head.error("input", f"layer {layer} does not exist (the network has {layer_count})")
+            raise head.error("input", f"names layer {layer}, but the network has {layer_count} layers")
         heads.append(
             YoloHead(
                 layer=layer,

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from sensenet.spec.detection import YoloHead, parse_yolo_heads
 from sensenet.spec.fields import Fields
 from sensenet.spec.layers import (
     LAYER_PARSERS,
@@ -170,7 +171,12 @@ class ImageMetadata:
     rescale_type: str
     base_image_network: str | None
     version: str | None
-    output_nodes: tuple[int, ...]  # YOLO heads' node positions; empty for a feature network
+    heads: tuple[YoloHead, ...]  # a detector's YOLO heads; empty for a feature network
+
+    @property
+    def output_nodes(self) -> tuple[int, ...]:
+        """The node positions whose raw outputs a detector decodes."""
+        return tuple(head.layer for head in self.heads)
 
     @property
     def standardization(self) -> tuple[bool, np.ndarray, np.ndarray]:
@@ -501,19 +507,6 @@ def parse_graph(items: Sequence[Fields], in_shape: Shape) -> tuple[tuple[Node, .
     return tuple(nodes), (shapes[-1] if shapes else in_shape)
 
 
-def _output_nodes(fields: Fields, count: int) -> tuple[int, ...]:
-    """YOLO networks list their heads in ``outputs``; a feature network gives a count there."""
-    value = fields.raw("outputs", None)
-    if not isinstance(value, list):
-        return ()
-    heads = [Fields(item, f"{fields.at('outputs')}[{i}]") for i, item in enumerate(value)]
-    positions = tuple(head.integer("input", minimum=0) for head in heads)
-    for head, position in zip(heads, positions):
-        if position >= count:
-            raise head.error("input", f"names layer {position}, but the network has {count} layers")
-    return positions
-
-
 def parse_image_metadata(fields: Fields, layer_count: int) -> ImageMetadata:
     shape = fields.raw("input_image_shape")
     if (
@@ -539,7 +532,7 @@ def parse_image_metadata(fields: Fields, layer_count: int) -> ImageMetadata:
         rescale_type=fields.string("rescale_type", choices=RESCALE_TYPES, default="warp"),
         base_image_network=fields.string("base_image_network", default=None),
         version=fields.string("version", default=None),
-        output_nodes=_output_nodes(fields, layer_count),
+        heads=parse_yolo_heads(fields, layer_count) if isinstance(fields.raw("outputs", None), list) else (),
     )
 
 

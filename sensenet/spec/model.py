@@ -147,12 +147,21 @@ def _parse_image_network(fields: Fields, inputs: tuple[InputField, ...]) -> Imag
     return parse_image_network(fields.child("image_network"))
 
 
+def _check_detector(fields: Fields, inputs: tuple[InputField, ...], network: ImageNetwork | None) -> None:
+    if len(inputs) != 1 or not isinstance(inputs[0], ImageInput) or network is None:
+        raise fields.error("preprocess", "an object detector reads exactly one image field")
+    if not network.metadata.heads:
+        raise fields.error("image_network", "an object detector needs YOLO heads in metadata.outputs")
+
+
 def parse_network(data: Any, path: str = "network") -> ModelSpec:
     """Build a `ModelSpec` from BigML's ``network`` dict (``layers`` or ``networks``)."""
     fields = Fields(data, path)
     inputs = parse_inputs(fields.children("preprocess"), fields.at("preprocess"))
     image_network = _parse_image_network(fields, inputs)
     output = parse_output(fields.child("output_exposition"))
+    if output.kind == BOUNDING_BOX:
+        _check_detector(fields, inputs, image_network)
     feature_width = ModelSpec(inputs, (), output, image_network).feature_width
 
     if "networks" in fields.data:

@@ -1,0 +1,144 @@
+"""The `ObjectDetector` wrapper: YOLO models that return boxes, labels and scores."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+from sensenet.engines import make_node_engine
+from sensenet.exceptions import InputDataError
+from sensenet.models.settings import Settings
+from sensenet.preprocess import load_image
+from sensenet.preprocess.rescale import choose_rescale_type, placement, rescale, to_original_pixels
+from sensenet.spec.model import ModelSpec
+from sensenet.yolo import Detections, decode_head, detect
+
+DEFAULT_SCORE_THRESHOLD = 0.5
+DEFAULT_IOU_THRESHOLD = 0.5
+DEFAULT_MAX_OBJECTS = 32
+PADDING_BOX = {"box": [0, 0, 0, 0], "label": None, "score": 0.0}
+
+_IMAGE_TYPES = (str, bytes, bytearray, memoryview, os.PathLike, np.ndarray)
+
+
+class ObjectDetector:
+    """Finds objects in images with a BigML YOLO deepnet.
+
+    ``detector(image)`` takes one image (a path, the bytes of an image file or a
+    pixel array) and returns its objects, best first, as
+    ``{"box": [x1, y1, x2, y2], "label": str, "score": float}`` with the box in
+    integer pixels of the original image (origin top-left). A list of images,
+    or a 4-D array, gives one such list per image.
+    """
+
+    def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict] | None = None):
+        network = spec.image_network
+        self._spec = spec
+        self._settings = settings
+        self._preprocessors = preprocessors
+        self._classes = list(spec.classes)
+        self._heads = network.metadata.heads
+        self._input_size = (network.metadata.height, network.metadata.width)
+        self._rescale_type = choose_rescale_type(
+            settings.rescale_type, {"rescale_type": network.metadata.rescale_type}
+        )
+        self._score_threshold = _setting(settings.bounding_box_threshold, DEFAULT_SCORE_THRESHOLD)
+        self._iou_threshold = _setting(settings.iou_threshold, DEFAULT_IOU_THRESHOLD)
+        self._max_objects = _setting(settings.max_objects, DEFAULT_MAX_OBJECTS)
+        self._unfiltered = bool(settings.output_unfiltered_boxes)
+        self._padded = bool(settings.pad_bounding_box_output)
+        self._engine = None
+        self._engine_lock = threading.Lock()
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._spec
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def _run_heads(self, pixels: np.ndarray) -> list[np.ndarray]:
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    network = self._spec.image_network
+                    self._engine = make_node_engine(
+                        self._settings.engine, network, network.metadata.output_nodes
+                    )
+        return self._engine(pixels)
+
+    @property
+    def _model(self):
+        """The Keras model from pixels to the raw YOLO head outputs."""
+        network = self._spec.image_network
+        return make_node_engine("keras", network, network.metadata.output_nodes).model
+
+    def __call__(self, input_data: Any) -> Any:
+        if isinstance(input_data, np.ndarray) and input_data.ndim == 4:
+            return [self._detect_one(image) for image in input_data]
+        if isinstance(input_data, list) and not (
+            len(input_data) == 1 and isinstance(input_data[0], _IMAGE_TYPES)
+        ):
+            if not input_data:
+                raise InputDataError("no images given: expected an image or a list of images")
+            return [self(item) if isinstance(item, list) else self._detect_one(item) for item in input_data]
+        if isinstance(input_data, list):
+            return self._detect_one(input_data[0])
+        if isinstance(input_data, _IMAGE_TYPES) or input_data is None:
+            return self._detect_one(input_data)
+        raise InputDataError(
+            f"cannot detect objects in {type(input_data).__name__}: expected an image (path, bytes or "
+            "pixel array) or a list of images"
+        )
+
+    def _detect_one(self, image: Any) -> Any:
+        if isinstance(image, np.ndarray) and image.ndim == 4:
+            raise InputDataError("expected one image, got a 4-D array (several images) in its place")
+        pixels = load_image(
+            image,
+            color_space=self._settings.color_space or "rgb",
+            path_prefix=self._settings.image_path_prefix,
+        )
+        height, width = self._input_size
+        fitted = rescale(pixels, height, width, self._rescale_type)[np.newaxis].astype(np.float32)
+        raw = [output[0] for output in self._run_heads(fitted)]
+        place = placement(pixels, height, width, self._rescale_type)
+        if self._unfiltered:
+            return self._unfiltered_output(raw, pixels.shape, place)
+        found = detect(
+            raw,
+            self._heads,
+            len(self._classes),
+            iou_threshold=self._iou_threshold,
+            score_threshold=self._score_threshold,
+            max_objects=self._max_objects,
+        )
+        boxes = to_original_pixels(found.boxes, pixels.shape, place)
+        objects = [
+            {"box": [int(v) for v in np.round(box)], "label": self._classes[int(cls)], "score": float(score)}
+            for box, score, cls in zip(boxes, found.scores, found.classes)
+        ]
+        if self._padded:
+            objects += [dict(PADDING_BOX) for _ in range(self._max_objects - len(objects))]
+        return objects
+
+    def _unfiltered_output(
+        self, raw: list[np.ndarray], shape: tuple[int, ...], place
+    ) -> dict[str, np.ndarray]:
+        decoded = [decode_head(output, head, len(self._classes)) for output, head in zip(raw, self._heads)]
+        found = Detections(
+            *(np.concatenate([getattr(d, key) for d in decoded]) for key in ("boxes", "scores", "classes"))
+        )
+        return {
+            "boxes": to_original_pixels(found.boxes, shape, place),
+            "scores": found.scores,
+            "classes": found.classes,
+        }
+
+
+def _setting(value: Any, default: Any) -> Any:
+    return default if value is None else value
