@@ -28,3 +28,7 @@ class InputDataError(SensenetError, ValueError):
 
 class UnsupportedError(SensenetError, NotImplementedError):
     """A valid request this version cannot carry out (it says what to do instead)."""
+
+
+class OutputPathError(SensenetError, OSError):
+    """An output path that exists already (and overwriting was not asked for) or cannot be written."""

@@ -1,7 +1,8 @@
-"""The public doors: `create_model` and the `Deepnet` wrapper it returns."""
+"""The public doors: `create_model`, `convert`, and the `Deepnet` wrapper they use."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -9,10 +10,15 @@ from typing import Any
 import numpy as np
 
 from sensenet.engines import make_engine
-from sensenet.exceptions import InputDataError
+from sensenet.exceptions import InputDataError, UnsupportedError
 from sensenet.load import RowEncoder
 from sensenet.models.settings import Settings, ensure_settings
 from sensenet.spec import ModelSpec, find_network, parse_network
+from sensenet.spec.fields import Fields
+from sensenet.spec.inputs import parse_inputs
+from sensenet.spec.model import parse_output
+
+BUNDLE_EXTENSION = ".smbundle"
 
 
 class Deepnet:
@@ -24,6 +30,8 @@ class Deepnet:
     returns a float32 array of shape (rows, outputs): class probabilities in
     ``_classes`` order, or one regression value.
     """
+
+    deepnet_type = "Deepnet"  # the wrapper kind a bundle records
 
     def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict] | None = None):
         self._spec = spec
@@ -42,6 +50,11 @@ class Deepnet:
     @property
     def settings(self) -> Settings:
         return self._settings
+
+    @property
+    def preprocessors(self) -> list[dict] | None:
+        """BigML's ``preprocess`` list the model was built from."""
+        return self._preprocessors
 
     def _get_engine(self):
         if self._engine is None:
@@ -79,9 +92,95 @@ class Deepnet:
         return self._get_engine()(self.encode(input_data))
 
 
+class SavedModelEngine:
+    """Runs a loaded SavedModel's ``serve`` function (a model read from an .smbundle)."""
+
+    name = "saved_model"
+
+    def __init__(self, saved_model: Any):
+        self.model = saved_model
+
+    def __call__(self, matrix: np.ndarray) -> np.ndarray:
+        return self.model.serve(matrix).numpy()
+
+
+class BundledDeepnet(Deepnet):
+    """A Deepnet read from an .smbundle: it predicts through the bundle's SavedModel."""
+
+    def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict], saved_model: Any):
+        super().__init__(spec, settings, preprocessors)
+        self._engine = SavedModelEngine(saved_model)
+
+    @property
+    def _model(self):
+        """The loaded SavedModel (a bundle keeps no Keras layers)."""
+        return self._engine.model
+
+
+def _model_from_bundle(path: str | os.PathLike) -> Deepnet:
+    from sensenet.models.bundle import load_bundle
+
+    saved_model, info = load_bundle(path)
+    if info["deepnet_type"] != Deepnet.deepnet_type:
+        raise UnsupportedError(f"{path}: bundles of {info['deepnet_type']} models are not supported yet")
+    fields = Fields(info, f"{os.fspath(path)}:{'assets/settings.json'}")
+    inputs = parse_inputs(fields.children("preprocess"), fields.at("preprocess"))
+    spec = ModelSpec(inputs, (), parse_output(fields.child("output_exposition")))
+    return BundledDeepnet(spec, ensure_settings(info.get("settings")), info["preprocess"], saved_model)
+
+
+def _is_bundle_path(anobject: Any) -> bool:
+    return isinstance(anobject, (str, os.PathLike)) and os.fspath(anobject).endswith(BUNDLE_EXTENSION)
+
+
 def create_model(anobject: Any, settings: Settings | Mapping[str, Any] | None = None) -> Deepnet:
-    """A predicting model from a BigML deepnet: a resource, deepnet or network dict, or a JSON path."""
+    """A predicting model from a BigML deepnet: a resource, deepnet or network dict, a JSON path,
+    or an .smbundle path (which brings its own settings: `settings` is then not used)."""
+    if _is_bundle_path(anobject):
+        return _model_from_bundle(anobject)
     settings_object = ensure_settings(settings)
     source = find_network(anobject)
     spec = parse_network(source.network, source.origin)
     return Deepnet(spec, settings_object, source.network.get("preprocess"))
+
+
+def convert(
+    model: Any,
+    settings: Settings | Mapping[str, Any] | None,
+    output_path: str | os.PathLike,
+    to_format: str,
+    overwrite: bool = False,
+) -> None:
+    """Write `model` in `to_format` (see `sensenet.export.FORMATS`) at exactly `output_path`.
+
+    `model` is a wrapper from `create_model` (then `settings` is not used) or
+    anything `create_model` accepts. A model built here for a format gets the
+    settings that format needs (TFLite: ``rescale_type`` "warp"); an existing
+    output is replaced only with ``overwrite=True``.
+    """
+    from sensenet.export import export_model, get_format
+
+    required = get_format(to_format).settings
+    if not isinstance(model, Deepnet):
+        settings_object = ensure_settings(settings)
+        for key, value in required.items():
+            if getattr(settings_object, key) is None:
+                setattr(settings_object, key, value)
+        model = create_model(model, settings_object)
+    export_model(model, output_path, to_format, overwrite)
+
+
+def tflite_predict(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:
+    """Run a TFLite image model (from `convert`) on one image file with LiteRT: every output."""
+    from ai_edge_litert.interpreter import Interpreter
+    from PIL import Image
+
+    with Image.open(image_path) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)[np.newaxis]
+    interpreter = Interpreter(model_path=os.fspath(tflite_path))
+    input_index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(input_index, pixels.shape, strict=True)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(input_index, pixels)
+    interpreter.invoke()
+    return [interpreter.get_tensor(output["index"]) for output in interpreter.get_output_details()]

@@ -1,0 +1,34 @@
+"""TensorFlow Lite export: builtin ops only, so LiteRT runs it without the Flex delegate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sensenet.exceptions import UnsupportedError
+from sensenet.export.graph import frozen_function
+
+TFLITE_RESCALE_TYPE = "warp"
+
+
+def tflite_bytes(model: Any) -> bytes:
+    import tensorflow as tf
+
+    rescale_type = model.settings.rescale_type
+    if rescale_type not in (None, TFLITE_RESCALE_TYPE):
+        raise UnsupportedError(
+            f"TFLite models resize images with rescale_type {TFLITE_RESCALE_TYPE!r} only; this model was "
+            f"built with {rescale_type!r}. Convert from the model JSON (rescale_type is then set for you) "
+            f"or build it with rescale_type {TFLITE_RESCALE_TYPE!r}."
+        )
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen_function(model)])
+    # Anything that is not a builtin op fails here, loudly, instead of needing the Flex delegate.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        return converter.convert()
+    except Exception as error:  # the converter raises its own ConverterError
+        raise UnsupportedError(f"this model does not convert to builtin TFLite ops: {error}") from None
+
+
+def write_tflite(model: Any, path: Path) -> None:
+    path.write_bytes(tflite_bytes(model))
