@@ -17,8 +17,9 @@ from sensenet.exceptions import SettingsError
 # name -> "module:attribute" of the engine class
 ENGINES: dict[str, str] = {
     "keras": "sensenet.models.deepnet:KerasEngine",
+    "onnx": "sensenet.runtime.engine:OnnxEngine",
 }
-DEFAULT_ENGINE = "keras"
+DEFAULT_ENGINE = "onnx"
 
 
 def make_engine(name: str | None, spec: Any, settings: Any) -> Any:

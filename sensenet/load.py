@@ -48,6 +48,26 @@ def _categorical_converter(field: CategoricalInput) -> Callable[[Any], float]:
     return convert
 
 
+def encoding_tables(fields: Sequence[NumericInput | CategoricalInput]) -> dict[str, np.ndarray]:
+    """How every engine encodes the matrix in its graph.
+
+    Per output feature: source column, center, scale and category code (NaN for a numeric feature).
+    """
+    source, center, scale, code = [], [], [], []
+    for column, field in enumerate(fields):
+        if isinstance(field, NumericInput):
+            source.append(column), center.append(field.center), scale.append(field.scale), code.append(np.nan)
+        elif isinstance(field, CategoricalInput):
+            for i in range(len(field.values)):
+                source.append(column), center.append(0.0), scale.append(1.0), code.append(float(i))
+    return {
+        "source": np.asarray(source, np.int32),
+        "center": np.asarray(center, np.float32),
+        "scale": np.asarray(scale, np.float32),
+        "code": np.asarray(code, np.float32),
+    }
+
+
 _CONVERTERS = {NumericInput: _numeric_converter, CategoricalInput: _categorical_converter}
 
 

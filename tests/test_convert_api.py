@@ -156,12 +156,3 @@ def test_tflite_predict_runs_an_image_model_on_an_image_file(tmp_path):
     means, maximum = tflite_predict(tmp_path / "means.tflite", tmp_path / "image.png")
     assert np.abs(means - pixels.reshape(-1, 3).mean(axis=0)).max() <= 1e-3
     assert maximum.reshape(()) == pixels.max()
-
-
-def test_exporter_missing_says_how_to_install(model, tmp_path, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "tf2onnx", None)
-    with pytest.raises(UnsupportedError, match=r"pip install 'sensenet\[onnx\]'"):
-        convert(model, None, tmp_path / "m.onnx", "onnx")
-    assert list(tmp_path.iterdir()) == []

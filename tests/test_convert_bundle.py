@@ -34,7 +34,7 @@ ROWS = [[1.0, "u"], [7.5, "w"], [None, "v"], [0.0, None]]
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory) -> tuple:
-    model = create_model(classifier_network(), {"regression_normalize": False})
+    model = create_model(classifier_network(), {"regression_normalize": False, "engine": "keras"})
     path = tmp_path_factory.mktemp("bundle") / "model.smbundle"
     convert(model, None, path, "smbundle")
     return model, path
@@ -65,7 +65,7 @@ def test_layout_is_the_seeds(written):
         offset += size
     settings = json.loads(contents["assets/settings.json"])
     assert settings["deepnet_type"] == "Deepnet"
-    assert settings["settings"] == {"regression_normalize": False}
+    assert settings["settings"] == {"engine": "keras", "regression_normalize": False}
     assert settings["preprocess"] == classifier_network()["preprocess"]
 
 
@@ -79,11 +79,13 @@ def test_walk_order_lists_subdirectories_after_their_parent(written):
 
 
 def test_round_trip_predicts_identically(written):
+    """Bit for bit what the TensorFlow graph it was written from predicts."""
     model, path = written
     reloaded = create_model(str(path))
     assert reloaded._classes == ["p", "q", "r"]
     assert np.array_equal(reloaded(ROWS), model(ROWS))
     assert np.array_equal(reloaded(ROWS[0]), model(ROWS[:1]))
+    assert np.abs(reloaded(ROWS) - create_model(classifier_network())(ROWS)).max() <= 1e-6
 
 
 def test_write_and_read_functions_round_trip_a_directory(tmp_path):

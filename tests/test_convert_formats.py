@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sensenet.exceptions import UnsupportedError
 from sensenet.export import FORMATS
 from sensenet.models.wrappers import convert, create_model
 from tests.conftest import REPO_ROOT, dense, identity_network, load_cases, numeric_field
@@ -237,14 +238,24 @@ def test_h5_weights_in_keras(converted, name):
     assert np.abs(got - expected).max() <= TOLERANCE
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", FIXTURE_MODELS)
 def test_onnx_in_onnxruntime(converted, name):
+    """Checked against the Keras graph too: the default engine runs the same ONNX graph."""
     import onnxruntime
 
-    _, _, matrix, expected = converted.models[name]
-    session = onnxruntime.InferenceSession(
-        str(converted.path(name, "onnx")), providers=["CPUExecutionProvider"]
-    )
+    path = converted.path(name, "onnx")
+    _, model, matrix, expected = converted.models[name]
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: matrix})[0]
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() <= TOLERANCE
+    assert np.abs(got - model._model(matrix, training=False).numpy()).max() <= TOLERANCE
+
+
+@pytest.mark.parametrize("name", BUNDLED_MODELS)
+def test_onnx_and_h5_are_refused_for_a_bundled_model(converted, tmp_path, name):
+    converted.path(name, "smbundle")
+    for to_format in ("onnx", "h5"):
+        with pytest.raises(UnsupportedError, match=f"convert to {to_format} from the model JSON"):
+            convert(converted.models[name][1], None, tmp_path / f"model.{to_format}", to_format)
+    assert list(tmp_path.iterdir()) == []

@@ -1,7 +1,8 @@
-"""ONNX export through tf2onnx, from the same frozen graph the TFLite and TF.js exports use.
+"""ONNX export: the graph sensenet's own ONNX engine runs, built from the model spec.
 
-tf2onnx is pure Python (beside onnx, which sensenet's ONNX engine needs
-anyway); it is imported only here, and a missing install says how to get it.
+One ONNX graph for both uses (`sensenet.runtime`), so an exported file
+predicts exactly what the `onnx` engine predicts. A model read from an
+.smbundle keeps no spec layers to build it from.
 """
 
 from __future__ import annotations
@@ -10,23 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from sensenet.exceptions import UnsupportedError
-from sensenet.export.graph import frozen_function
-
-ONNX_OPSET = 17
 
 
 def write_onnx(model: Any, path: Path) -> None:
-    try:
-        import tf2onnx
-    except ImportError:
+    from sensenet.runtime.deepnet import deepnet_graph
+
+    if not model.spec.networks:
         raise UnsupportedError(
-            "ONNX export needs tf2onnx: pip install 'sensenet[onnx]' (or pip install tf2onnx)"
-        ) from None
-    function = frozen_function(model)
-    tf2onnx.convert.from_graph_def(
-        function.graph.as_graph_def(),
-        input_names=[tensor.name for tensor in function.inputs],
-        output_names=[tensor.name for tensor in function.outputs],
-        opset=ONNX_OPSET,
-        output_path=str(path),
-    )
+            "this model was read from an .smbundle, which keeps no layer description to build an ONNX "
+            "graph from; convert to onnx from the model JSON instead"
+        )
+    path.write_bytes(deepnet_graph(model.spec, model.settings).SerializeToString())

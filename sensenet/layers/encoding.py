@@ -6,24 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from sensenet.spec.inputs import CategoricalInput, NumericInput
-
-
-def encoding_tables(fields) -> dict[str, np.ndarray]:
-    """Per output feature: source column, center, scale, category code (NaN if numeric)."""
-    source, center, scale, code = [], [], [], []
-    for column, field in enumerate(fields):
-        if isinstance(field, NumericInput):
-            source.append(column), center.append(field.center), scale.append(field.scale), code.append(np.nan)
-        elif isinstance(field, CategoricalInput):
-            for i in range(len(field.values)):
-                source.append(column), center.append(0.0), scale.append(1.0), code.append(float(i))
-    return {
-        "source": np.asarray(source, np.int32),
-        "center": np.asarray(center, np.float32),
-        "scale": np.asarray(scale, np.float32),
-        "code": np.asarray(code, np.float32),
-    }
+from sensenet.load import encoding_tables
 
 
 class InputEncoding(keras.layers.Layer):

@@ -1,0 +1,243 @@
+"""Prediction speed of the ONNX engine, the Keras engine and a bare onnxruntime session.
+
+Run from the repository root (it reads the BigML fixtures, like the tests):
+
+    SENSENET_FIXTURES=/work/shared/fixtures python3 benchmarks/benchmark.py
+
+It prints, for each measurement, the median, min and max over many runs and
+the target it is held to. Nothing here is a test: a missed target is printed,
+not raised. "onnx" and "keras" go through the public API (`create_model`,
+`model(rows)`); "ort floor" calls an onnxruntime session on the same graph
+with the input matrix already encoded, the least any engine could cost.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
+
+from sensenet.models.wrappers import create_model  # noqa: E402
+from sensenet.runtime.deepnet import INPUT_NAME, deepnet_graph  # noqa: E402
+from sensenet.runtime.engine import session_options  # noqa: E402
+
+ENSEMBLE_CASES = (2, 3, 5, 6, 2)  # regression.json.gz cases sharing one `preprocess` (5 and 6 have trees)
+BATCH_ROWS = 10_000
+
+COLD_START = """
+import json, sys, time
+start = time.perf_counter()
+from sensenet.models.wrappers import create_model
+imported = time.perf_counter()
+model = create_model(sys.argv[1], {"engine": sys.argv[2]})
+created = time.perf_counter()
+model(json.loads(sys.argv[3]))
+predicted = time.perf_counter()
+with open("/proc/self/status") as status:
+    peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps({
+    "import": imported - start, "create_model": created - imported, "first prediction": predicted - created,
+    "peak_mb": peak_kb / 1024, "tensorflow imported": "tensorflow" in sys.modules,
+}))
+"""
+
+
+def load_cases(name: str) -> list:
+    with gzip.open(FIXTURES / name) as stream:
+        return json.load(stream)
+
+
+def ensemble(cases: list[dict]) -> dict:
+    first = cases[0]["model"]
+    return {
+        "preprocess": first["preprocess"],
+        "output_exposition": first["output_exposition"],
+        "networks": [{"layers": c["model"]["layers"], "trees": c["model"]["trees"] or False} for c in cases],
+    }
+
+
+def timings(call: Callable[[], object], runs: int, warmup: int = 20) -> list[float]:
+    """Seconds per call, one figure per call."""
+    for _ in range(warmup):
+        call()
+    result = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        result.append(time.perf_counter() - start)
+    return result
+
+
+def summary(values: list[float], scale: float, unit: str) -> str:
+    scaled = [v * scale for v in values]
+    return f"median {statistics.median(scaled):10.1f} {unit}  (min {min(scaled):.1f}, max {max(scaled):.1f})"
+
+
+def verdict(value: float, target: float, unit: str, higher_is_better: bool = False) -> str:
+    met = value >= target if higher_is_better else value <= target
+    if met:
+        return f"target {'>=' if higher_is_better else '<='} {target:g} {unit}: met"
+    gap = target - value if higher_is_better else value - target
+    return f"target {'>=' if higher_is_better else '<='} {target:g} {unit}: MISSED by {gap:.3g} {unit}"
+
+
+def floor_session(network: dict):
+    import onnxruntime
+
+    model = create_model(network)
+    graph = deepnet_graph(model.spec, model.settings).SerializeToString()
+    session = onnxruntime.InferenceSession(graph, session_options(), providers=["CPUExecutionProvider"])
+    return model, session
+
+
+def one_row(label: str, network: dict, row: list, target_us: float) -> None:
+    onnx_model, session = floor_session(network)
+    keras_model = create_model(network, {"engine": "keras"})
+    matrix = onnx_model.encode(row)
+    figures = {
+        "onnx": timings(lambda: onnx_model(row), 5000),
+        "keras": timings(lambda: keras_model(row), 500),
+        "ort floor": timings(lambda: session.run(None, {INPUT_NAME: matrix}), 5000),
+    }
+    print(f"\none row through the public API (a Python list): {label}")
+    for engine, values in figures.items():
+        print(f"  {engine:10s} {summary(values, 1e6, 'us')}")
+    print(f"  {verdict(statistics.median(figures['onnx']) * 1e6, target_us, 'us')}")
+
+
+def many_rows(label: str, network: dict, row: list) -> None:
+    onnx_model, session = floor_session(network)
+    keras_model = create_model(network, {"engine": "keras"})
+    rows = [list(row) for _ in range(BATCH_ROWS)]
+    array = np.repeat(onnx_model.encode(row), BATCH_ROWS, axis=0)
+    print(f"\n{BATCH_ROWS:,} rows: {label}  (rows/s, median of per-call rates)")
+    for source, data, target in (("2-D array", array, 1_000_000), ("list of lists", rows, 200_000)):
+        figures = {
+            "onnx": timings(lambda data=data: onnx_model(data), 30, warmup=3),
+            "keras": timings(lambda data=data: keras_model(data), 10, warmup=3),
+            "ort floor": timings(lambda: session.run(None, {INPUT_NAME: array}), 30, warmup=3),
+        }
+        print(f"  from a {source}:")
+        for engine, values in figures.items():
+            rates = [BATCH_ROWS / v for v in values]
+            print(
+                f"    {engine:10s} median {statistics.median(rates):12,.0f} rows/s  "
+                f"(min {min(rates):,.0f}, max {max(rates):,.0f})"
+            )
+        rate = BATCH_ROWS / statistics.median(figures["onnx"])
+        print(f"    {verdict(rate, target, 'rows/s', higher_is_better=True)}")
+
+
+def run_child(script: str, *args: str) -> tuple[float, dict]:
+    """Wall seconds of a fresh interpreter running `script` (start to exit), and its JSON report.
+
+    The child reads its own peak RSS (VmHWM): the parent's rusage would count the
+    memory of the forked parent before exec.
+    """
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, cwd=REPO_ROOT, text=True, check=True
+    )
+    return time.perf_counter() - start, json.loads(done.stdout)
+
+
+def cold_start(network: dict, row: list, directory: Path) -> None:
+    path = directory / "dense.json"
+    path.write_bytes(orjson.dumps({"deepnet": {"network": network}}))
+    print("\ncold start in a fresh process (import, create_model from a file, first prediction)")
+    for engine, runs in (("onnx", 7), ("keras", 3)):
+        results = [run_child(COLD_START, str(path), engine, json.dumps(row)) for _ in range(runs)]
+        walls, peaks = [r[0] for r in results], [r[1]["peak_mb"] for r in results]
+        steps = ("import", "create_model", "first prediction")
+        parts = {key: statistics.median(r[1][key] for r in results) for key in steps}
+        print(f"  {engine:6s} wall {summary(walls, 1e3, 'ms')}")
+        print(f"  {engine:6s} peak RSS {summary(peaks, 1, 'MB')}")
+        print(
+            "         in the child: "
+            + ", ".join(f"{key} {value * 1e3:.0f} ms" for key, value in parts.items())
+            + f"; tensorflow imported: {results[0][1]['tensorflow imported']}"
+        )
+        if engine == "onnx":
+            print(f"  {verdict(statistics.median(walls), 0.6, 's')}")
+            print(f"  {verdict(statistics.median(peaks), 200, 'MB')}")
+
+
+def large_network(widths: list[int], seed: int = 0) -> dict:
+    """A regression net of dense layers with the given widths (the first is the input width)."""
+    rng = np.random.default_rng(seed)
+    layers = [
+        {
+            "type": "dense",
+            "weights": (rng.normal(size=(n_in, n_out)) / np.sqrt(n_in)).tolist(),
+            "offset": np.zeros(n_out).tolist(),
+            "activation_function": "relu" if n_out > 1 else "identity",
+        }
+        for n_in, n_out in zip(widths, widths[1:])
+    ]
+    preprocess = [{"type": "numeric", "index": i, "mean": 0.0, "stdev": 1.0} for i in range(widths[0])]
+    output = {"type": "numeric", "mean": 0.0, "stdev": 1.0}
+    return {"preprocess": preprocess, "layers": layers, "output_exposition": output}
+
+
+def create_model_time(directory: Path) -> None:
+    widths = [100, 1024, 1024, 1024, 1024, 1]
+    path = directory / "large.json"
+    path.write_bytes(orjson.dumps({"deepnet": {"network": large_network(widths)}}))
+    row = [0.5] * widths[0]
+    size = path.stat().st_size / 1e6
+    parse = timings(lambda: orjson.loads(path.read_bytes()), 5, warmup=1)
+    create = timings(lambda: create_model(str(path)), 5, warmup=1)
+    first = timings(lambda: create_model(str(path))(row), 5, warmup=1)
+    print(f"\ncreate_model on a {size:.0f} MB JSON ({'-'.join(map(str, widths))} dense net)")
+    print(f"  read + parse JSON alone       {summary(parse, 1e3, 'ms')}")
+    print(f"  create_model                  {summary(create, 1e3, 'ms')}")
+    print(f"  create_model + first predict  {summary(first, 1e3, 'ms')}  (builds the ONNX session)")
+    extra = statistics.median(create) - statistics.median(parse)
+    extra_first = statistics.median(first) - statistics.median(parse)
+    print(f"  create_model - parse: {verdict(extra, 0.3, 's')}")
+    print(f"  create_model + first prediction - parse: {verdict(extra_first, 0.3, 's')}")
+
+
+def main() -> None:
+    regression = load_cases("regression.json.gz")
+    dense_case, trees_case = regression[0], regression[1]
+    ensemble_network = ensemble([regression[i] for i in ENSEMBLE_CASES])
+    row_of = lambda case: case["validation"][0]["input"]  # noqa: E731
+
+    print(f"sensenet benchmark: python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    one_row("dense net (regression.json.gz case 0)", dense_case["model"], row_of(dense_case), 25)
+    one_row(
+        "tree-embedding net (regression.json.gz case 1, 80 trees)",
+        trees_case["model"],
+        row_of(trees_case),
+        40,
+    )
+    one_row(
+        f"5-network ensemble (regression.json.gz cases {ENSEMBLE_CASES})",
+        ensemble_network,
+        row_of(regression[ENSEMBLE_CASES[0]]),
+        50,
+    )
+    many_rows("dense net (regression.json.gz case 0)", dense_case["model"], row_of(dense_case))
+    with tempfile.TemporaryDirectory() as directory:
+        cold_start(dense_case["model"], row_of(dense_case), Path(directory))
+        create_model_time(Path(directory))
+    print("\nMobileNetV2 (one image, batch of 32): skipped, image networks are not in the spec yet")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Tree embeddings in plain ONNX ops (gather, compare, batched matmul).
+
+The arrays and the computation are those of `sensenet.layers.tree` (see
+`sensenet.spec.trees` for the formulation), so both engines agree bit for bit
+on which leaf each row reaches.
+"""
+
+from __future__ import annotations
+
+from onnx import TensorProto
+
+from sensenet.runtime.graph import GraphBuilder, Tensor
+from sensenet.spec.trees import TreeEmbedding
+
+
+def tree_embedding(g: GraphBuilder, embedding: TreeEmbedding, x: Tensor) -> Tensor:
+    """The forests' mean leaf vectors for each row: shape (rows, embedding.width)."""
+    e = embedding
+    trees, nodes = e.features.shape
+    leaves = e.left_counts.shape[1]
+    values = g.op("Gather", x.name, g.constant(e.features.reshape(-1), e.features.dtype), axis=1)
+    values = g.op("Reshape", values, g.constant([-1, trees, nodes], "int64"))
+    went_left = g.op("Cast", g.op("LessOrEqual", values, g.constant(e.thresholds)), to=TensorProto.FLOAT)
+    # (trees, rows, nodes) @ (trees, nodes, leaves): one batched matmul.
+    sums = g.op("MatMul", g.op("Transpose", went_left, perm=[1, 0, 2]), g.constant(e.paths))
+    hits = g.op("Equal", sums, g.constant(e.left_counts[:, None, :]))
+    hits = g.op("Transpose", g.op("Cast", hits, to=TensorProto.FLOAT), perm=[1, 0, 2])
+    hits = g.op("Reshape", hits, g.constant([-1, trees * leaves], "int64"))
+    return Tensor(g.op("MatMul", hits, g.constant(e.leaf_values)), (e.width,))
