@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from sensenet.exceptions import OutputPathError, SettingsError, UnsupportedError
+from sensenet.export import export_model
 from sensenet.models.wrappers import convert, create_model, tflite_predict
 from tests.conftest import dense, numeric_field, regression_network
 
@@ -156,3 +157,25 @@ def test_tflite_predict_runs_an_image_model_on_an_image_file(tmp_path):
     means, maximum = tflite_predict(tmp_path / "means.tflite", tmp_path / "image.png")
     assert np.abs(means - pixels.reshape(-1, 3).mean(axis=0)).max() <= 1e-3
     assert maximum.reshape(()) == pixels.max()
+
+
+def test_an_op_without_a_tflite_builtin_fails_loudly(tmp_path):
+    """No Flex (SELECT_TF_OPS) fallback: a graph that needs one is refused, and nothing is written."""
+    import keras
+    import tensorflow as tf
+
+    from sensenet.models.settings import Settings
+
+    class NeedsFlex:
+        """The two things an exporter reads from a wrapper: its Keras model and its settings."""
+
+        settings = Settings()
+
+        def __init__(self):
+            inputs = keras.Input(shape=(3,))
+            outputs = keras.layers.Lambda(lambda x: tf.math.igamma(x + 2.0, x + 1.0))(inputs)
+            self._model = keras.Model(inputs, outputs)
+
+    with pytest.raises(UnsupportedError, match="does not convert to builtin TFLite ops"):
+        export_model(NeedsFlex(), tmp_path / "m.tflite", "tflite")
+    assert list(tmp_path.iterdir()) == []

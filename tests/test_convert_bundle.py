@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sensenet.exceptions import ModelFormatError
+from sensenet.exceptions import ModelFormatError, ModelNotFoundError
 from sensenet.models import bundle
 from sensenet.models.wrappers import convert, create_model
 from tests.conftest import dense, numeric_field
@@ -181,3 +181,11 @@ def test_extraction_directory_is_private_and_removed(written):
         assert (model_dir / "saved_model.pb").is_file()
         assert os.stat(model_dir.parent).st_mode & 0o077 == 0
     assert not model_dir.parent.exists()
+
+
+def test_a_missing_bundle_is_not_found(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="bundle file not found"):
+        create_model(tmp_path / "absent.smbundle")
+    (tmp_path / "dir.smbundle").mkdir()
+    with pytest.raises(ModelNotFoundError, match="is a directory"):
+        create_model(str(tmp_path / "dir.smbundle"))

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sensenet.exceptions import ModelFormatError
+from sensenet.exceptions import ModelFormatError, ModelNotFoundError
 
 SETTINGS_PATH = "assets/settings.json"
 DEEPNET_TYPES = ("Deepnet", "ObjectDetector")
@@ -142,7 +142,9 @@ def read_bundle(bundle_path: str | os.PathLike, destination: str | os.PathLike) 
     try:
         stream = open(bundle_path, "rb")
     except FileNotFoundError:
-        raise ModelFormatError(f"bundle file not found: {where}") from None
+        raise ModelNotFoundError(f"bundle file not found: {where}") from None
+    except IsADirectoryError:
+        raise ModelNotFoundError(f"bundle path is a directory, not a file: {where}") from None
     with stream:
         total = os.fstat(stream.fileno()).st_size
         if stream.read(len(GUARD)) != GUARD:
