@@ -12,13 +12,12 @@ import numpy as np
 from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError, UnsupportedError
 from sensenet.load import RowEncoder
+from sensenet.models.bundle import BUNDLE_EXTENSION, SETTINGS_PATH, load_bundle
 from sensenet.models.settings import Settings, ensure_settings
 from sensenet.spec import ModelSpec, find_network, parse_network
 from sensenet.spec.fields import Fields
 from sensenet.spec.inputs import parse_inputs
 from sensenet.spec.model import parse_output
-
-BUNDLE_EXTENSION = ".smbundle"
 
 
 class Deepnet:
@@ -118,12 +117,10 @@ class BundledDeepnet(Deepnet):
 
 
 def _model_from_bundle(path: str | os.PathLike) -> Deepnet:
-    from sensenet.models.bundle import load_bundle
-
     saved_model, info = load_bundle(path)
     if info["deepnet_type"] != Deepnet.deepnet_type:
         raise UnsupportedError(f"{path}: bundles of {info['deepnet_type']} models are not supported yet")
-    fields = Fields(info, f"{os.fspath(path)}:{'assets/settings.json'}")
+    fields = Fields(info, f"{os.fspath(path)}:{SETTINGS_PATH}")
     inputs = parse_inputs(fields.children("preprocess"), fields.at("preprocess"))
     spec = ModelSpec(inputs, (), parse_output(fields.child("output_exposition")))
     return BundledDeepnet(spec, ensure_settings(info.get("settings")), info["preprocess"], saved_model)
