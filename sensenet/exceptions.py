@@ -30,5 +30,10 @@ class UnsupportedError(SensenetError, NotImplementedError):
     """A valid request this version cannot carry out (it says what to do instead)."""
 
 
+class ImageError(InputDataError):
+    """An image that cannot be turned into pixels: a missing file, bytes that are not an image, a
+    truncated or corrupt image, a pixel array of the wrong shape, type or range."""
+
+
 class OutputPathError(SensenetError, OSError):
     """An output path that exists already (and overwriting was not asked for) or cannot be written."""

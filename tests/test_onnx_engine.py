@@ -20,7 +20,7 @@ from sensenet.runtime.graph import GraphBuilder, Tensor
 from sensenet.runtime.layers import width_tiling
 from sensenet.spec import parse_network
 from sensenet.spec.layers import ACTIVATION_FUNCTIONS, WidthTiling
-from tests.conftest import dense, identity_network, load_cases, numeric_field, regression_network
+from tests.conftest import REPO_ROOT, dense, identity_network, load_cases, numeric_field, regression_network
 
 TOLERANCE = 1e-6
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
@@ -258,7 +258,11 @@ def test_predicting_never_imports_tensorflow(tmp_path):
     path = tmp_path / "model.json"
     path.write_text(json.dumps({"deepnet": {"network": network}}))
     done = subprocess.run(
-        [sys.executable, "-c", NO_TENSORFLOW, str(path)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", NO_TENSORFLOW, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
     )
     report = json.loads(done.stdout)
     assert report == {"prediction": [[6.0]], "heavy": [], "engine": "onnx"}

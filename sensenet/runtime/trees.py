@@ -16,10 +16,10 @@ from sensenet.spec.trees import TreeEmbedding
 def tree_embedding(g: GraphBuilder, embedding: TreeEmbedding, x: Tensor) -> Tensor:
     """The forests' mean leaf vectors for each row: shape (rows, embedding.width)."""
     e = embedding
-    trees, nodes = e.features.shape
+    trees = e.features.shape[0]
     leaves = e.left_counts.shape[1]
-    values = g.op("Gather", x.name, g.constant(e.features.reshape(-1), e.features.dtype), axis=1)
-    values = g.op("Reshape", values, g.constant([-1, trees, nodes], "int64"))
+    # (trees, nodes) indices on axis 1: values come out as (rows, trees, nodes).
+    values = g.op("Gather", x.name, g.constant(e.features, e.features.dtype), axis=1)
     went_left = g.op("Cast", g.op("LessOrEqual", values, g.constant(e.thresholds)), to=TensorProto.FLOAT)
     # (trees, rows, nodes) @ (trees, nodes, leaves): one batched matmul.
     sums = g.op("MatMul", g.op("Transpose", went_left, perm=[1, 0, 2]), g.constant(e.paths))
