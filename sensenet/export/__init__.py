@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sensenet.exceptions import OutputPathError, SettingsError
+from sensenet.models.settings import ensure_settings
 
 
 @dataclass(frozen=True)
@@ -89,3 +90,19 @@ def export_model(model: Any, output_path: str | os.PathLike, to_format: str, ove
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def convert_model(
+    model: Any, settings: Any, output_path: str | os.PathLike, to_format: str, overwrite: bool = False
+) -> Path:
+    """`sensenet.models.wrappers.convert`: build the model for the format unless given a wrapper."""
+    from sensenet.models.wrappers import Deepnet, create_model
+
+    required = get_format(to_format).settings
+    if not isinstance(model, Deepnet):
+        settings_object = ensure_settings(settings)
+        for key, value in required.items():
+            if getattr(settings_object, key) is None:
+                setattr(settings_object, key, value)
+        model = create_model(model, settings_object)
+    return export_model(model, output_path, to_format, overwrite)

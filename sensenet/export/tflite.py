@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from sensenet.exceptions import UnsupportedError
 from sensenet.export.graph import frozen_function
@@ -32,3 +35,22 @@ def tflite_bytes(model: Any) -> bytes:
 
 def write_tflite(model: Any, path: Path) -> None:
     path.write_bytes(tflite_bytes(model))
+
+
+def predict_image(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:
+    """Every output of a TFLite image model for one image file, run by LiteRT.
+
+    The input tensor is resized to the image, whose RGB pixels go in as float32.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+    from PIL import Image
+
+    with Image.open(image_path) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)[np.newaxis]
+    interpreter = Interpreter(model_path=os.fspath(tflite_path))
+    input_index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(input_index, pixels.shape, strict=True)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(input_index, pixels)
+    interpreter.invoke()
+    return [interpreter.get_tensor(output["index"]) for output in interpreter.get_output_details()]

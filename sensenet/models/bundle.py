@@ -194,6 +194,10 @@ def _extract_file(stream: BinaryIO, path: Path, size: int, where: str) -> None:
             remaining -= len(chunk)
 
 
+def is_bundle_path(anobject: Any) -> bool:
+    return isinstance(anobject, (str, os.PathLike)) and os.fspath(anobject).endswith(BUNDLE_EXTENSION)
+
+
 @contextmanager
 def extracted_bundle(bundle_path: str | os.PathLike) -> Iterator[Path]:
     """The bundle extracted into a private temporary directory, removed on exit whatever happens."""

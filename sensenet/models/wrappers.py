@@ -10,14 +10,11 @@ from typing import Any
 import numpy as np
 
 from sensenet.engines import make_engine
-from sensenet.exceptions import InputDataError, UnsupportedError
+from sensenet.exceptions import InputDataError
 from sensenet.load import RowEncoder
-from sensenet.models.bundle import BUNDLE_EXTENSION, SETTINGS_PATH, load_bundle
+from sensenet.models.bundle import is_bundle_path
 from sensenet.models.settings import Settings, ensure_settings
 from sensenet.spec import ModelSpec, find_network, parse_network
-from sensenet.spec.fields import Fields
-from sensenet.spec.inputs import parse_inputs
-from sensenet.spec.model import parse_output
 
 
 class Deepnet:
@@ -91,50 +88,13 @@ class Deepnet:
         return self._get_engine()(self.encode(input_data))
 
 
-class SavedModelEngine:
-    """Runs a loaded SavedModel's ``serve`` function (a model read from an .smbundle)."""
-
-    name = "saved_model"
-
-    def __init__(self, saved_model: Any):
-        self.model = saved_model
-
-    def __call__(self, matrix: np.ndarray) -> np.ndarray:
-        return self.model.serve(matrix).numpy()
-
-
-class BundledDeepnet(Deepnet):
-    """A Deepnet read from an .smbundle: it predicts through the bundle's SavedModel."""
-
-    def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict], saved_model: Any):
-        super().__init__(spec, settings, preprocessors)
-        self._engine = SavedModelEngine(saved_model)
-
-    @property
-    def _model(self):
-        """The loaded SavedModel (a bundle keeps no Keras layers)."""
-        return self._engine.model
-
-
-def _model_from_bundle(path: str | os.PathLike) -> Deepnet:
-    saved_model, info = load_bundle(path)
-    if info["deepnet_type"] != Deepnet.deepnet_type:
-        raise UnsupportedError(f"{path}: bundles of {info['deepnet_type']} models are not supported yet")
-    fields = Fields(info, f"{os.fspath(path)}:{SETTINGS_PATH}")
-    inputs = parse_inputs(fields.children("preprocess"), fields.at("preprocess"))
-    spec = ModelSpec(inputs, (), parse_output(fields.child("output_exposition")))
-    return BundledDeepnet(spec, ensure_settings(info.get("settings")), info["preprocess"], saved_model)
-
-
-def _is_bundle_path(anobject: Any) -> bool:
-    return isinstance(anobject, (str, os.PathLike)) and os.fspath(anobject).endswith(BUNDLE_EXTENSION)
-
-
 def create_model(anobject: Any, settings: Settings | Mapping[str, Any] | None = None) -> Deepnet:
     """A predicting model from a BigML deepnet: a resource, deepnet or network dict, a JSON path,
     or an .smbundle path (which brings its own settings: `settings` is then not used)."""
-    if _is_bundle_path(anobject):
-        return _model_from_bundle(anobject)
+    if is_bundle_path(anobject):
+        from sensenet.models.bundled import model_from_bundle
+
+        return model_from_bundle(anobject)
     settings_object = ensure_settings(settings)
     source = find_network(anobject)
     spec = parse_network(source.network, source.origin)
@@ -155,29 +115,13 @@ def convert(
     settings that format needs (TFLite: ``rescale_type`` "warp"); an existing
     output is replaced only with ``overwrite=True``.
     """
-    from sensenet.export import export_model, get_format
+    from sensenet.export import convert_model
 
-    required = get_format(to_format).settings
-    if not isinstance(model, Deepnet):
-        settings_object = ensure_settings(settings)
-        for key, value in required.items():
-            if getattr(settings_object, key) is None:
-                setattr(settings_object, key, value)
-        model = create_model(model, settings_object)
-    export_model(model, output_path, to_format, overwrite)
+    convert_model(model, settings, output_path, to_format, overwrite)
 
 
 def tflite_predict(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:
     """Run a TFLite image model (from `convert`) on one image file with LiteRT: every output."""
-    from ai_edge_litert.interpreter import Interpreter
-    from PIL import Image
+    from sensenet.export.tflite import predict_image
 
-    with Image.open(image_path) as image:
-        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)[np.newaxis]
-    interpreter = Interpreter(model_path=os.fspath(tflite_path))
-    input_index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(input_index, pixels.shape, strict=True)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(input_index, pixels)
-    interpreter.invoke()
-    return [interpreter.get_tensor(output["index"]) for output in interpreter.get_output_details()]
+    return predict_image(tflite_path, image_path)
