@@ -171,13 +171,8 @@ def tfjs_predictions(converted, tmp_path_factory) -> dict[str, np.ndarray]:
         path = converted.path(name, "tfjs")
         matrix = converted.models[name][2]
         matrix.astype("<f4").tofile(workdir / f"{name}.bin")
-        jobs.append(
-            {
-                "model": str(path),
-                "input": str(workdir / f"{name}.bin"),
-                "shape": list(matrix.shape),
-            }
-        )
+        inputs = {"input_matrix": {"file": str(workdir / f"{name}.bin"), "shape": list(matrix.shape)}}
+        jobs.append({"model": str(path), "inputs": inputs})
     (workdir / "jobs.json").write_text(json.dumps(jobs))
     result = subprocess.run(
         [node, str(JS_DIR / "predict.js"), str(workdir / "jobs.json")],

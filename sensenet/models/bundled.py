@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,15 +19,18 @@ from sensenet.spec.model import parse_output
 
 
 class SavedModelEngine:
-    """Runs a loaded SavedModel's ``serve`` function on the input matrix."""
+    """Runs a loaded SavedModel's ``serve`` function: the input matrix (if the model reads one),
+    then one pixel batch per image field, as the Keras model takes them."""
 
     name = "saved_model"
 
-    def __init__(self, saved_model: Any):
+    def __init__(self, saved_model: Any, takes_matrix: bool = True):
         self.model = saved_model
+        self._takes_matrix = takes_matrix
 
-    def __call__(self, matrix: np.ndarray) -> np.ndarray:
-        return self.model.serve(matrix).numpy()
+    def __call__(self, matrix: np.ndarray, images: Sequence[np.ndarray] = ()) -> np.ndarray:
+        arrays = ([matrix] if self._takes_matrix else []) + list(images)
+        return self.model.serve(*arrays).numpy()
 
 
 class BundledDeepnet(Deepnet):
@@ -34,7 +38,7 @@ class BundledDeepnet(Deepnet):
 
     def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict], saved_model: Any):
         super().__init__(spec, settings, preprocessors)
-        self._engine = SavedModelEngine(saved_model)
+        self._engine = SavedModelEngine(saved_model, takes_matrix=bool(spec.numeric_inputs))
 
     @property
     def _model(self):

@@ -1,8 +1,8 @@
 // Runs TensorFlow.js graph-model directories on float32 matrices, in pure JavaScript (CPU backend).
 // Usage: node predict.js JOBS.json
-// JOBS.json is a list of {"model": DIR, "input": FILE, "shape": [rows, columns]}; FILE holds
-// rows x columns little-endian float32 values (NaN allowed). Prints, as JSON, one list per job
-// with {"shape": [...], "values": [...]} for each output of the model.
+// JOBS.json is a list of {"model": DIR, "inputs": {NAME: {"file": FILE, "shape": [...]}, ...}}, NAME
+// being a key of the model's signature inputs and FILE little-endian float32 values (NaN allowed).
+// Prints, as JSON, one list per job with {"shape": [...], "values": [...]} for each model output.
 const fs = require("fs");
 const path = require("path");
 const tf = require("@tensorflow/tfjs");
@@ -28,12 +28,17 @@ function readModel(dir) {
   });
 }
 
+function readTensor({ file, shape }) {
+  const raw = fs.readFileSync(file);
+  const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  return tf.tensor(values, shape, "float32");
+}
+
 async function run(job) {
   const model = await tf.loadGraphModel(readModel(job.model));
-  const raw = fs.readFileSync(job.input);
-  const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-  const input = tf.tensor(values, job.shape, "float32");
-  let outputs = model.execute(input);
+  const inputs = {};
+  for (const [name, spec] of Object.entries(job.inputs)) inputs[name] = readTensor(spec);
+  let outputs = model.execute(inputs);
   if (!Array.isArray(outputs)) outputs = [outputs];
   return outputs.map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) }));
 }
