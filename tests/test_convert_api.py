@@ -139,24 +139,56 @@ def test_h5_is_written_at_exactly_the_given_path(model, tmp_path):
         assert len(weights.keys()) > 0
 
 
-def test_tflite_predict_runs_an_image_model_on_an_image_file(tmp_path):
-    """The seed helper: the image's RGB pixels (float32, any size) go in, every output comes out."""
-    import tensorflow as tf
+class KerasStandIn:
+    """The two things an exporter reads from a wrapper: its Keras model and its settings."""
+
+    def __init__(self, keras_model, settings=None):
+        from sensenet.models.settings import Settings
+
+        self._model = keras_model
+        self.settings = settings or Settings()
+
+
+def small_image_model(height: int, width: int):
+    """A little CNN on RGB 0-255 pixels of a fixed size, as the Keras builder makes for image fields."""
+    import keras
+
+    rng = np.random.default_rng(11)
+    inputs = keras.Input(shape=(height, width, 3), name="image_0")
+    conv = keras.layers.Conv2D(4, 3, activation="relu")
+    x = conv(keras.layers.Rescaling(1 / 255.0)(inputs))
+    conv.set_weights([rng.normal(size=(3, 3, 3, 4)).astype("float32"), np.zeros(4, "float32")])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+
+@pytest.mark.parametrize("image", ["images/dog.jpg", "images/dog.tiff", "images/square_car.png"])
+def test_tflite_image_model_warps_any_image_in_graph(tmp_path, image):
+    """`tflite_predict` feeds the file's pixels at their own size; the graph's nearest resize must
+    give what sensenet's Python "warp" rescale gives."""
     from PIL import Image
 
-    @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32)])
-    def channel_means(pixels):
-        return tf.reduce_mean(pixels, axis=[1, 2]), tf.reduce_max(pixels, axis=[1, 2, 3])
+    from sensenet.preprocess.rescale import resize_nearest
+    from tests.conftest import fixture_path
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([channel_means.get_concrete_function()])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    (tmp_path / "means.tflite").write_bytes(converter.convert())
+    keras_model = small_image_model(24, 16)
+    export_model(KerasStandIn(keras_model), tmp_path / "image.tflite", "tflite")
+    (got,) = tflite_predict(tmp_path / "image.tflite", fixture_path(image))
 
-    pixels = np.random.default_rng(3).integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(tmp_path / "image.png")
-    means, maximum = tflite_predict(tmp_path / "means.tflite", tmp_path / "image.png")
-    assert np.abs(means - pixels.reshape(-1, 3).mean(axis=0)).max() <= 1e-3
-    assert maximum.reshape(()) == pixels.max()
+    with Image.open(fixture_path(image)) as opened:
+        pixels = np.asarray(opened.convert("RGB"), dtype=np.float32)
+    warped = resize_nearest(pixels, 24, 16)[np.newaxis]
+    expected = keras_model(warped, training=False).numpy()
+    assert np.abs(got - expected).max() <= TOLERANCE
+
+
+def test_tflite_refuses_a_model_built_with_another_rescale_type(tmp_path):
+    from sensenet.models.settings import Settings
+
+    cropping = KerasStandIn(small_image_model(8, 8), Settings(rescale_type="crop"))
+    with pytest.raises(UnsupportedError, match="'warp' only.*'crop'"):
+        export_model(cropping, tmp_path / "m", "tflite")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_op_without_a_tflite_builtin_fails_loudly(tmp_path):
@@ -164,18 +196,9 @@ def test_an_op_without_a_tflite_builtin_fails_loudly(tmp_path):
     import keras
     import tensorflow as tf
 
-    from sensenet.models.settings import Settings
-
-    class NeedsFlex:
-        """The two things an exporter reads from a wrapper: its Keras model and its settings."""
-
-        settings = Settings()
-
-        def __init__(self):
-            inputs = keras.Input(shape=(3,))
-            outputs = keras.layers.Lambda(lambda x: tf.math.igamma(x + 2.0, x + 1.0))(inputs)
-            self._model = keras.Model(inputs, outputs)
-
+    inputs = keras.Input(shape=(3,))
+    outputs = keras.layers.Lambda(lambda x: tf.math.igamma(x + 2.0, x + 1.0))(inputs)
+    needs_flex = KerasStandIn(keras.Model(inputs, outputs))
     with pytest.raises(UnsupportedError, match="does not convert to builtin TFLite ops"):
-        export_model(NeedsFlex(), tmp_path / "m.tflite", "tflite")
+        export_model(needs_flex, tmp_path / "m.tflite", "tflite")
     assert list(tmp_path.iterdir()) == []

@@ -1,4 +1,9 @@
-"""TensorFlow Lite export: builtin ops only, so LiteRT runs it without the Flex delegate."""
+"""TensorFlow Lite export: builtin ops only, so LiteRT runs it without the Flex delegate.
+
+As in the seed library, image inputs take an image of any size and resize it
+inside the graph ("warp", the only rescale a graph input of any size allows),
+so `predict_image` feeds a decoded image file as it is.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ def tflite_bytes(model: Any) -> bytes:
             f"built with {rescale_type!r}. Convert from the model JSON (rescale_type is then set for you) "
             f"or build it with rescale_type {TFLITE_RESCALE_TYPE!r}."
         )
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen_function(model)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen_function(model, resize_images=True)])
     # Anything that is not a builtin op fails here, loudly, instead of needing the Flex delegate.
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
