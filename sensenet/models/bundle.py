@@ -10,7 +10,9 @@ A bundle is a file a user may have been sent, so reading trusts nothing in
 it: paths must be relative names inside the bundle (no absolute paths, no
 ``..``, no separators inside a name), sizes must add up to the bytes the file
 holds, and extraction only ever creates new files and directories inside a
-private temporary directory, which `extracted_bundle` always removes.
+private temporary directory, which `extracted_bundle` always removes. The
+SavedModel inside is itself a TensorFlow program: those checks make reading a
+bundle safe, not running one from an untrusted source.
 """
 
 from __future__ import annotations
