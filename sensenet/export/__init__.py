@@ -27,7 +27,6 @@ from sensenet.models.settings import ensure_settings
 class Format:
     writer: str  # "module:function"; the function takes (wrapper, path) and writes path
     settings: dict[str, Any] = field(default_factory=dict)  # defaults a model built for it needs
-    description: str = ""
 
     def load_writer(self) -> Callable[[Any, Path], None]:
         module_name, attribute = self.writer.split(":")
@@ -35,15 +34,11 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    "tflite": Format(
-        "sensenet.export.tflite:write_tflite",
-        {"rescale_type": "warp"},
-        "a TensorFlow Lite flatbuffer (builtin ops only) for LiteRT",
-    ),
-    "tfjs": Format("sensenet.export.tfjs:write_tfjs", {}, "a TensorFlow.js graph-model directory"),
-    "smbundle": Format("sensenet.export.smbundle:write_smbundle", {}, "a single-file TensorFlow SavedModel"),
-    "h5": Format("sensenet.export.h5:write_h5", {}, "the Keras weights (HDF5)"),
-    "onnx": Format("sensenet.export.onnx:write_onnx", {}, "an ONNX model for onnxruntime"),
+    "tflite": Format("sensenet.export.tflite:write_tflite", {"rescale_type": "warp"}),  # LiteRT file
+    "tfjs": Format("sensenet.export.tfjs:write_tfjs"),  # TensorFlow.js graph-model directory
+    "smbundle": Format("sensenet.export.smbundle:write_smbundle"),  # SavedModel + settings, one file
+    "h5": Format("sensenet.export.h5:write_h5"),  # Keras weights
+    "onnx": Format("sensenet.export.onnx:write_onnx"),  # the ONNX engine's graph
 }
 
 

@@ -34,8 +34,10 @@ def tflite_bytes(model: Any) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
         return converter.convert()
-    except Exception as error:  # the converter raises its own ConverterError
-        raise UnsupportedError(f"this model does not convert to builtin TFLite ops: {error}") from None
+    except Exception as error:  # the converter's ConverterError has no public name
+        raise UnsupportedError(
+            f"this model does not convert to builtin TFLite ops ({type(error).__name__}: {error})"
+        ) from None
 
 
 def write_tflite(model: Any, path: Path) -> None:
