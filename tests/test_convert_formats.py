@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from sensenet.exceptions import UnsupportedError
-from sensenet.export import FORMATS
+from sensenet.export import FORMATS, tfjs
 from sensenet.models.wrappers import convert, create_model
 from tests.conftest import REPO_ROOT, dense, identity_network, load_cases, numeric_field
 
@@ -88,6 +88,8 @@ FIXTURE_MODELS = [
 BUNDLED = "bundled-"
 BUNDLED_MODELS = [f"{BUNDLED}embedding-1", f"{BUNDLED}ensemble"]
 MODEL_NAMES = FIXTURE_MODELS + BUNDLED_MODELS
+# A TF.js export written with tiny shards, so weights straddle shard files.
+SHARDED, SHARDED_SOURCE = "sharded", "regression-6"
 
 
 class Converted:
@@ -166,10 +168,14 @@ def tfjs_predictions(converted, tmp_path_factory) -> dict[str, np.ndarray]:
     if not (JS_DIR / "node_modules" / "@tensorflow" / "tfjs").is_dir():
         pytest.fail(f"@tensorflow/tfjs is not installed: run `npm ci` in {JS_DIR} (.ci/run does)")
     workdir = tmp_path_factory.mktemp("tfjs_inputs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tfjs, "SHARD_BYTES", 1000)
+        sharded = converted.root / "sharded.tfjs"
+        convert(converted.models[SHARDED_SOURCE][1], None, sharded, "tfjs")
     jobs = []
-    for name in MODEL_NAMES:
-        path = converted.path(name, "tfjs")
-        matrix = converted.models[name][2]
+    for name in MODEL_NAMES + [SHARDED]:
+        path = sharded if name == SHARDED else converted.path(name, "tfjs")
+        matrix = converted.models[SHARDED_SOURCE if name == SHARDED else name][2]
         matrix.astype("<f4").tofile(workdir / f"{name}.bin")
         inputs = {"input_matrix": {"file": str(workdir / f"{name}.bin"), "shape": list(matrix.shape)}}
         jobs.append({"model": str(path), "inputs": inputs})
@@ -184,7 +190,7 @@ def tfjs_predictions(converted, tmp_path_factory) -> dict[str, np.ndarray]:
     outputs = json.loads(result.stdout)
     return {
         name: np.array(output[0]["values"], np.float32).reshape(output[0]["shape"])
-        for name, output in zip(MODEL_NAMES, outputs)
+        for name, output in zip(MODEL_NAMES + [SHARDED], outputs)
     }
 
 
@@ -194,6 +200,13 @@ def test_tfjs_in_node(converted, tfjs_predictions, name):
     got = tfjs_predictions[name]
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() <= TOLERANCE
+
+
+def test_tfjs_weights_split_over_many_shards(converted, tfjs_predictions):
+    shards = json.loads((converted.root / "sharded.tfjs" / "model.json").read_text())["weightsManifest"][0]
+    assert len(shards["paths"]) > 10
+    expected = converted.models[SHARDED_SOURCE][3]
+    assert np.abs(tfjs_predictions[SHARDED] - expected).max() <= TOLERANCE
 
 
 def test_tfjs_directory_is_a_graph_model(converted):
