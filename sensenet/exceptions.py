@@ -35,5 +35,9 @@ class ImageError(InputDataError):
     truncated or corrupt image, a pixel array of the wrong shape, type or range."""
 
 
+class DownloadError(SensenetError, OSError):
+    """A file Sense/Net fetches on demand (pretrained weights) could not be downloaded or cached."""
+
+
 class OutputPathError(SensenetError, OSError):
     """An output path that exists already (and overwriting was not asked for) or cannot be written."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from sensenet.exceptions import InputDataError
 from sensenet.load import RowEncoder
 from sensenet.models.bundle import is_bundle_path
 from sensenet.models.settings import Settings, ensure_settings
+from sensenet.pretrained import with_pretrained_weights
 from sensenet.spec import ModelSpec, find_network, parse_network
 
 
@@ -97,6 +99,8 @@ def create_model(anobject: Any, settings: Settings | Mapping[str, Any] | None = 
         return model_from_bundle(anobject)
     settings_object = ensure_settings(settings)
     source = find_network(anobject)
+    if settings_object.load_pretrained_weights:
+        source = replace(source, network=with_pretrained_weights(source.network))
     spec = parse_network(source.network, source.origin)
     return Deepnet(spec, settings_object, source.network.get("preprocess"))
 
