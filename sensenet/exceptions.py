@@ -37,3 +37,7 @@ class ImageError(InputDataError):
 
 class DownloadError(SensenetError, OSError):
     """A file Sense/Net fetches on demand (pretrained weights) could not be downloaded or cached."""
+
+
+class OutputPathError(SensenetError, OSError):
+    """An output path that exists already (and overwriting was not asked for) or cannot be written."""

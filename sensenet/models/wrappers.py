@@ -1,4 +1,4 @@
-"""The public doors: `create_model` and the `Deepnet` wrapper it returns."""
+"""The public doors: `create_model`, `convert`, and the `Deepnet` wrapper they use."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError
 from sensenet.load import RowEncoder
 from sensenet.load_images import ImageEncoder
+from sensenet.models.bundle import is_bundle_path
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
 from sensenet.models.settings import Settings, ensure_settings
@@ -37,6 +38,8 @@ class Deepnet:
     (images, height, width, channels).
     """
 
+    deepnet_type = "Deepnet"  # the wrapper kind a bundle records
+
     def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict] | None = None):
         self._spec = spec
         self._settings = settings
@@ -55,6 +58,11 @@ class Deepnet:
     @property
     def settings(self) -> Settings:
         return self._settings
+
+    @property
+    def preprocessors(self) -> list[dict] | None:
+        """BigML's ``preprocess`` list the model was built from."""
+        return self._preprocessors
 
     def _get_engine(self):
         if self._engine is None:
@@ -140,12 +148,16 @@ def _image_encoder(spec: ModelSpec, settings: Settings) -> ImageEncoder | None:
 def create_model(
     anobject: Any, settings: Settings | Mapping[str, Any] | None = None
 ) -> Deepnet | ObjectDetector | ImageFeatureExtractor:
-    """A predicting model from a BigML deepnet: a resource, deepnet or network dict, or a JSON path.
+    """A predicting model from a BigML deepnet: a resource, deepnet or network dict, a JSON path,
+    or an .smbundle path (which brings its own settings: `settings` is then not used).
 
     YOLO ("regions") deepnets give an `ObjectDetector`, every other deepnet a `Deepnet`.
-
     With the setting ``extract_image_features`` it is the model's image feature extractor instead.
     """
+    if is_bundle_path(anobject):
+        from sensenet.models.bundled import model_from_bundle
+
+        return model_from_bundle(anobject)
     settings_object = ensure_settings(settings)
     source = find_network(anobject)
     if settings_object.load_pretrained_weights:
@@ -176,3 +188,29 @@ def create_image_feature_extractor(
     if settings_object.load_pretrained_weights:
         source = replace(source, network=with_pretrained_weights(source.network))
     return extractor_from_spec(parse_network(source.network, source.origin), settings_object, source.origin)
+
+
+def convert(
+    model: Any,
+    settings: Settings | Mapping[str, Any] | None,
+    output_path: str | os.PathLike,
+    to_format: str,
+    overwrite: bool = False,
+) -> None:
+    """Write `model` in `to_format` (see `sensenet.export.FORMATS`) at exactly `output_path`.
+
+    `model` is a wrapper from `create_model` (then `settings` is not used) or
+    anything `create_model` accepts. A model built here for a format gets the
+    settings that format needs (TFLite: ``rescale_type`` "warp"); an existing
+    output is replaced only with ``overwrite=True``.
+    """
+    from sensenet.export import convert_model
+
+    convert_model(model, settings, output_path, to_format, overwrite)
+
+
+def tflite_predict(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:
+    """Run a TFLite image model (from `convert`) on one image file with LiteRT: every output."""
+    from sensenet.export.tflite import predict_image
+
+    return predict_image(tflite_path, image_path)

@@ -1,0 +1,103 @@
+"""Exports of a built model to files other runtimes read, one module per format.
+
+`FORMATS` maps each format name to the function that writes it (a function
+from a built wrapper and a path to files at that path) and to the settings the
+format needs when the model is built for it. `export_model` does what every
+format shares: refuse an existing output unless asked to overwrite, write into
+a staging directory beside the destination, and move the result into place only
+when the writer succeeded, so a failed export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sensenet.exceptions import OutputPathError, SettingsError
+from sensenet.models.settings import ensure_settings
+
+
+@dataclass(frozen=True)
+class Format:
+    writer: str  # "module:function"; the function takes (wrapper, path) and writes path
+    settings: dict[str, Any] = field(default_factory=dict)  # defaults a model built for it needs
+
+    def load_writer(self) -> Callable[[Any, Path], None]:
+        module_name, attribute = self.writer.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+FORMATS: dict[str, Format] = {
+    "tflite": Format("sensenet.export.tflite:write_tflite", {"rescale_type": "warp"}),  # LiteRT file
+    "tfjs": Format("sensenet.export.tfjs:write_tfjs"),  # TensorFlow.js graph-model directory
+    "smbundle": Format("sensenet.export.smbundle:write_smbundle"),  # SavedModel + settings, one file
+    "h5": Format("sensenet.export.h5:write_h5"),  # Keras weights
+    "onnx": Format("sensenet.export.onnx:write_onnx"),  # the ONNX engine's graph
+}
+
+
+def get_format(name: Any) -> Format:
+    if not isinstance(name, str) or name not in FORMATS:
+        raise SettingsError(f"unknown format {name!r}; known formats are {sorted(FORMATS)}")
+    return FORMATS[name]
+
+
+def _check_destination(target: Path, overwrite: bool) -> None:
+    if os.path.lexists(target) and not overwrite:
+        raise OutputPathError(f"{target} already exists; pass overwrite=True to replace it")
+    parent = target.parent
+    if not parent.is_dir():
+        raise OutputPathError(f"cannot write {target}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputPathError(f"cannot write {target}: the directory {parent} is not writable")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def export_model(model: Any, output_path: str | os.PathLike, to_format: str, overwrite: bool = False) -> Path:
+    """Write `model` (a built wrapper) in `to_format` at exactly `output_path`."""
+    writer = get_format(to_format).load_writer()
+    target = Path(output_path)
+    if not target.name:
+        raise OutputPathError(f"output path {output_path!r} has no file name")
+    _check_destination(target, overwrite)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as error:
+        raise OutputPathError(f"cannot write {target}: {error.strerror}") from None
+    try:
+        staged = staging / target.name
+        writer(model, staged)
+        if os.path.lexists(target):
+            _remove(target)
+        os.replace(staged, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def convert_model(
+    model: Any, settings: Any, output_path: str | os.PathLike, to_format: str, overwrite: bool = False
+) -> Path:
+    """`sensenet.models.wrappers.convert`: build the model for the format unless given a wrapper."""
+    from sensenet.models.wrappers import Deepnet, create_model
+
+    required = get_format(to_format).settings
+    if not isinstance(model, Deepnet):
+        settings_object = ensure_settings(settings)
+        for key, value in required.items():
+            if getattr(settings_object, key) is None:
+                setattr(settings_object, key, value)
+        model = create_model(model, settings_object)
+    return export_model(model, output_path, to_format, overwrite)

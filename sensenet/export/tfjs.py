@@ -1,0 +1,93 @@
+"""TensorFlow.js graph-model export, written directly (no ``tensorflowjs`` package).
+
+The format is small and documented by TF.js itself: ``model.json`` holds the
+frozen GraphDef as JSON (``modelTopology``), the input/output ``signature``
+and a ``weightsManifest`` naming every constant with its shape and dtype;
+the constants' bytes follow one another, little-endian, in binary shards.
+Writing it here avoids the ``tensorflowjs`` converter, which cannot be
+installed beside TensorFlow 2.21 with its declared dependencies and imports
+private TensorFlow modules. Loaded with `@tensorflow/tfjs` 4.22 in Node.js
+(see tests/js/predict.js).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sensenet import __version__
+from sensenet.exceptions import UnsupportedError
+from sensenet.export.graph import frozen_function
+
+MODEL_FILE = "model.json"
+SHARD_BYTES = 4 * 1024 * 1024
+# numpy dtype of a constant -> (TF.js dtype, the dtype it is stored as). TF.js has no int64.
+_WEIGHT_DTYPES = {
+    np.dtype("float32"): ("float32", np.dtype("<f4")),
+    np.dtype("int32"): ("int32", np.dtype("<i4")),
+    np.dtype("int64"): ("int32", np.dtype("<i4")),
+    np.dtype("bool"): ("bool", np.dtype("bool")),
+}
+
+
+def _take_weights(graph_def) -> tuple[list[dict], bytes]:
+    """Move every Const node's value out of the graph into (manifest entries, bytes)."""
+    import tensorflow as tf
+
+    entries, chunks = [], []
+    for node in graph_def.node:
+        if node.op != "Const":
+            continue
+        value = tf.make_ndarray(node.attr["value"].tensor)
+        if value.dtype not in _WEIGHT_DTYPES:
+            raise UnsupportedError(f"constant {node.name} has dtype {value.dtype}, which TF.js cannot hold")
+        tfjs_dtype, stored = _WEIGHT_DTYPES[value.dtype]
+        if value.dtype == np.int64:
+            if np.any(np.abs(value) > np.iinfo(np.int32).max):
+                raise UnsupportedError(f"constant {node.name} does not fit the int32 TF.js uses for int64")
+            node.attr["dtype"].type = tf.int32.as_datatype_enum
+        del node.attr["value"]
+        entries.append({"name": node.name, "shape": list(value.shape), "dtype": tfjs_dtype})
+        chunks.append(np.ascontiguousarray(value, dtype=stored).tobytes())
+    return entries, b"".join(chunks)
+
+
+def _tensor_signature(tensor) -> dict:
+    from tensorflow.core.framework.types_pb2 import DataType
+
+    dims = [{"size": str(-1 if size is None else size)} for size in tensor.shape.as_list()]
+    dtype = DataType.Name(tensor.dtype.as_datatype_enum)
+    return {"name": tensor.name, "dtype": dtype, "tensorShape": {"dim": dims}}
+
+
+def _signature(function) -> dict:
+    def entries(tensors):
+        return {tensor.name.split(":")[0]: _tensor_signature(tensor) for tensor in tensors}
+
+    return {"inputs": entries(function.inputs), "outputs": entries(function.outputs)}
+
+
+def write_tfjs(model: Any, path: Path) -> None:
+    from google.protobuf import json_format
+
+    function = frozen_function(model)
+    graph_def = function.graph.as_graph_def()
+    weights, data = _take_weights(graph_def)
+    shards = max(1, -(-len(data) // SHARD_BYTES))
+    names = [f"group1-shard{i + 1}of{shards}.bin" for i in range(shards)]
+    path.mkdir()
+    for i, name in enumerate(names):
+        (path / name).write_bytes(data[i * SHARD_BYTES : (i + 1) * SHARD_BYTES])
+    signature = _signature(function)
+    document = {
+        "format": "graph-model",
+        "generatedBy": "sensenet",
+        "convertedBy": f"sensenet {__version__}",
+        "modelTopology": json_format.MessageToDict(graph_def),
+        "signature": signature,
+        "weightsManifest": [{"paths": names, "weights": weights}],
+    }
+    (path / MODEL_FILE).write_text(json.dumps(document))

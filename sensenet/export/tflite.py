@@ -1,0 +1,63 @@
+"""TensorFlow Lite export: builtin ops only, so LiteRT runs it without the Flex delegate.
+
+As in the seed library, image inputs take an image of any size and resize it
+inside the graph ("warp", the only rescale a graph input of any size allows),
+so `predict_image` feeds a decoded image file as it is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sensenet.exceptions import UnsupportedError
+from sensenet.export.graph import frozen_function
+
+TFLITE_RESCALE_TYPE = "warp"
+
+
+def tflite_bytes(model: Any) -> bytes:
+    import tensorflow as tf
+
+    rescale_type = model.settings.rescale_type
+    if rescale_type not in (None, TFLITE_RESCALE_TYPE):
+        raise UnsupportedError(
+            f"TFLite models resize images with rescale_type {TFLITE_RESCALE_TYPE!r} only; this model was "
+            f"built with {rescale_type!r}. Convert from the model JSON (rescale_type is then set for you) "
+            f"or build it with rescale_type {TFLITE_RESCALE_TYPE!r}."
+        )
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen_function(model, resize_images=True)])
+    # Anything that is not a builtin op fails here, loudly, instead of needing the Flex delegate.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        return converter.convert()
+    except Exception as error:  # the converter's ConverterError has no public name
+        raise UnsupportedError(
+            f"this model does not convert to builtin TFLite ops ({type(error).__name__}: {error})"
+        ) from None
+
+
+def write_tflite(model: Any, path: Path) -> None:
+    path.write_bytes(tflite_bytes(model))
+
+
+def predict_image(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:
+    """Every output of a TFLite image model for one image file, run by LiteRT.
+
+    The input tensor is resized to the image, whose RGB pixels go in as float32.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+    from PIL import Image
+
+    with Image.open(image_path) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)[np.newaxis]
+    interpreter = Interpreter(model_path=os.fspath(tflite_path))
+    input_index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(input_index, pixels.shape, strict=True)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(input_index, pixels)
+    interpreter.invoke()
+    return [interpreter.get_tensor(output["index"]) for output in interpreter.get_output_details()]
