@@ -46,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name, module in COMMANDS.items():
-        module.add_arguments(subparsers.add_parser(name, help=module.HELP, parents=[common]))
+        parser_of_command = subparsers.add_parser(
+            name, help=module.HELP, parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        module.add_arguments(parser_of_command)
     return parser
 
 

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TextIO
 
 import numpy as np
 import orjson
@@ -17,9 +17,9 @@ from sensenet.exceptions import InputDataError
 OUTPUT_FORMATS = ("csv", "jsonl")
 
 
-def short_float(value: Any) -> float:
-    """A float32 as the shortest decimal that reads back to it (0.9723452, not 0.9723451733589172)."""
-    return float(str(np.float32(value)))
+def float32_texts(values: np.ndarray) -> np.ndarray:
+    """Each float32 as the shortest decimal that reads back to it ("0.9723452", not 0.9723451733589172)."""
+    return np.asarray(values, dtype=np.float32).astype(str)
 
 
 @contextmanager
@@ -45,34 +45,36 @@ class PredictionWriter:
         self._write_batch = writers[output_format]
         if output_format == "csv":
             self._csv_writer = csv.writer(stream, lineterminator="\n")
-            self._csv_writer.writerow(
-                ["prediction", "probability", *self.classes] if self.classes else ["prediction"]
-            )
+            header = ["prediction", "probability", *self.classes] if self.classes else ["prediction"]
+            self._csv_writer.writerow(header)
 
     def write(self, outputs: np.ndarray) -> None:
         self._write_batch(outputs)
 
-    def _records(self, outputs: np.ndarray) -> Iterator[dict]:
+    def _csv(self, outputs: np.ndarray) -> None:
+        texts = float32_texts(outputs)
         if self.classes is None:
-            for row in outputs:
-                yield {"prediction": short_float(row[0])}
+            self._csv_writer.writerows(texts[:, :1].tolist())
             return
         best = outputs.argmax(axis=1)
-        for row, winner in zip(outputs, best):
-            yield {
-                "prediction": self.classes[winner],
-                "probability": short_float(row[winner]),
-                "probabilities": dict(zip(self.classes, (short_float(p) for p in row))),
-            }
-
-    def _csv(self, outputs: np.ndarray) -> None:
-        for record in self._records(outputs):
-            if self.classes is None:
-                self._csv_writer.writerow([record["prediction"]])
-            else:
-                self._csv_writer.writerow(
-                    [record["prediction"], record["probability"], *record["probabilities"].values()]
-                )
+        names = np.array(self.classes, dtype=object)[best].tolist()
+        probabilities = texts[np.arange(len(outputs)), best].tolist()
+        self._csv_writer.writerows(
+            [name, probability, *row] for name, probability, row in zip(names, probabilities, texts.tolist())
+        )
 
     def _jsonl(self, outputs: np.ndarray) -> None:
-        self._stream.write("".join(orjson.dumps(record).decode() + "\n" for record in self._records(outputs)))
+        numbers = [[float(text) for text in row] for row in float32_texts(outputs).tolist()]
+        if self.classes is None:
+            records: Iterator[dict] = ({"prediction": row[0]} for row in numbers)
+        else:
+            best = outputs.argmax(axis=1).tolist()
+            records = (
+                {
+                    "prediction": self.classes[winner],
+                    "probability": row[winner],
+                    "probabilities": dict(zip(self.classes, row)),
+                }
+                for winner, row in zip(best, numbers)
+            )
+        self._stream.write("".join(orjson.dumps(record).decode() + "\n" for record in records))

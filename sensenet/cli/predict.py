@@ -93,17 +93,34 @@ def _layout(model: Deepnet, names: tuple[str, ...] | None, objective: str | None
     return RowLayout(usable, objective, header)
 
 
-def _encode(model: Deepnet, sources: list[RowSource]) -> np.ndarray:
-    matrices = []
-    for source in sources:
-        if not source.rows:
-            continue
-        try:
-            matrices.append(model.encode(source.rows))
-        except InputDataError as error:
-            raise InputDataError(f"{source.label}: {error}") from None
-    if not matrices:
+def _source_error(model: Deepnet, source: RowSource, end: int, error: InputDataError) -> InputDataError:
+    """The error naming the source and the row counted from the source's first row.
+
+    A chunk's error counts rows from the chunk's start; encoding the source up to
+    the chunk's end again meets the same first bad row, counted from the start.
+    """
+    try:
+        model.encode(source.rows[:end])
+    except InputDataError as numbered:
+        error = numbered
+    return InputDataError(f"{source.label}: {error}")
+
+
+def _encode(model: Deepnet, sources: list[RowSource], quiet: bool) -> np.ndarray:
+    """The input matrix of every row, all checked before anything is written."""
+    total = sum(len(source.rows) for source in sources)
+    if total == 0:
         raise InputDataError("no rows to predict: the inputs hold no data rows")
+    matrices = []
+    with Progress(total, "rows read", enabled=not quiet) as progress:
+        for source in sources:
+            for start in range(0, len(source.rows), BATCH_ROWS):
+                chunk = source.rows[start : start + BATCH_ROWS]
+                try:
+                    matrices.append(model.encode(chunk))
+                except InputDataError as error:
+                    raise _source_error(model, source, start + len(chunk), error) from None
+                progress.update(len(chunk))
     return np.concatenate(matrices)
 
 
@@ -112,11 +129,11 @@ def run(args: argparse.Namespace) -> int:
     model_file = open_model(model_path)
     model = model_file.create({"engine": args.engine} if args.engine else None)
     layout = _layout(model, model_file.input_names, model_file.objective_name, not args.no_header)
-    matrix = _encode(model, _row_sources(arguments, layout, args.input_format))
+    matrix = _encode(model, _row_sources(arguments, layout, args.input_format), args.quiet)
 
     with open_output(args.output, args.force) as stream:
         writer = PredictionWriter(stream, args.format, model.spec.classes)
-        with Progress(len(matrix), "rows", enabled=not args.quiet) as progress:
+        with Progress(len(matrix), "rows predicted", enabled=not args.quiet) as progress:
             for start in range(0, len(matrix), BATCH_ROWS):
                 batch = matrix[start : start + BATCH_ROWS]
                 writer.write(model(batch))

@@ -3,7 +3,8 @@
 Every reader returns rows as lists indexed like the model's input fields.
 When the model names its fields, a CSV header and JSON objects are matched
 to those names; otherwise CSV columns and JSON arrays are taken in order.
-Empty CSV cells, JSON nulls and absent JSON keys are missing values.
+Empty CSV cells (``value or None``), JSON nulls and absent JSON keys are
+missing values.
 """
 
 from __future__ import annotations
@@ -41,13 +42,9 @@ class RowSource:
     rows: list[Row]
 
 
-def _cell(value: str) -> str | None:
-    return None if value == "" else value
-
-
 def argument_rows(arguments: Sequence[str]) -> RowSource:
     """Rows written as comma-separated values, one per argument (CSV quoting allowed)."""
-    rows = [[_cell(value) for value in next(csv.reader([argument]), [])] for argument in arguments]
+    rows = [[value or None for value in next(csv.reader([argument]), [])] for argument in arguments]
     return RowSource("command-line rows", rows)
 
 
@@ -67,12 +64,12 @@ def _header_columns(header: list[str], names: tuple[str, ...], label: str) -> li
 def csv_rows(text: str, label: str, layout: RowLayout) -> RowSource:
     lines = [line for line in csv.reader(io.StringIO(text)) if line]
     if not layout.header:
-        return RowSource(label, [[_cell(value) for value in line] for line in lines])
+        return RowSource(label, [[value or None for value in line] for line in lines])
     if not lines:
         raise InputDataError(f"{label}: empty CSV; expected a header line, then one row per line")
     header, body = lines[0], lines[1:]
     if layout.names is None:
-        return RowSource(label, [[_cell(value) for value in line] for line in body])
+        return RowSource(label, [[value or None for value in line] for line in body])
     columns = _header_columns(header, layout.names, label)
     rows = []
     for number, line in enumerate(body, start=2):
@@ -80,7 +77,7 @@ def csv_rows(text: str, label: str, layout: RowLayout) -> RowSource:
             raise InputDataError(
                 f"{label}, line {number}: {len(line)} values, but the header has {len(header)}"
             )
-        rows.append([_cell(line[column]) for column in columns])
+        rows.append([line[column] or None for column in columns])
     return RowSource(label, rows)
 
 
