@@ -139,7 +139,8 @@ def describe(model_file: ModelFile, spec: ModelSpec) -> list[str]:
             f"output: classification, {len(output.classes or ())} classes: {', '.join(output.classes or ())}"
         )
     else:
-        lines.append(f"output: {output.kind}, de-normalised as y * {output.stdev:.6g} + {output.mean:.6g}")
+        spread = f"mean {output.mean:.6g}, stdev {output.stdev:.6g}"
+        lines.append(f"output: {output.kind}, one value, de-normalised with {spread}")
     return lines
 
 
