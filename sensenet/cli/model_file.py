@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sensenet.examples import EXAMPLES, example_path
-from sensenet.exceptions import ModelFormatError
+from sensenet.exceptions import ModelNotFoundError
 from sensenet.models.wrappers import Deepnet, create_model
 from sensenet.spec.source import read_json_file
 
@@ -42,7 +42,7 @@ def split_model_argument(args: argparse.Namespace, positionals: Sequence[str]) -
     if args.example is not None:
         return str(example_path(args.example)), list(positionals)
     if not positionals:
-        raise ModelFormatError("no model given: name a MODEL file or use --example NAME")
+        raise ModelNotFoundError("no model given: name a MODEL file or use --example NAME")
     return positionals[0], list(positionals[1:])
 
 

@@ -24,12 +24,12 @@ def float32_texts(values: np.ndarray) -> np.ndarray:
 
 @contextmanager
 def open_output(path: str | None, force: bool) -> Iterator[TextIO]:
-    """stdout, or a file that is created (an existing one only with `force`)."""
+    """stdout, or a file that is created (an existing file is replaced only with `force`)."""
     if path is None or path == "-":
         yield sys.stdout
         sys.stdout.flush()
         return
-    if os.path.exists(path) and not force:
+    if os.path.isfile(path) and not force:
         raise InputDataError(f"{path} already exists; choose another output or pass --force to overwrite it")
     with open(path, "w", encoding="utf-8", newline="") as stream:
         yield stream

@@ -60,6 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _is_file_argument(argument: str) -> bool:
+    """A file of rows rather than a row: "-", an existing file, or a name ending in a row format's suffix."""
     return (
         argument == "-" or os.path.isfile(argument) or os.path.splitext(argument)[1].lower() in SUFFIX_FORMATS
     )
