@@ -60,26 +60,25 @@ def write_network(tmp_path: Path, case: dict) -> Path:
     return path
 
 
-def readme_main_command() -> list[str]:
-    """The first `sensenet predict` line of the README's shell blocks, as words."""
+def readme_main_command() -> tuple[list[str], str]:
+    """The README's first `sensenet predict` command, as words, and the output block shown after it."""
     readme = (REPO_ROOT / "README.md").read_text()
-    blocks = re.findall(r"```(?:bash|sh|console)\n(.*?)```", readme, re.S)
-    lines = [line.strip() for block in blocks for line in block.splitlines()]
-    command = next(line for line in lines if line.startswith("sensenet predict"))
-    return shlex.split(command)
+    match = re.search(r"```bash\n(sensenet predict [^\n]*)\n```\s*```text\n(.*?)```", readme, re.S)
+    assert match, "README.md must show a `sensenet predict` command followed by its output"
+    return shlex.split(match.group(1)), match.group(2)
 
 
-def test_readme_main_command_predicts_the_example_quietly_when_not_on_a_terminal():
-    words = readme_main_command()
+def test_readme_main_command_prints_what_the_readme_shows_and_no_noise_off_a_terminal():
+    words, shown = readme_main_command()
     assert words[0] == "sensenet"
     result = sensenet(*words[1:])
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no progress bar nor any other noise
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [row["prediction"] for row in rows] == ["setosa"]
-    assert float(rows[0]["probability"]) > 0.9
-    probabilities = [float(rows[0][name]) for name in ("setosa", "versicolor", "virginica")]
-    assert abs(sum(probabilities) - 1) < 1e-5
+    got, expected = (list(csv.reader(io.StringIO(text))) for text in (result.stdout, shown))
+    assert got[0] == expected[0] == ["prediction", "probability", "setosa", "versicolor", "virginica"]
+    assert [row[0] for row in got[1:]] == [row[0] for row in expected[1:]] == ["setosa"]
+    numbers = [np.array([[float(x) for x in row[1:]] for row in rows[1:]]) for rows in (got, expected)]
+    assert np.abs(numbers[0] - numbers[1]).max() <= TOLERANCE
 
 
 def test_predict_jsonl_file_to_jsonl_output_matches_bigml(regression_cases, tmp_path):
