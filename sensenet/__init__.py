@@ -1,6 +1,8 @@
 """Sense/Net: BigML deepnets as local compute graphs that predict exactly as BigML does."""
 
 from sensenet.exceptions import (
+    DownloadError,
+    ImageError,
     InputDataError,
     ModelFormatError,
     ModelNotFoundError,
@@ -12,6 +14,8 @@ from sensenet.exceptions import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DownloadError",
+    "ImageError",
     "InputDataError",
     "ModelFormatError",
     "ModelNotFoundError",

@@ -28,3 +28,12 @@ class InputDataError(SensenetError, ValueError):
 
 class UnsupportedError(SensenetError, NotImplementedError):
     """A valid request this version cannot carry out (it says what to do instead)."""
+
+
+class ImageError(InputDataError):
+    """An image that cannot be turned into pixels: a missing file, bytes that are not an image, a
+    truncated or corrupt image, a pixel array of the wrong shape, type or range."""
+
+
+class DownloadError(SensenetError, OSError):
+    """A file Sense/Net fetches on demand (pretrained weights) could not be downloaded or cached."""

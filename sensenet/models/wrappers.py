@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError
 from sensenet.load import RowEncoder
 from sensenet.models.settings import Settings, ensure_settings
+from sensenet.pretrained import with_pretrained_weights
 from sensenet.spec import ModelSpec, find_network, parse_network
 
 
@@ -83,5 +85,7 @@ def create_model(anobject: Any, settings: Settings | Mapping[str, Any] | None = 
     """A predicting model from a BigML deepnet: a resource, deepnet or network dict, or a JSON path."""
     settings_object = ensure_settings(settings)
     source = find_network(anobject)
+    if settings_object.load_pretrained_weights:
+        source = replace(source, network=with_pretrained_weights(source.network))
     spec = parse_network(source.network, source.origin)
     return Deepnet(spec, settings_object, source.network.get("preprocess"))

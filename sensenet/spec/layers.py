@@ -135,6 +135,8 @@ def parse_dense(fields: Fields, in_shape: Shape) -> tuple[Dense, Shape]:
         outputs = fields.integer("number_of_nodes", minimum=1)
     elif isinstance(raw_weights, list) and raw_weights and isinstance(raw_weights[0], list):
         outputs = len(raw_weights[0])
+    elif isinstance(raw_weights, np.ndarray) and raw_weights.ndim == 2:  # as load_weights gives them
+        outputs = raw_weights.shape[1]
     else:
         raise fields.error("weights", f"expected a {inputs} x N matrix or an initializer name")
     weights = weight(fields, "weights", (inputs, outputs))

@@ -1,0 +1,130 @@
+"""Fitting an image to a network's input size as BigML does: warp, pad or crop, nearest neighbour.
+
+Every resize reproduces TensorFlow 2's ``tf.image.resize(image, size, method="nearest")``
+(half-pixel centres, float32 source coordinates), so resizing here or inside an exported graph
+gives the same pixels. Pad and crop sizes are computed in float32, as BigML's graph computes them:
+
+- warp: resize to (height, width), ignoring the aspect ratio;
+- pad: scale by min(height / H, width / W), round each side (ties to even), resize, then fill the
+  bottom rows and right columns with one value for all channels: the integer mean of the resized
+  image's levels, rounded down (``tf.reduce_mean`` of the uint8 image). The seed's graph padded
+  by the float shortfall truncated, one pixel short of the target when the scaled side's fraction
+  lies in (0, 0.5]; here the result always has the target size;
+- crop: scale by max(height / H, width / W), round each side, resize, then keep the window whose
+  offset is round((scaled side - target side) / 2) computed on the unrounded scaled side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from sensenet.exceptions import ImageError, ModelFormatError, SettingsError
+
+DEFAULT_RESCALE_TYPE = "warp"
+
+
+def _source_indices(in_size: int, out_size: int) -> np.ndarray:
+    """The input row (or column) TensorFlow's nearest resize reads for each output one."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    centres = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale
+    return np.minimum(np.floor(centres).astype(np.intp), in_size - 1)
+
+
+def _scaled_sides(image: np.ndarray, height: int, width: int, pick: Callable) -> tuple[np.ndarray, Any]:
+    """The float32 scaled (H, W) and their rounded integer sizes (at least one pixel)."""
+    in_sides = np.array(image.shape[:2], dtype=np.float32)
+    out_sides = np.array([height, width], dtype=np.float32)
+    ratios = out_sides / in_sides
+    scaled = in_sides * pick(ratios[0], ratios[1])
+    return scaled, np.maximum(np.round(scaled), 1).astype(np.intp)
+
+
+def resize_nearest(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``image`` resized to (height, width) exactly as TensorFlow's nearest-neighbour resize."""
+    rows = _source_indices(image.shape[0], height)
+    columns = _source_indices(image.shape[1], width)
+    return image.take(rows, axis=0).take(columns, axis=1)
+
+
+def _warp(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    return resize_nearest(image, height, width)
+
+
+def _pad(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    _, (scaled_height, scaled_width) = _scaled_sides(image, height, width, np.minimum)
+    scaled = resize_nearest(image, scaled_height, scaled_width)
+    fill = scaled.sum(dtype=np.uint64) // scaled.size
+    padded = np.full((height, width, image.shape[2]), fill, dtype=image.dtype)
+    padded[:scaled_height, :scaled_width] = scaled
+    return padded
+
+
+def _crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    scaled, (scaled_height, scaled_width) = _scaled_sides(image, height, width, np.maximum)
+    top, left = np.round((scaled - np.array([height, width], dtype=np.float32)) / np.float32(2)).astype(int)
+    rows = _source_indices(image.shape[0], scaled_height)[top : top + height]
+    columns = _source_indices(image.shape[1], scaled_width)[left : left + width]
+    return image.take(rows, axis=0).take(columns, axis=1)
+
+
+RESCALERS: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = {
+    "warp": _warp,
+    "pad": _pad,
+    "crop": _crop,
+}
+
+
+def _check_image(image: Any) -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise ImageError(
+            f"rescale takes an (H, W, 3) uint8 array as load_image returns, got {type(image).__name__}"
+        )
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+        raise ImageError(
+            f"rescale takes (H, W, 3) uint8 pixels as load_image returns, "
+            f"got shape {image.shape} dtype {image.dtype}"
+        )
+    return image
+
+
+def _check_size(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ImageError(f"rescale {name} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def _rescaler(rescale_type: Any) -> Callable[[np.ndarray, int, int], np.ndarray]:
+    key = rescale_type.lower() if isinstance(rescale_type, str) else None
+    if key not in RESCALERS:
+        raise SettingsError(
+            f"unknown rescale_type {rescale_type!r}: expected one of {list(RESCALERS)} (any case)"
+        )
+    return RESCALERS[key]
+
+
+def rescale(
+    image: np.ndarray, height: int, width: int, rescale_type: str = DEFAULT_RESCALE_TYPE
+) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 fitted to (height, width, 3) by ``rescale_type``: warp, pad or crop."""
+    fit = _rescaler(rescale_type)
+    fitted = fit(_check_image(image), _check_size("height", height), _check_size("width", width))
+    return np.ascontiguousarray(fitted)
+
+
+def choose_rescale_type(setting: str | None, metadata: Mapping[str, Any] | None) -> str:
+    """The rescale type to use: the ``rescale_type`` setting, else the image network's
+    ``metadata.rescale_type``, else warp."""
+    if setting is not None:
+        _rescaler(setting)
+        return setting.lower()
+    chosen = (metadata or {}).get("rescale_type")
+    if chosen is None:
+        return DEFAULT_RESCALE_TYPE
+    if not isinstance(chosen, str) or chosen.lower() not in RESCALERS:
+        raise ModelFormatError(
+            f"image network metadata 'rescale_type' must be one of {list(RESCALERS)}, got {chosen!r}"
+        )
+    return chosen.lower()
