@@ -1,0 +1,7 @@
+"""`python -m sensenet`: the `sensenet` command."""
+
+import sys
+
+from sensenet.cli import main
+
+sys.exit(main())

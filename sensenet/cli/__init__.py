@@ -1,0 +1,79 @@
+"""The `sensenet` command: one module per subcommand, listed in `COMMANDS`.
+
+A subcommand module has `HELP` (one line), `add_arguments(parser)` and
+`run(args) -> int`; adding one is a new module and one line below. Every
+subcommand takes --quiet and --debug. Errors a user can cause (a
+`SensenetError`, an unreadable file) end the command with one line on stderr
+and exit status 1; --debug shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import NoReturn
+
+from sensenet import __version__
+from sensenet.cli import info, predict
+from sensenet.exceptions import SensenetError
+
+COMMANDS: dict[str, ModuleType] = {
+    "predict": predict,
+    "info": info,
+}
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sensenet", description="Run BigML deepnets locally.")
+    parser.add_argument("--version", action="version", version=f"sensenet {__version__}")
+    common = _Parser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name, module in COMMANDS.items():
+        parser_of_command = subparsers.add_parser(
+            name, help=module.HELP, parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        module.add_arguments(parser_of_command)
+    return parser
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        message = f"{error.filename}: {error.strerror}"
+    else:
+        message = str(error) or type(error).__name__
+    return " ".join(message.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command].run(args)
+    except BrokenPipeError:
+        # The reader went away (`sensenet predict ... | head`): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except (SensenetError, OSError) as error:
+        if args.debug:
+            raise
+        print(f"sensenet {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_ERROR

@@ -1,0 +1,153 @@
+"""`sensenet info`: a readable summary of a model: inputs, layers, outputs."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from sensenet.cli.model_file import ModelFile, add_model_arguments, open_model, split_model_argument
+from sensenet.exceptions import InputDataError
+from sensenet.spec.inputs import CategoricalInput, ImageInput, InputField, NumericInput
+from sensenet.spec.layers import (
+    Activation,
+    BatchNormalization,
+    Dense,
+    DenseResidualBlock,
+    Dropout,
+    Flatten,
+    Shape,
+    WidthTiling,
+)
+from sensenet.spec.model import CLASSIFICATION, ModelSpec
+
+HELP = "print a model's input fields, layers (shapes, parameters) and outputs"
+SHOWN_VALUES = 6  # categories listed before "..."
+
+# A layer's summary: its name, the shape it gives and its parameter count.
+LayerSummary = tuple[str, Shape, int]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = "sensenet info [options] (MODEL | --example NAME)"
+    parser.add_argument(
+        "inputs", nargs="*", metavar="MODEL", help="a BigML deepnet JSON file (.json or .json.gz)"
+    )
+    add_model_arguments(parser)
+
+
+def _parameters(layer: Any) -> int:
+    """Every number the layer holds: the sum of its arrays' sizes."""
+    return sum(
+        value.size
+        for value in (getattr(layer, f.name) for f in dataclasses.fields(layer))
+        if isinstance(value, np.ndarray)
+    )
+
+
+def _nested(layer: DenseResidualBlock, shape: Shape) -> tuple[Shape, int]:
+    out_shape, parameters = shape, 0
+    for path in (layer.identity_path, layer.dense_path):
+        rows, out_shape = summarize_layers(path, shape)
+        parameters += sum(row[2] for row in rows)
+    return out_shape, parameters
+
+
+# layer dataclass -> (layer, input shape) -> summary; other layers keep their shape
+LAYER_SUMMARIES: dict[type, Callable[[Any, Shape], LayerSummary]] = {
+    Dense: lambda layer, shape: (f"dense {layer.activation}", (layer.weights.shape[1],), _parameters(layer)),
+    Activation: lambda layer, shape: (f"activation {layer.function}", shape, 0),
+    BatchNormalization: lambda layer, shape: ("batch normalization", shape, _parameters(layer)),
+    Dropout: lambda layer, shape: (f"dropout ({layer.kind}, off at prediction)", shape, 0),
+    Flatten: lambda layer, shape: ("flatten", (int(np.prod(shape)),), 0),
+    WidthTiling: lambda layer, shape: ("width tiling", (layer.width,), 0),
+    DenseResidualBlock: lambda layer, shape: (
+        f"dense residual block {layer.activation}",
+        *_nested(layer, shape),
+    ),
+}
+
+
+def _summary(layer: Any, shape: Shape) -> LayerSummary:
+    summarize = LAYER_SUMMARIES.get(type(layer))
+    if summarize is None:
+        return type(layer).__name__, shape, _parameters(layer)
+    return summarize(layer, shape)
+
+
+def summarize_layers(layers: tuple[Any, ...], shape: Shape) -> tuple[list[LayerSummary], Shape]:
+    rows = []
+    for layer in layers:
+        row = _summary(layer, shape)
+        rows.append(row)
+        shape = row[1]
+    return rows, shape
+
+
+def _values(values: tuple[str, ...]) -> str:
+    shown = ", ".join(values[:SHOWN_VALUES])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > SHOWN_VALUES else "")
+
+
+def _input_line(field: InputField, name: str) -> str:
+    if isinstance(field, NumericInput):
+        center, scale = f"{field.center:.6g}", f"{field.scale:.6g}"
+        return f"{name}  numeric, standardised: (x - {center}) / {scale}; missing -> {center}"
+    if isinstance(field, CategoricalInput):
+        return f"{name}  categorical, one-hot over {len(field.values)}: {_values(field.values)}"
+    if isinstance(field, ImageInput):
+        return f"{name}  image"
+    return f"{name}  {type(field).__name__}"
+
+
+def describe(model_file: ModelFile, spec: ModelSpec) -> list[str]:
+    names = model_file.input_names
+    resource = model_file.document.get("object", {}) if isinstance(model_file.document, dict) else {}
+    lines = [f"model: {model_file.label}"]
+    if isinstance(resource, dict) and resource.get("name"):
+        lines.append(f"name: {resource['name']}")
+    if isinstance(resource, dict) and resource.get("description"):
+        lines.append(f"description: {resource['description']}")
+
+    lines.append(f"inputs: {len(spec.inputs)} fields, {spec.feature_width} features after encoding")
+    for field in spec.inputs:
+        name = names[field.index] if names and field.index < len(names) else f"field {field.index}"
+        lines.append(f"  [{field.index}] " + _input_line(field, repr(name) if names else name))
+
+    total = 0
+    for number, network in enumerate(spec.networks, start=1):
+        width = spec.feature_width
+        title = f"network {number} of {len(spec.networks)}" if len(spec.networks) > 1 else "network"
+        lines.append(f"{title}: input ({width},)")
+        if network.trees is not None:
+            trees = network.trees.features.shape[0]
+            lines.append(f"  tree embedding: {trees} trees, {network.trees.width} features prepended")
+            width += network.trees.width
+        rows, _ = summarize_layers(network.layers, (width,))
+        lines.append(f"  {'layer':<40} {'output':<10} {'parameters':>12}")
+        for name, shape, parameters in rows:
+            lines.append(f"  {name:<40} {str(shape):<10} {parameters:>12,}")
+        total += sum(row[2] for row in rows)
+    lines.append(f"parameters: {total:,}")
+
+    output = spec.output
+    if output.kind == CLASSIFICATION:
+        lines.append(
+            f"output: classification, {len(output.classes or ())} classes: {', '.join(output.classes or ())}"
+        )
+    else:
+        spread = f"mean {output.mean:.6g}, stdev {output.stdev:.6g}"
+        lines.append(f"output: {output.kind}, one value, de-normalised with {spread}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    model_path, extra = split_model_argument(args, args.inputs)
+    if extra:
+        raise InputDataError(f"info takes one model; unexpected argument(s) {extra}")
+    model_file = open_model(model_path)
+    print("\n".join(describe(model_file, model_file.create().spec)))
+    return 0
