@@ -11,6 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pty
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -19,7 +23,7 @@ import pytest
 from PIL import Image
 
 from sensenet.models.wrappers import create_image_feature_extractor, create_model, tflite_predict
-from tests.conftest import fixture_path, load_cases
+from tests.conftest import REPO_ROOT, fixture_path, load_cases
 from tests.test_cli import assert_one_line_error, sensenet
 
 IMAGE_TOLERANCE = 1e-5
@@ -257,7 +261,9 @@ def _array_count(value) -> int:
             return len(value)
         return sum(_array_count(item) for item in value)
     if isinstance(value, dict):
-        return sum(_array_count(item) for key, item in value.items() if key not in ("inputs", "strides", "pool_size"))
+        return sum(
+            _array_count(item) for key, item in value.items() if key not in ("inputs", "strides", "pool_size")
+        )
     return 0
 
 
@@ -290,3 +296,40 @@ def test_bad_image_arguments_are_one_line_errors(models, tmp_path):
     assert_one_line_error(sensenet("predict", model, str(tmp_path)), 1, "holds no image files")
     (tmp_path / "broken.png").write_bytes(b"not an image")
     assert_one_line_error(sensenet("predict", model, str(tmp_path / "broken.png")), 1, "broken.png")
+
+
+def _run_with_terminal_stderr(*args: str) -> tuple[int, str, str]:
+    """Run the command with stderr on a pseudo-terminal (as in an interactive shell), stdout piped."""
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sensenet", *args],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=terminal, env=env, cwd=REPO_ROOT,
+    )  # fmt: skip
+    os.close(terminal)
+    written = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closes when the command ends
+            break
+        if not chunk:
+            break
+        written += chunk
+    stdout = process.stdout.read().decode()
+    process.wait(timeout=300)
+    os.close(controller)
+    return process.returncode, stdout, written.decode()
+
+
+def test_progress_bar_on_a_terminal_and_quiet(models):
+    photos = [str(fixture_path(PHOTO))] * 80  # long enough (over half a second) to draw the bar
+    status, stdout, terminal = _run_with_terminal_stderr("detect", str(models["detector"]), *photos)
+    assert status == 0, terminal
+    assert len(stdout.splitlines()) == 80
+    last = terminal.rstrip("\r\n").split("\r")[-1]
+    assert "80/80 images" in last and "/s" in last and "ETA 00:00" in last and "#" * 24 in last
+
+    status, stdout, terminal = _run_with_terminal_stderr("detect", str(models["detector"]), "-q", *photos)
+    assert status == 0 and len(stdout.splitlines()) == 80
+    assert terminal == ""

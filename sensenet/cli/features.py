@@ -15,17 +15,17 @@ from sensenet.cli.native_logs import native_logs_silenced
 from sensenet.cli.output import float32_texts, open_output
 from sensenet.cli.progress import Progress
 from sensenet.exceptions import InputDataError, OutputPathError
-from sensenet.pretrained import NETWORKS
 
 HELP = "extract image features with a model's or a pretrained network's image network"
 USAGE = (
     "sensenet features [options] (MODEL | PRETRAINED_NAME) (IMAGE | DIR | GLOB) ... [-o OUT.npy | OUT.csv]"
 )
-DESCRIPTION = f"""\
+DESCRIPTION = """\
 Extract the final pooled features of an image network for each image.
 
 The network is a BigML deepnet with an image field (a JSON file) or the name
-of a pretrained network: {", ".join(sorted(NETWORKS))}. A pretrained network's
+of a pretrained network: mobilenet, mobilenetv2, resnet18, resnet50 or
+xception (the pretrained detectors have no pooled features). Its
 weights are downloaded once into the cache (BIGML_SENSENET_CACHE_PATH, default
 ~/.bigml_sensenet); --no-pretrained-weights keeps its initializer weights.
 
