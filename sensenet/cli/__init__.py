@@ -64,12 +64,18 @@ def _one_line(error: BaseException) -> str:
     return " ".join(message.split())
 
 
+def _is_positional(word: str) -> bool:
+    """stdin ("-") or a row starting with a negative number, not an option."""
+    return word == "-" or word[1:2].isdigit() or (word[1:2] == "." and word[2:3].isdigit())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    # Positionals after an option (`features NAME --flag IMAGE ...`) come back as extras.
-    unknown = [word for word in extra if word.startswith("-") and word != "-"]
+    # Positionals after an option (`features NAME --flag IMAGE ...`) come back as extras,
+    # as do rows starting with a negative number ("-1.5,2,3,4").
+    unknown = [word for word in extra if word.startswith("-") and not _is_positional(word)]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.inputs = [*getattr(args, "inputs", []), *extra]

@@ -152,9 +152,8 @@ def describe(model_file: ModelFile, spec: ModelSpec, all_layers: bool = False) -
         found = f"{len(output.classes)} classes: {_values(output.classes)}"
         lines.append(f"output: object detection (box, label, score per object), {found}")
     elif output.kind == CLASSIFICATION:
-        lines.append(
-            f"output: classification, {len(output.classes or ())} classes: {', '.join(output.classes or ())}"
-        )
+        classes = output.classes or ()
+        lines.append(f"output: classification, {len(classes)} classes: {_values(classes)}")
     else:
         spread = f"mean {output.mean:.6g}, stdev {output.stdev:.6g}"
         lines.append(f"output: {output.kind}, one value, de-normalised with {spread}")
