@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rescale-type",
         choices=RESCALE_TYPES,
-        help="image models: how images are fitted to the input size (tflite always uses warp)",
+        help="image models: how images are fitted to the input size (tflite: warp only, its default)",
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sensenet.exceptions import InputDataError
-from sensenet.models.settings import COLOR_SPACES, RESCALE_TYPES
+from sensenet.models.settings import RESCALE_TYPES
 
 IMAGE_SUFFIXES = frozenset((".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"))
 GLOB_CHARACTERS = frozenset("*?[")
@@ -22,7 +22,11 @@ BATCH_IMAGES = 32  # images loaded and run at once: enough to amortise a call, l
 
 
 def add_image_arguments(parser: argparse.ArgumentParser) -> None:
-    """--recursive and the settings that change how images are read."""
+    """--recursive and the settings that change how image files are read.
+
+    (The ``color_space`` setting is not offered: it orders the channels of pixel
+    arrays, and the command line only reads files, which carry their own.)
+    """
     parser.add_argument(
         "-r", "--recursive", action="store_true", help="read directories' subdirectories (and ** in globs)"
     )
@@ -31,15 +35,11 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
         choices=RESCALE_TYPES,
         help="how an image is fitted to the network's input size (default: the model's own)",
     )
-    parser.add_argument(
-        "--color-space", choices=COLOR_SPACES, help="channel order of pixel arrays (default: rgb)"
-    )
 
 
 def image_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The settings the image flags give (only those given)."""
-    values = {"rescale_type": args.rescale_type, "color_space": args.color_space}
-    return {key: value for key, value in values.items() if value is not None}
+    return {"rescale_type": args.rescale_type} if args.rescale_type else {}
 
 
 def is_image_file(path: str) -> bool:

@@ -152,10 +152,11 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _is_images_alone(model: Deepnet, arguments: list[str]) -> bool:
-    """A model whose only input is one image, given images (not row files)."""
+    """A model whose only input is one image, given images (not row files, nor rows piped in)."""
     inputs = model.spec.inputs
     alone = len(inputs) == 1 and isinstance(inputs[0], ImageInput)
-    return alone and not any(a == "-" or os.path.splitext(a)[1].lower() in SUFFIX_FORMATS for a in arguments)
+    row_files = any(a == "-" or os.path.splitext(a)[1].lower() in SUFFIX_FORMATS for a in arguments)
+    return alone and not row_files and (bool(arguments) or sys.stdin.isatty())
 
 
 def _predict_images(
