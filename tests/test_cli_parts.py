@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -92,3 +93,56 @@ def test_jsonl_objects_need_names_and_known_keys():
         jsonl_rows('{"x": 1}\n', "f", RowLayout(None))
     with pytest.raises(InputDataError, match="line 2: not valid JSON"):
         jsonl_rows("[1, 2]\n[1,\n", "f", LAYOUT)
+
+
+def test_options_between_arguments_and_rows_starting_with_a_negative_number(capsys):
+    from sensenet.cli import main
+    from sensenet.models.wrappers import create_model
+
+    rows = ["5.1,3.5,1.4,0.2", "-1,2,3,4", "-.5,2,3,4", "6,3,5,2"]
+    status = main(["predict", "--example", "iris", rows[0], rows[1], "--format", "jsonl", "-q", *rows[2:]])
+    assert status == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    expected = create_model(str(example_path("iris")))([[float(v) for v in row.split(",")] for row in rows])
+    got = [list(record["probabilities"].values()) for record in records]
+    assert len(got) == 4 and max(abs(a - b) for g, e in zip(got, expected) for a, b in zip(g, e)) <= 1e-6
+
+    with pytest.raises(SystemExit) as usage:
+        main(["predict", "--example", "iris", rows[0], "--bogus"])
+    assert usage.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_image_arguments_expand_directories_and_globs_sorted(tmp_path):
+    from sensenet.cli.images import expand_images
+
+    for name in ("b.png", "a.JPG", "notes.txt", "sub/c.png", "sub/deeper/d.tiff"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    top = [str(tmp_path / "a.JPG"), str(tmp_path / "b.png")]
+    assert expand_images([str(tmp_path)]) == top
+    nested = [str(tmp_path / "sub" / "c.png"), str(tmp_path / "sub" / "deeper" / "d.tiff")]
+    assert expand_images([str(tmp_path)], recursive=True) == [*top, *nested]
+    assert expand_images([str(tmp_path / "sub" / "*.png"), str(tmp_path / "b.png")]) == [nested[0], top[1]]
+    assert expand_images([str(tmp_path / "**" / "*.tiff")], recursive=True) == [nested[1]]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputDataError, match="holds no image files"):
+        expand_images([str(tmp_path / "empty")])
+
+
+def test_drawn_copies_never_replace_files_or_originals(tmp_path):
+    from sensenet.cli.drawing import drawing_paths
+    from sensenet.exceptions import OutputPathError
+
+    source, drawn = tmp_path / "photos", tmp_path / "drawn"
+    source.mkdir()
+    drawn.mkdir()
+    images = [str(source / "cat.jpg")]
+    assert drawing_paths(images, str(drawn), "", force=False) == [str(drawn / "cat.jpg")]
+    assert drawing_paths(images, str(source), ".boxes", force=False) == [str(source / "cat.boxes.jpg")]
+    with pytest.raises(OutputPathError, match="replace the original"):
+        drawing_paths(images, str(source), "", force=True)
+    (drawn / "cat.jpg").write_bytes(b"kept")
+    with pytest.raises(OutputPathError, match="already exists"):
+        drawing_paths(images, str(drawn), "", force=False)
+    with pytest.raises(InputDataError, match="both be drawn"):
+        drawing_paths([*images, str(tmp_path / "cat.jpg")], str(drawn), "", force=True)

@@ -17,11 +17,14 @@ from types import ModuleType
 from typing import NoReturn
 
 from sensenet import __version__
-from sensenet.cli import info, predict
+from sensenet.cli import convert, detect, features, info, predict
 from sensenet.exceptions import SensenetError
 
 COMMANDS: dict[str, ModuleType] = {
     "predict": predict,
+    "detect": detect,
+    "features": features,
+    "convert": convert,
     "info": info,
 }
 
@@ -61,9 +64,21 @@ def _one_line(error: BaseException) -> str:
     return " ".join(message.split())
 
 
+def _is_positional(word: str) -> bool:
+    """stdin ("-") or a row starting with a negative number, not an option."""
+    return word == "-" or word[1:2].isdigit() or (word[1:2] == "." and word[2:3].isdigit())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # Positionals after an option (`features NAME --flag IMAGE ...`) come back as extras,
+    # as do rows starting with a negative number ("-1.5,2,3,4").
+    unknown = [word for word in extra if word.startswith("-") and not _is_positional(word)]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.inputs = [*getattr(args, "inputs", []), *extra]
     try:
         return COMMANDS[args.command].run(args)
     except BrokenPipeError:

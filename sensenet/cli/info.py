@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from sensenet.cli.image_info import describe_image_network
+from sensenet.cli.image_info import parameters as image_parameters
 from sensenet.cli.model_file import ModelFile, add_model_arguments, open_model, split_model_argument
 from sensenet.exceptions import InputDataError
 from sensenet.spec.inputs import CategoricalInput, ImageInput, InputField, NumericInput
@@ -22,9 +24,10 @@ from sensenet.spec.layers import (
     Shape,
     WidthTiling,
 )
-from sensenet.spec.model import CLASSIFICATION, ModelSpec
+from sensenet.spec.model import BOUNDING_BOX, CLASSIFICATION, ModelSpec
+from sensenet.spec.source import find_network
 
-HELP = "print a model's input fields, layers (shapes, parameters) and outputs"
+HELP = "print a model's input fields, layers (shapes, parameters), image network and outputs"
 SHOWN_VALUES = 6  # categories listed before "..."
 
 # A layer's summary: its name, the shape it gives and its parameter count.
@@ -37,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "inputs", nargs="*", metavar="MODEL", help="a BigML deepnet JSON file (.json or .json.gz)"
     )
     add_model_arguments(parser)
+    parser.add_argument("--all-layers", action="store_true", help="list every layer of a long image network")
 
 
 def _parameters(layer: Any) -> int:
@@ -92,18 +96,22 @@ def _values(values: tuple[str, ...]) -> str:
     return shown + (f", ... ({len(values)} in all)" if len(values) > SHOWN_VALUES else "")
 
 
-def _input_line(field: InputField, name: str) -> str:
+def _input_line(field: InputField, name: str, spec: ModelSpec) -> str:
     if isinstance(field, NumericInput):
         center, scale = f"{field.center:.6g}", f"{field.scale:.6g}"
         return f"{name}  numeric, standardised: (x - {center}) / {scale}; missing -> {center}"
     if isinstance(field, CategoricalInput):
         return f"{name}  categorical, one-hot over {len(field.values)}: {_values(field.values)}"
     if isinstance(field, ImageInput):
-        return f"{name}  image"
+        metadata = spec.image_network.metadata
+        return (
+            f"{name}  image: decoded to RGB, fitted to {metadata.width}x{metadata.height} "
+            f"({metadata.rescale_type}), {metadata.loading_method}; {spec.field_width(field)} features"
+        )
     return f"{name}  {type(field).__name__}"
 
 
-def describe(model_file: ModelFile, spec: ModelSpec) -> list[str]:
+def describe(model_file: ModelFile, spec: ModelSpec, all_layers: bool = False) -> list[str]:
     names = model_file.input_names
     resource = model_file.document.get("object", {}) if isinstance(model_file.document, dict) else {}
     lines = [f"model: {model_file.label}"]
@@ -115,10 +123,16 @@ def describe(model_file: ModelFile, spec: ModelSpec) -> list[str]:
     lines.append(f"inputs: {len(spec.inputs)} fields, {spec.feature_width} features after encoding")
     for field in spec.inputs:
         name = names[field.index] if names and field.index < len(names) else f"field {field.index}"
-        lines.append(f"  [{field.index}] " + _input_line(field, repr(name) if names else name))
+        lines.append(f"  [{field.index}] " + _input_line(field, repr(name) if names else name, spec))
 
     total = 0
+    if spec.image_network is not None:
+        image_network_data = find_network(model_file.document).network["image_network"]
+        lines.extend(describe_image_network(image_network_data, spec.image_network, all_layers))
+        total += image_parameters(spec.image_network.nodes)
     for number, network in enumerate(spec.networks, start=1):
+        if not network.layers:
+            continue  # a detector: its heads are the image network's
         width = spec.feature_width
         title = f"network {number} of {len(spec.networks)}" if len(spec.networks) > 1 else "network"
         lines.append(f"{title}: input ({width},)")
@@ -134,10 +148,12 @@ def describe(model_file: ModelFile, spec: ModelSpec) -> list[str]:
     lines.append(f"parameters: {total:,}")
 
     output = spec.output
-    if output.kind == CLASSIFICATION:
-        lines.append(
-            f"output: classification, {len(output.classes or ())} classes: {', '.join(output.classes or ())}"
-        )
+    if output.kind == BOUNDING_BOX:
+        found = f"{len(output.classes)} classes: {_values(output.classes)}"
+        lines.append(f"output: object detection (box, label, score per object), {found}")
+    elif output.kind == CLASSIFICATION:
+        classes = output.classes or ()
+        lines.append(f"output: classification, {len(classes)} classes: {_values(classes)}")
     else:
         spread = f"mean {output.mean:.6g}, stdev {output.stdev:.6g}"
         lines.append(f"output: {output.kind}, one value, de-normalised with {spread}")
@@ -149,5 +165,5 @@ def run(args: argparse.Namespace) -> int:
     if extra:
         raise InputDataError(f"info takes one model; unexpected argument(s) {extra}")
     model_file = open_model(model_path)
-    print("\n".join(describe(model_file, model_file.create().spec)))
+    print("\n".join(describe(model_file, model_file.create().spec, args.all_layers)))
     return 0

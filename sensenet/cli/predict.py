@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 import numpy as np
 
+from sensenet.cli.image_rows import predict_image_rows, predict_images
+from sensenet.cli.images import add_image_arguments, expand_images, image_settings
 from sensenet.cli.model_file import add_model_arguments, open_model, split_model_argument
 from sensenet.cli.output import OUTPUT_FORMATS, PredictionWriter, open_output
 from sensenet.cli.progress import Progress
@@ -15,9 +18,10 @@ from sensenet.cli.rows import INPUT_FORMATS, SUFFIX_FORMATS, RowLayout, RowSourc
 from sensenet.engines import ENGINES
 from sensenet.exceptions import InputDataError
 from sensenet.models.wrappers import Deepnet
+from sensenet.spec.inputs import ImageInput
 
-HELP = "predict rows given as arguments, in CSV or JSON Lines files, or on stdin"
-USAGE = "sensenet predict [options] (MODEL | --example NAME) [ROW | FILE | - ...]"
+HELP = "predict rows (arguments, CSV or JSON Lines files, stdin) or images"
+USAGE = "sensenet predict [options] (MODEL | --example NAME) [ROW | FILE | IMAGE | DIR | GLOB | - ...]"
 DESCRIPTION = """\
 Predict with a BigML deepnet on rows of input values.
 
@@ -31,6 +35,13 @@ CSV files start with a header line. When the model is a full BigML resource
 other columns are ignored; otherwise columns are taken in order. A JSON
 Lines file holds one array of values, or one object keyed by field name,
 per line.
+
+Image models: when the model's only input is one image field, the arguments
+are images: image files, directories (their image files, sorted; add
+--recursive for subdirectories) and glob patterns, and each record starts with
+the image's path. Other image models read rows from CSV or JSON Lines files
+whose image columns hold paths, relative to --image-prefix if given, else to
+the directory of the file.
 
 Output: one line per row; "prediction" and, for classifiers, "probability"
 (of the predicted class) and every class's probability.
@@ -57,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-header", action="store_true", help="CSV input has no header line: columns in field order"
     )
     parser.add_argument("--engine", choices=sorted(ENGINES), help="engine that runs the model")
+    parser.add_argument(
+        "--image-prefix",
+        metavar="DIR",
+        help="directory that image paths in rows are relative to (default: the rows file's directory)",
+    )
+    add_image_arguments(parser)
 
 
 def _is_file_argument(argument: str) -> bool:
@@ -125,11 +142,49 @@ def _encode(model: Deepnet, sources: list[RowSource], quiet: bool) -> np.ndarray
     return np.concatenate(matrices)
 
 
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    settings = image_settings(args)
+    if args.engine:
+        settings["engine"] = args.engine
+    if args.image_prefix:
+        settings["image_path_prefix"] = args.image_prefix
+    return settings
+
+
+def _is_images_alone(model: Deepnet, arguments: list[str]) -> bool:
+    """A model whose only input is one image, given images (not row files, nor rows piped in)."""
+    inputs = model.spec.inputs
+    alone = len(inputs) == 1 and isinstance(inputs[0], ImageInput)
+    row_files = any(a == "-" or os.path.splitext(a)[1].lower() in SUFFIX_FORMATS for a in arguments)
+    return alone and not row_files and (bool(arguments) or sys.stdin.isatty())
+
+
+def _predict_images(
+    args: argparse.Namespace, model: Deepnet, arguments: list[str], layout: RowLayout
+) -> None:
+    if _is_images_alone(model, arguments):
+        images = expand_images(arguments, args.recursive)
+        with open_output(args.output, args.force) as stream:
+            predict_images(
+                model, images, PredictionWriter(stream, args.format, model.spec.classes, "image"), args.quiet
+            )
+        return
+    sources = _row_sources(arguments, layout, args.input_format)
+    with open_output(args.output, args.force) as stream:
+        writer = PredictionWriter(stream, args.format, model.spec.classes)
+        predict_image_rows(model, sources, writer, args.quiet, prefixed=bool(args.image_prefix))
+
+
 def run(args: argparse.Namespace) -> int:
     model_path, arguments = split_model_argument(args, args.inputs)
     model_file = open_model(model_path)
-    model = model_file.create({"engine": args.engine} if args.engine else None)
+    model = model_file.create(_settings(args))
+    if not isinstance(model, Deepnet):
+        raise InputDataError(f"{model_path} is an object detector: use `sensenet detect MODEL IMAGE ...`")
     layout = _layout(model, model_file.input_names, model_file.objective_name, not args.no_header)
+    if model.spec.image_network is not None:
+        _predict_images(args, model, arguments, layout)
+        return 0
     matrix = _encode(model, _row_sources(arguments, layout, args.input_format), args.quiet)
 
     with open_output(args.output, args.force) as stream:

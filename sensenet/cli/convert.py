@@ -1,0 +1,60 @@
+"""`sensenet convert`: a model written in another runtime's format (`sensenet.export.FORMATS`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from sensenet.cli.model_file import add_model_arguments, open_model, split_model_argument
+from sensenet.cli.native_logs import native_logs_silenced
+from sensenet.exceptions import InputDataError, OutputPathError
+from sensenet.export import FORMATS
+from sensenet.models.settings import RESCALE_TYPES
+
+HELP = "write a model as TFLite, TensorFlow.js, ONNX, a SavedModel bundle or Keras weights"
+USAGE = "sensenet convert [options] (MODEL | --example NAME) --to FORMAT -o OUT"
+DESCRIPTION = """\
+Write a BigML deepnet in another format, at exactly OUT:
+
+  tflite    a LiteRT (TensorFlow Lite) file
+  tfjs      a TensorFlow.js graph-model directory
+  smbundle  a SavedModel and its settings in one file (sensenet reads it back)
+  h5        the Keras model's weights
+  onnx      the ONNX graph sensenet's default engine runs
+
+An existing OUT is replaced only with --force; a failed conversion leaves nothing behind.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = USAGE
+    parser.description = DESCRIPTION
+    parser.add_argument("inputs", nargs="*", metavar="MODEL", help=argparse.SUPPRESS)
+    add_model_arguments(parser)
+    parser.add_argument("--to", required=True, choices=sorted(FORMATS), metavar="FORMAT", help="the format")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="the file (or directory) to write"
+    )
+    parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    parser.add_argument(
+        "--rescale-type",
+        choices=RESCALE_TYPES,
+        help="image models: how images are fitted to the input size (tflite: warp only, its default)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from sensenet.models.wrappers import convert
+
+    model_path, extra = split_model_argument(args, args.inputs)
+    if extra:
+        raise InputDataError(f"convert takes one model; unexpected argument(s) {extra}")
+    if os.path.lexists(args.output) and not args.force:
+        raise OutputPathError(
+            f"{args.output} already exists; choose another OUT or pass --force to replace it"
+        )
+    settings = {"rescale_type": args.rescale_type} if args.rescale_type else None
+    document = open_model(model_path).document
+    with native_logs_silenced(not args.debug):
+        convert(document, settings, args.output, args.to, overwrite=args.force)
+    return 0

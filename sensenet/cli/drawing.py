@@ -1,0 +1,63 @@
+"""Copies of images with a detector's boxes and labels drawn on them (Pillow).
+
+Where the copies go is checked for every image before anything is detected:
+a copy never replaces an existing file without --force, and never lands in
+an image's own directory under its own name (that would replace the
+original), so writing into a source directory needs a --draw-suffix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from sensenet.exceptions import InputDataError, OutputPathError
+
+BOX_COLOR = (255, 48, 48)
+TEXT_COLOR = (255, 255, 255)
+
+
+def drawing_paths(images: Sequence[str], directory: str, suffix: str, force: bool) -> list[str]:
+    """Where each image's drawn copy goes: `directory`/NAME`suffix`.EXT, checked up front."""
+    if not os.path.isdir(directory):
+        raise OutputPathError(f"--draw {directory}: no such directory; create it first")
+    targets: dict[str, str] = {}
+    for image in images:
+        stem, extension = os.path.splitext(os.path.basename(image))
+        target = os.path.join(directory, f"{stem}{suffix}{extension}")
+        if os.path.abspath(target) == os.path.abspath(image):
+            raise OutputPathError(
+                f"--draw {directory} is the directory of {image}: its copy would replace the original; "
+                "choose another directory or add --draw-suffix"
+            )
+        if target in targets:
+            raise InputDataError(
+                f"{targets[target]} and {image} would both be drawn to {target}; draw them in separate runs"
+            )
+        if os.path.exists(target) and not force:
+            raise OutputPathError(f"{target} already exists; choose another --draw directory or pass --force")
+        targets[target] = image
+    return list(targets)
+
+
+def draw_objects(image_path: str, objects: Sequence[dict], target: str) -> None:
+    """Save a copy of the image with each object's box and "label score" drawn on it."""
+    from PIL import Image, ImageDraw
+
+    # Stored pixel order, EXIF orientation ignored: the boxes are in the pixels the model saw.
+    with Image.open(image_path) as original:
+        image = original.convert("RGB")
+    draw = ImageDraw.Draw(image)
+    line = max(1, round(min(image.size) / 200))
+    for found in objects:
+        x1, y1, x2, y2 = found["box"]
+        draw.rectangle((x1, y1, x2, y2), outline=BOX_COLOR, width=line)
+        text = f"{found['label']} {found['score']:.2f}"
+        left, top, right, bottom = draw.textbbox((x1, y1), text)
+        height = bottom - top
+        label_top = y1 - height - 2 * line if y1 - height - 2 * line >= 0 else y2
+        draw.rectangle(
+            (x1, label_top, x1 + (right - left) + 2 * line, label_top + height + 2 * line), fill=BOX_COLOR
+        )
+        draw.text((x1 + line, label_top + line - (top - y1)), text, fill=TEXT_COLOR)
+    image.save(target)
