@@ -28,6 +28,11 @@ def write_onnx(model: Any, path: Path) -> None:
     from sensenet.runtime.deepnet import deepnet_graph
 
     spec = model.spec
+    if model.deepnet_type == "ObjectDetector":
+        raise UnsupportedError(
+            "ONNX export of object detectors is not supported (the ONNX builder gives the raw YOLO heads, "
+            "not decoded, suppressed boxes); use tflite, tfjs or smbundle"
+        )
     if not spec.networks:
         raise UnsupportedError(
             "this model was read from an .smbundle, which keeps no layer description to build an ONNX "
