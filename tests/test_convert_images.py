@@ -29,7 +29,9 @@ JS_DIR = REPO_ROOT / "tests" / "js"
 
 
 def _relative(value):
-    return value[len(FIXTURE_PREFIX) :] if isinstance(value, str) and value.startswith(FIXTURE_PREFIX) else value
+    return (
+        value[len(FIXTURE_PREFIX) :] if isinstance(value, str) and value.startswith(FIXTURE_PREFIX) else value
+    )
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +131,10 @@ def test_smbundle_reads_back_and_predicts_on_image_paths(exported, case, model, 
     bundled = create_model(exported["smbundle"])
     assert np.abs(bundled(rows) - expected).max() <= TOLERANCE
     assert np.abs(bundled(rows[2]) - expected[2:3]).max() <= TOLERANCE
-    pixels = [[np.asarray(Image.open(FIXTURES / v)) if i in IMAGE_COLUMNS else v for i, v in enumerate(r)] for r in rows]
+    pixels = [
+        [np.asarray(Image.open(FIXTURES / v)) if i in IMAGE_COLUMNS else v for i, v in enumerate(r)]
+        for r in rows
+    ]
     assert np.abs(bundled(pixels) - expected).max() <= TOLERANCE
     assert bundled._classes == ["3", "8"]
     assert bundled.settings.image_path_prefix == str(FIXTURES)

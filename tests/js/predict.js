@@ -38,7 +38,7 @@ async function run(job) {
   const model = await tf.loadGraphModel(readModel(job.model));
   const inputs = {};
   for (const [name, spec] of Object.entries(job.inputs)) inputs[name] = readTensor(spec);
-  let outputs = model.execute(inputs);
+  let outputs = await model.executeAsync(inputs); // NonMaxSuppression runs asynchronously in TF.js
   if (!Array.isArray(outputs)) outputs = [outputs];
   return outputs.map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) }));
 }

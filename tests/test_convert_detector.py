@@ -1,0 +1,179 @@
+"""BigML's TinyYOLOv4 eye detector exported and run in each format's own runtime.
+
+The exported detector graph (`sensenet.export.detector_graph`) must keep the
+boxes the Python `ObjectDetector` keeps: TFLite (LiteRT, builtin ops only,
+any image size warped in the graph) against the detector built with
+``rescale_type`` warp; TF.js (Node.js) and the .smbundle against the
+detector as BigML built it (pad), fed the fitted pixels. Conversions are
+shared by the module: each takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import zipfile
+
+import numpy as np
+import pytest
+
+from sensenet.exceptions import UnsupportedError
+from sensenet.models.detector import ObjectDetector
+from sensenet.models.wrappers import convert, create_model, tflite_predict
+from sensenet.preprocess import load_image
+from sensenet.preprocess.rescale import placement, rescale, to_original_pixels
+from tests.conftest import REPO_ROOT, fixture_path
+
+SCORE_TOLERANCE = 1e-5
+SETTINGS = {"bounding_box_threshold": 0.7, "iou_threshold": 0.2}
+LOOSE = {"bounding_box_threshold": 0.05, "iou_threshold": 0.5, "max_objects": 6}
+JS_DIR = REPO_ROOT / "tests" / "js"
+MAX_OBJECTS = 32  # the detector's default
+
+
+@pytest.fixture(scope="module")
+def resource():
+    with zipfile.ZipFile(fixture_path("detection/cats_eye_tinyyolov4.zip")) as archive:
+        (name,) = archive.namelist()
+        return json.loads(archive.read(name))
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return str(fixture_path("detection/pexels-pixabay-33358.jpg"))
+
+
+@pytest.fixture(scope="module")
+def detector(resource):
+    return create_model(resource, SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def exported(resource, detector, tmp_path_factory):
+    root = tmp_path_factory.mktemp("detector_exports")
+    paths = {name: root / f"eyes.{name}" for name in ("tflite", "loose.tflite", "tfjs", "smbundle", "h5")}
+    convert(resource, SETTINGS, paths["tflite"], "tflite")
+    convert(resource, LOOSE, paths["loose.tflite"], "tflite")
+    for to_format in ("tfjs", "smbundle", "h5"):
+        convert(detector, None, paths[to_format], to_format)
+    return paths
+
+
+def _same_objects(got: list[dict], expected: list[dict]) -> None:
+    assert [(o["box"], o["label"]) for o in got] == [(o["box"], o["label"]) for o in expected]
+    assert (
+        np.abs(np.array([o["score"] for o in got]) - [o["score"] for o in expected]).max(initial=0)
+        <= SCORE_TOLERANCE
+    )
+
+
+def _objects(boxes, scores, classes, count, labels) -> list[dict]:
+    """The graph's padded outputs as ObjectDetector's list of dicts."""
+    return [
+        {"box": [int(v) for v in np.round(box)], "label": labels[int(c)], "score": float(s)}
+        for box, s, c in zip(boxes[:count], scores[:count], classes[:count])
+    ]
+
+
+def _tflite_objects(path, image, labels) -> list[dict]:
+    """LiteRT outputs come in the signature's name order: boxes, classes, count, scores."""
+    boxes, classes, count, scores = tflite_predict(path, image)
+    assert boxes.shape == (len(scores), 4) and classes.shape == scores.shape and count.shape == ()
+    return _objects(boxes, scores, classes, int(count), labels)
+
+
+def test_tflite_has_builtin_ops_only(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    ops = {op["op_name"] for op in Interpreter(model_path=str(exported["tflite"]))._get_ops_details()}
+    assert {"NON_MAX_SUPPRESSION_V4", "RESIZE_NEAREST_NEIGHBOR"} <= ops
+    assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], ops
+
+
+@pytest.mark.parametrize("name,settings", [("tflite", SETTINGS), ("loose.tflite", LOOSE)])
+@pytest.mark.parametrize("image", ["detection/pexels-pixabay-33358.jpg", "images/dog.jpg"])
+def test_tflite_in_litert_finds_the_warped_detectors_boxes(exported, resource, name, settings, image):
+    warping = create_model(resource, {**settings, "rescale_type": "warp"})
+    expected = warping(str(fixture_path(image)))
+    got = _tflite_objects(exported[name], fixture_path(image), warping._classes)
+    _same_objects(got, expected)
+
+
+def test_the_loose_tflite_detector_keeps_max_objects(exported, photo):
+    assert len(_tflite_objects(exported["loose.tflite"], photo, ["eye"])) == LOOSE["max_objects"]
+
+
+def test_tfjs_in_node_finds_the_detectors_boxes(exported, detector, photo, tmp_path):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the TF.js check needs Node.js 20 (.ci/run installs it)")
+    pixels = load_image(photo)
+    height, width = detector._input_size
+    fitted = rescale(pixels, height, width, "pad")[np.newaxis].astype("<f4")
+    fitted.tofile(tmp_path / "pixels.bin")
+    inputs = {"pixels": {"file": str(tmp_path / "pixels.bin"), "shape": list(fitted.shape)}}
+    (tmp_path / "jobs.json").write_text(json.dumps([{"model": str(exported["tfjs"]), "inputs": inputs}]))
+    result = subprocess.run(
+        [node, str(JS_DIR / "predict.js"), str(tmp_path / "jobs.json")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    boxes, classes, count, scores = (
+        np.array(o["values"]).reshape(o["shape"]) for o in json.loads(result.stdout)[0]
+    )
+    assert boxes.shape == (MAX_OBJECTS, 4) and count.shape == ()
+    mapped = to_original_pixels(boxes[: int(count)], pixels.shape, placement(pixels, height, width, "pad"))
+    _same_objects(_objects(mapped, scores, classes, int(count), ["eye"]), detector(photo))
+
+
+def test_smbundle_reads_back_as_a_detector(exported, detector, photo):
+    bundled = create_model(exported["smbundle"])
+    assert isinstance(bundled, ObjectDetector) and bundled._classes == ["eye"]
+    expected = detector(photo)
+    assert len(expected) == 2
+    _same_objects(bundled(photo), expected)
+    _same_objects(bundled(open(photo, "rb").read()), expected)
+    assert bundled(np.zeros((300, 200, 3), np.uint8)) == []
+    assert bundled.settings.to_dict() == SETTINGS
+
+
+def test_smbundle_keeps_padding_and_rescale_settings(resource, photo, tmp_path):
+    settings = {"bounding_box_threshold": 0.3, "pad_bounding_box_output": True, "max_objects": 9}
+    settings["rescale_type"] = "crop"
+    original = create_model(resource, settings)
+    convert(original, None, tmp_path / "padded.smbundle", "smbundle")
+    bundled = create_model(tmp_path / "padded.smbundle")
+    got, expected = bundled(photo), original(photo)
+    assert len(got) == 9 and got[-1] == {"box": [0, 0, 0, 0], "label": None, "score": 0.0}
+    real = [o for o in expected if o["label"] is not None]
+    assert 0 < len(real) < 9
+    _same_objects(got[: len(real)], real)
+    assert got[len(real) :] == expected[len(real) :]
+
+
+def test_h5_weights_in_keras(exported, resource, detector, photo):
+    import tensorflow as tf
+
+    from sensenet.export.h5 import load_h5_weights
+
+    fresh = create_model(resource, SETTINGS)._model
+    for variable in fresh.weights:
+        variable.assign(tf.zeros_like(variable))
+    load_h5_weights(fresh, exported["h5"])
+    fitted = rescale(load_image(photo), 256, 256, "pad")[np.newaxis].astype(np.float32)
+    for got, expected in zip(fresh(fitted, training=False), detector._model(fitted, training=False)):
+        assert np.abs(got.numpy() - expected.numpy()).max() <= SCORE_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    "to_format,settings,message",
+    [
+        ("onnx", SETTINGS, "ONNX export of object detectors is not supported"),
+        ("tflite", {**SETTINGS, "rescale_type": "pad"}, "rescale_type 'warp' only.*'pad'"),
+        ("smbundle", {"output_unfiltered_boxes": True}, "cannot keep the output_unfiltered_boxes"),
+    ],
+)
+def test_what_cannot_be_exported_is_refused(resource, tmp_path, to_format, settings, message):
+    with pytest.raises(UnsupportedError, match=message):
+        convert(create_model(resource, settings), None, tmp_path / f"eyes.{to_format}", to_format)
+    assert list(tmp_path.iterdir()) == []
