@@ -52,10 +52,12 @@ def detector(resource):
 @pytest.fixture(scope="module")
 def exported(resource, detector, tmp_path_factory):
     root = tmp_path_factory.mktemp("detector_exports")
-    paths = {name: root / f"eyes.{name}" for name in ("tflite", "loose.tflite", "tfjs", "smbundle", "h5")}
+    names = ("tflite", "loose.tflite", "tfjs", "smbundle", "h5", "onnx", "loose.onnx")
+    paths = {name: root / f"eyes.{name}" for name in names}
     convert(resource, SETTINGS, paths["tflite"], "tflite")
     convert(resource, LOOSE, paths["loose.tflite"], "tflite")
-    for to_format in ("tfjs", "smbundle", "h5"):
+    convert(resource, LOOSE, paths["loose.onnx"], "onnx")
+    for to_format in ("tfjs", "smbundle", "h5", "onnx"):
         convert(detector, None, paths[to_format], to_format)
     return paths
 
@@ -165,12 +167,52 @@ def test_h5_weights_in_keras(exported, resource, detector, photo):
         assert np.abs(got.numpy() - expected.numpy()).max() <= SCORE_TOLERANCE
 
 
+def _fitted(detector, image):
+    """The image as the detector fits it (its own rescale type), and where it lands."""
+    pixels = load_image(image)
+    height, width = detector._input_size
+    fitted = rescale(pixels, height, width, detector._rescale_type)[np.newaxis].astype(np.float32)
+    return fitted, pixels.shape, placement(pixels, height, width, detector._rescale_type)
+
+
+@pytest.mark.parametrize("name,settings", [("onnx", SETTINGS), ("loose.onnx", LOOSE)])
+@pytest.mark.parametrize("image", ["detection/pexels-pixabay-33358.jpg", "images/dog.jpg"])
+def test_onnx_in_onnxruntime_finds_the_detectors_boxes(exported, resource, name, settings, image):
+    import onnxruntime
+
+    original = create_model(resource, settings)
+    session = onnxruntime.InferenceSession(str(exported[name]), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["pixels"]
+    fitted, shape, place = _fitted(original, fixture_path(image))
+    found = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"pixels": fitted})))
+    count = int(found["count"])
+    assert found["boxes"].shape == (settings.get("max_objects", MAX_OBJECTS), 4)
+    mapped = to_original_pixels(found["boxes"][:count], shape, place)
+    got = _objects(mapped, found["scores"], found["classes"], count, ["eye"])
+    _same_objects(got, original(str(fixture_path(image))))
+
+
+def test_a_bundled_detector_converts_again_but_not_to_onnx(resource, photo, tmp_path):
+    """A bundle's detector graph, wrapped again: any-size warp for TFLite, as it is for a bundle."""
+    warping = create_model(resource, {**SETTINGS, "rescale_type": "warp"})
+    convert(warping, None, tmp_path / "warp.smbundle", "smbundle")
+    bundled = create_model(tmp_path / "warp.smbundle")
+    convert(bundled, None, tmp_path / "again.tflite", "tflite")
+    convert(bundled, None, tmp_path / "again.smbundle", "smbundle")
+    expected = warping(photo)
+    _same_objects(_tflite_objects(tmp_path / "again.tflite", photo, ["eye"]), expected)
+    _same_objects(create_model(tmp_path / "again.smbundle")(photo), expected)
+    for to_format in ("onnx", "h5"):
+        with pytest.raises(UnsupportedError, match=f"convert to {to_format} from the model JSON"):
+            convert(bundled, None, tmp_path / f"again.{to_format}", to_format)
+
+
 @pytest.mark.parametrize(
     "to_format,settings,message",
     [
-        ("onnx", SETTINGS, "ONNX export of object detectors is not supported"),
         ("tflite", {**SETTINGS, "rescale_type": "pad"}, "rescale_type 'warp' only.*'pad'"),
         ("smbundle", {"output_unfiltered_boxes": True}, "cannot keep the output_unfiltered_boxes"),
+        ("onnx", {"output_unfiltered_boxes": True}, "cannot keep the output_unfiltered_boxes"),
     ],
 )
 def test_what_cannot_be_exported_is_refused(resource, tmp_path, to_format, settings, message):

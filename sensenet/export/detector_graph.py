@@ -127,15 +127,20 @@ def _network_size_detector(detector: Any):
     return run
 
 
-def detector_function(detector: Any, any_size: bool = False):
-    """The detector graph as a concrete function (see the module docstring for its two inputs)."""
-    import tensorflow as tf
-
+def check_exportable(detector: Any) -> None:
+    """Refuse what no detector export can hold."""
     if detector._unfiltered:
         raise UnsupportedError(
             "an exported detector returns the suppressed, thresholded boxes; it cannot keep the "
             "output_unfiltered_boxes setting: convert without it"
         )
+
+
+def detector_function(detector: Any, any_size: bool = False):
+    """The detector graph as a concrete function (see the module docstring for its two inputs)."""
+    import tensorflow as tf
+
+    check_exportable(detector)
     height, width = detector._input_size
     run = _network_size_detector(detector)
     if not any_size:
