@@ -85,6 +85,14 @@ def _tflite_objects(path, image, labels) -> list[dict]:
     return _objects(boxes, scores, classes, int(count), labels)
 
 
+def _fitted(detector, image):
+    """The image as the detector fits it (its own rescale type), and where it lands."""
+    pixels = load_image(image)
+    height, width = detector._input_size
+    fitted = rescale(pixels, height, width, detector._rescale_type)[np.newaxis].astype(np.float32)
+    return fitted, pixels.shape, placement(pixels, height, width, detector._rescale_type)
+
+
 def test_tflite_has_builtin_ops_only(exported):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -110,10 +118,8 @@ def test_tfjs_in_node_finds_the_detectors_boxes(exported, detector, photo, tmp_p
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed: the TF.js check needs Node.js 20 (.ci/run installs it)")
-    pixels = load_image(photo)
-    height, width = detector._input_size
-    fitted = rescale(pixels, height, width, "pad")[np.newaxis].astype("<f4")
-    fitted.tofile(tmp_path / "pixels.bin")
+    fitted, shape, place = _fitted(detector, photo)
+    fitted.astype("<f4").tofile(tmp_path / "pixels.bin")
     inputs = {"pixels": {"file": str(tmp_path / "pixels.bin"), "shape": list(fitted.shape)}}
     (tmp_path / "jobs.json").write_text(json.dumps([{"model": str(exported["tfjs"]), "inputs": inputs}]))
     result = subprocess.run(
@@ -124,7 +130,7 @@ def test_tfjs_in_node_finds_the_detectors_boxes(exported, detector, photo, tmp_p
         np.array(o["values"]).reshape(o["shape"]) for o in json.loads(result.stdout)[0]
     )
     assert boxes.shape == (MAX_OBJECTS, 4) and count.shape == ()
-    mapped = to_original_pixels(boxes[: int(count)], pixels.shape, placement(pixels, height, width, "pad"))
+    mapped = to_original_pixels(boxes[: int(count)], shape, place)
     _same_objects(_objects(mapped, scores, classes, int(count), ["eye"]), detector(photo))
 
 
@@ -162,34 +168,31 @@ def test_h5_weights_in_keras(exported, resource, detector, photo):
     for variable in fresh.weights:
         variable.assign(tf.zeros_like(variable))
     load_h5_weights(fresh, exported["h5"])
-    fitted = rescale(load_image(photo), 256, 256, "pad")[np.newaxis].astype(np.float32)
+    fitted, _, _ = _fitted(detector, photo)
     for got, expected in zip(fresh(fitted, training=False), detector._model(fitted, training=False)):
         assert np.abs(got.numpy() - expected.numpy()).max() <= SCORE_TOLERANCE
 
 
-def _fitted(detector, image):
-    """The image as the detector fits it (its own rescale type), and where it lands."""
-    pixels = load_image(image)
-    height, width = detector._input_size
-    fitted = rescale(pixels, height, width, detector._rescale_type)[np.newaxis].astype(np.float32)
-    return fitted, pixels.shape, placement(pixels, height, width, detector._rescale_type)
+def _onnx_objects(path, detector, image) -> list[dict]:
+    """onnxruntime on the image as `detector` fits it, boxes mapped back as `detector` maps them."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["pixels"]
+    fitted, shape, place = _fitted(detector, image)
+    found = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"pixels": fitted})))
+    count = int(found["count"])
+    assert found["boxes"].shape == (detector._max_objects, 4)
+    mapped = to_original_pixels(found["boxes"][:count], shape, place)
+    return _objects(mapped, found["scores"], found["classes"], count, detector._classes)
 
 
 @pytest.mark.parametrize("name,settings", [("onnx", SETTINGS), ("loose.onnx", LOOSE)])
 @pytest.mark.parametrize("image", ["detection/pexels-pixabay-33358.jpg", "images/dog.jpg"])
 def test_onnx_in_onnxruntime_finds_the_detectors_boxes(exported, resource, name, settings, image):
-    import onnxruntime
-
     original = create_model(resource, settings)
-    session = onnxruntime.InferenceSession(str(exported[name]), providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == ["pixels"]
-    fitted, shape, place = _fitted(original, fixture_path(image))
-    found = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"pixels": fitted})))
-    count = int(found["count"])
-    assert found["boxes"].shape == (settings.get("max_objects", MAX_OBJECTS), 4)
-    mapped = to_original_pixels(found["boxes"][:count], shape, place)
-    got = _objects(mapped, found["scores"], found["classes"], count, ["eye"])
-    _same_objects(got, original(str(fixture_path(image))))
+    image = str(fixture_path(image))
+    _same_objects(_onnx_objects(exported[name], original, image), original(image))
 
 
 def test_a_bundled_detector_converts_again_but_not_to_onnx(resource, photo, tmp_path):
@@ -219,3 +222,22 @@ def test_what_cannot_be_exported_is_refused(resource, tmp_path, to_format, setti
     with pytest.raises(UnsupportedError, match=message):
         convert(create_model(resource, settings), None, tmp_path / f"eyes.{to_format}", to_format)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_generated_80_class_tinyyolov4_keeps_its_boxes_in_tflite_and_onnx(photo, tmp_path):
+    """Many classes exercise the per-class suppression and the merge of the classes' survivors."""
+    from sensenet.pretrained import get_network
+
+    settings = {
+        "bounding_box_threshold": 0.0,
+        "iou_threshold": 0.3,
+        "max_objects": 20,
+        "rescale_type": "warp",
+    }
+    generated = create_model(get_network("tinyyolov4"), settings)
+    expected = generated(photo)
+    assert len({o["label"] for o in expected}) > 3
+    convert(generated, None, tmp_path / "yolo.tflite", "tflite")
+    convert(generated, None, tmp_path / "yolo.onnx", "onnx")
+    _same_objects(_tflite_objects(tmp_path / "yolo.tflite", photo, generated._classes), expected)
+    _same_objects(_onnx_objects(tmp_path / "yolo.onnx", generated, photo), expected)

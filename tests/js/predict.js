@@ -2,7 +2,8 @@
 // Usage: node predict.js JOBS.json
 // JOBS.json is a list of {"model": DIR, "inputs": {NAME: {"file": FILE, "shape": [...]}, ...}}, NAME
 // being a key of the model's signature inputs and FILE little-endian float32 values (NaN allowed).
-// Prints, as JSON, one list per job with {"shape": [...], "values": [...]} for each model output.
+// Prints, as JSON, one list per job with {"shape": [...], "values": [...]} for each model output
+// (executeAsync, which models with NonMaxSuppression need, e.g. detectors).
 const fs = require("fs");
 const path = require("path");
 const tf = require("@tensorflow/tfjs");
