@@ -7,7 +7,8 @@ it), then greedy per-class non-max suppression. Suppression runs one
 ``NonMaxSuppressionV4`` per class (padded to ``max_objects``, which TFLite,
 TF.js and TensorFlow all run as builtins; the "padded" NMS op does not
 convert) and the classes' survivors are merged best score first, which keeps
-exactly the boxes the numpy greedy loop keeps. The detector's
+exactly the boxes the numpy greedy loop keeps (but for exactly equal scores
+in two classes, which may come out in either order). The detector's
 ``bounding_box_threshold``, ``iou_threshold`` and ``max_objects`` are baked in.
 
 Outputs, for one image: ``boxes`` (max_objects, 4) ``[x1, y1, x2, y2]``,
@@ -77,6 +78,7 @@ def _per_class_nms(found: Detections, class_count: int, settings: dict):
     max_objects = settings["max_objects"]
     kept_boxes, kept_scores, kept_classes = [], [], []
     for label in range(class_count):
+        # A box competes only in its best class (as in numpy); -1 is below every threshold.
         scores = tf.where(found.classes == label, found.scores, tf.constant(-1.0, tf.float32))
         indices, valid = tf.raw_ops.NonMaxSuppressionV4(
             boxes=found.boxes,
@@ -99,7 +101,8 @@ def _per_class_nms(found: Detections, class_count: int, settings: dict):
     return boxes, tf.where(is_valid, best_scores, 0.0), classes, count
 
 
-def _baked_settings(detector: Any) -> dict:
+def baked_settings(detector: Any) -> dict:
+    """The detector's thresholds and cap, as the exported graphs hold them."""
     return {
         "score_threshold": detector._score_threshold,
         "iou_threshold": detector._iou_threshold,
@@ -108,14 +111,14 @@ def _baked_settings(detector: Any) -> dict:
 
 
 def _network_size_detector(detector: Any):
-    """A function of one (1, height, width, 3) pixel batch giving (boxes, scores, classes, count)."""
+    """A function of one (1, height, width, 3) pixel batch giving the dict of `OUTPUT_NAMES`."""
     import keras
     import tensorflow as tf
 
     source = detector._model
     if not isinstance(source, keras.Model):  # read from a bundle: its graph is this function already
         return lambda pixels: dict(source.serve(pixels))
-    heads, class_count, settings = detector._heads, len(detector._classes), _baked_settings(detector)
+    heads, class_count, settings = detector._heads, len(detector._classes), baked_settings(detector)
 
     def run(pixels):
         outputs = source(pixels, training=False)
@@ -150,9 +153,10 @@ def detector_function(detector: Any, any_size: bool = False):
     def warped(image):
         sides = tf.cast(tf.shape(image)[1:3], tf.float32)
         found = run(tf.image.resize(image, (height, width), method="nearest"))
-        ratios = tf.tile(tf.stack([sides[1] / width, sides[0] / height]), [2])
+        # As `sensenet.preprocess.rescale.to_original_pixels`: divide by the resize ratio, then clip.
+        ratios = tf.tile(tf.stack([width / sides[1], height / sides[0]]), [2])
         limits = tf.tile(tf.stack([sides[1], sides[0]]), [2])
-        return {**found, "boxes": tf.clip_by_value(found["boxes"] * ratios, 0.0, limits)}
+        return {**found, "boxes": tf.clip_by_value(found["boxes"] / ratios, 0.0, limits)}
 
     spec = tf.TensorSpec((1, None, None, 3), tf.float32, name="image")
     return tf.function(warped).get_concrete_function(spec)

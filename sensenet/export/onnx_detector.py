@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from sensenet.export.detector_graph import check_exportable
+from sensenet.export.detector_graph import baked_settings, check_exportable
 from sensenet.runtime.graph import GraphBuilder
 from sensenet.runtime.image import image_network_graph, node_output_name
 
@@ -125,12 +125,8 @@ def _decoder(detector: Any, head_shapes: list[tuple], heads_model: onnx.ModelPro
     """Raw heads (inputs ``head_<k>``, batch of one) to the kept boxes."""
     g = GraphBuilder()
     class_count = len(detector._classes)
-    max_objects = detector._max_objects
-    settings = {
-        "score_threshold": detector._score_threshold,
-        "iou_threshold": detector._iou_threshold,
-        "max_objects": max_objects,
-    }
+    settings = baked_settings(detector)
+    max_objects = settings["max_objects"]
     decoded = [
         _decode_head(g, f"head_{k}", head, shape, class_count)
         for k, (head, shape) in enumerate(zip(detector._heads, head_shapes))
@@ -167,14 +163,7 @@ def detector_graph(detector: Any) -> onnx.ModelProto:
     head_shapes = [
         [d.dim_value for d in outputs[node_output_name(n)].type.tensor_type.shape.dim] for n in nodes
     ]
-    decoder = _decoder(detector, head_shapes, heads)
-    io_map = [(node_output_name(n), f"head_{k}") for k, n in enumerate(nodes)]
-    merged = onnx.compose.merge_models(heads, decoder, io_map=io_map, prefix2=PREFIX)
-    for output in merged.graph.output:
-        output.name = output.name.removeprefix(PREFIX)
-    for node in merged.graph.node:
-        node.output[:] = [
-            name.removeprefix(PREFIX) if name.removeprefix(PREFIX) in OUTPUT_TYPES else name
-            for name in node.output
-        ]
-    return merged
+    # Both parts name their tensors alike: prefix the decoder's (but its outputs, the graph's).
+    decoder = onnx.compose.add_prefix(_decoder(detector, head_shapes, heads), PREFIX, rename_outputs=False)
+    io_map = [(node_output_name(n), f"{PREFIX}head_{k}") for k, n in enumerate(nodes)]
+    return onnx.compose.merge_models(heads, decoder, io_map=io_map)
