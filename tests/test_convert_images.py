@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from sensenet.exceptions import UnsupportedError
-from sensenet.models.wrappers import convert, create_model
-from tests.conftest import FIXTURES, REPO_ROOT, load_cases
+from sensenet.models.wrappers import convert, create_model, tflite_predict
+from tests.conftest import FIXTURES, REPO_ROOT, dense, fixture_path, load_cases
 
 TOLERANCE = 1e-5
 FIXTURE_PREFIX = "tests/data/"  # the fixture's image paths start here; FIXTURES holds images/
@@ -189,4 +189,82 @@ def test_onnx_in_onnxruntime(exported, model, rows, expected):
     feeds = {"input_matrix": matrix, **{f"image_{i}": a for i, a in enumerate(images)}}
     assert sorted(i.name for i in session.get_inputs()) == sorted(feeds)
     got = session.run(None, feeds)[0]
+    assert np.abs(got - expected).max() <= TOLERANCE
+
+
+# A generated single-image classifier: ResNet-18 (its initializer weights, crop rescale) under a
+# random 10-class readout steep enough that the exports' outputs differ when anything is off.
+GENERATED_IMAGES = ["images/dog.jpg", "images/bus.jpg", "images/model_t.jpg"]
+
+
+def generated_network() -> dict:
+    from sensenet.pretrained import get_network
+
+    network = get_network("resnet18")
+    rng = np.random.default_rng(5)
+    network["layers"] = [dense(rng.normal(size=(512, 10)) * 0.5, rng.normal(size=10), "softmax")]
+    network["output_exposition"] = {"type": "categorical", "values": [f"k{i}" for i in range(10)]}
+    return network
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """Built as BigML built it (crop) and as TFLite needs it (warp), with each one's exports."""
+    root = tmp_path_factory.mktemp("generated_exports")
+    cropping, warping = (
+        create_model(generated_network()),
+        create_model(generated_network(), {"rescale_type": "warp"}),
+    )
+    images = [[str(fixture_path(image))] for image in GENERATED_IMAGES]  # rows of one image
+    paths = {to_format: root / f"resnet.{to_format}" for to_format in ("tflite", "tfjs", "smbundle", "onnx")}
+    convert(warping, None, paths["tflite"], "tflite")
+    for to_format in ("tfjs", "smbundle", "onnx"):
+        convert(cropping, None, paths[to_format], to_format)
+    return cropping, warping, images, paths
+
+
+def test_generated_model_is_not_flat(generated):
+    cropping, _, images, _ = generated
+    predictions = cropping(images)
+    assert predictions.shape == (len(images), 10)
+    assert 0.2 < predictions.max() < 0.999
+    assert np.abs(predictions[1:] - predictions[0]).max() > 0.01  # the images are told apart
+
+
+def test_generated_model_in_litert_with_any_image_size(generated):
+    _, warping, images, paths = generated
+    got = np.concatenate([tflite_predict(paths["tflite"], image)[0] for (image,) in images])
+    assert got.shape == (len(images), 10)
+    assert np.abs(got - warping(images)).max() <= TOLERANCE
+
+
+def test_generated_model_bundle_keeps_crop(generated):
+    cropping, _, images, paths = generated
+    bundled = create_model(paths["smbundle"])
+    assert bundled.settings.rescale_type is None  # the model's own (crop) applies, as for the original
+    assert np.abs(bundled(images[0][0]) - cropping(images[:1])).max() <= TOLERANCE
+    assert np.abs(bundled(images) - cropping(images)).max() <= TOLERANCE
+
+
+def test_generated_model_in_onnxruntime_and_node(generated, tmp_path):
+    import onnxruntime
+
+    cropping, _, images, paths = generated
+    _, (pixels,) = cropping.encode_inputs(images)
+    expected = cropping(images)
+    session = onnxruntime.InferenceSession(str(paths["onnx"]), providers=["CPUExecutionProvider"])
+    assert np.abs(session.run(None, {"image_0": pixels})[0] - expected).max() <= TOLERANCE
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the TF.js check needs Node.js 20 (.ci/run installs it)")
+    pixels.astype("<f4").tofile(tmp_path / "pixels.bin")
+    inputs = {"image_0": {"file": str(tmp_path / "pixels.bin"), "shape": list(pixels.shape)}}
+    (tmp_path / "jobs.json").write_text(json.dumps([{"model": str(paths["tfjs"]), "inputs": inputs}]))
+    result = subprocess.run(
+        [node, str(JS_DIR / "predict.js"), str(tmp_path / "jobs.json")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (output,) = json.loads(result.stdout)[0]
+    got = np.array(output["values"], np.float32).reshape(output["shape"])
     assert np.abs(got - expected).max() <= TOLERANCE
