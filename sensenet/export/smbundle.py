@@ -21,9 +21,6 @@ from typing import Any
 from sensenet.models.bundle import SETTINGS_PATH, write_bundle
 from sensenet.spec.model import BOUNDING_BOX, CLASSIFICATION
 
-# The metadata keys a bundle keeps: enough to load and fit images, not to rebuild the network.
-IMAGE_METADATA_KEYS = ("input_image_shape", "loading_method", "rescale_type", "base_image_network", "version")
-
 
 def _output_exposition(model: Any) -> dict:
     output = model.spec.output
@@ -35,6 +32,7 @@ def _output_exposition(model: Any) -> dict:
 
 
 def _image_metadata(model: Any) -> dict:
+    """BigML's metadata keys a reader needs to load and fit images (not to rebuild the network)."""
     meta = model.spec.image_network.metadata
     values = {
         "input_image_shape": [meta.width, meta.height, meta.channels],
@@ -43,7 +41,7 @@ def _image_metadata(model: Any) -> dict:
         "base_image_network": meta.base_image_network,
         "version": meta.version,
     }
-    return {key: values[key] for key in IMAGE_METADATA_KEYS if values[key] is not None}
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def bundle_settings(model: Any) -> dict:

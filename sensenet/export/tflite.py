@@ -2,7 +2,9 @@
 
 As in the seed library, image inputs take an image of any size and resize it
 inside the graph ("warp", the only rescale a graph input of any size allows),
-so `predict_image` feeds a decoded image file as it is.
+so `predict_image` feeds a decoded image file as it is. A detector is its
+detector graph (`sensenet.export.detector_graph`) on such an image, NMS
+included (the builtin NON_MAX_SUPPRESSION_V4), boxes in the image's pixels.
 """
 
 from __future__ import annotations
