@@ -140,7 +140,10 @@ def test_h5_is_written_at_exactly_the_given_path(model, tmp_path):
 
 
 class KerasStandIn:
-    """The two things an exporter reads from a wrapper: its Keras model and its settings."""
+    """What an exporter reads from a wrapper: its kind, its Keras model and its settings."""
+
+    deepnet_type = "Deepnet"
+    spec = None
 
     def __init__(self, keras_model, settings=None):
         from sensenet.models.settings import Settings

@@ -91,10 +91,10 @@ def convert_model(
     model: Any, settings: Any, output_path: str | os.PathLike, to_format: str, overwrite: bool = False
 ) -> Path:
     """`sensenet.models.wrappers.convert`: build the model for the format unless given a wrapper."""
-    from sensenet.models.wrappers import Deepnet, create_model
+    from sensenet.models.wrappers import Deepnet, ObjectDetector, create_model
 
     required = get_format(to_format).settings
-    if not isinstance(model, Deepnet):
+    if not isinstance(model, (Deepnet, ObjectDetector)):
         settings_object = ensure_settings(settings)
         for key, value in required.items():
             if getattr(settings_object, key) is None:

@@ -28,7 +28,9 @@ def _model_function(model: Any) -> tuple[list[Any], Callable]:
         specs = [tf.TensorSpec(x.shape, x.dtype, name=x.name) for x in source.inputs]
         return specs, lambda *x: source(list(x) if len(x) > 1 else x[0], training=False)
     serve = source.serve.get_concrete_function()
-    return list(serve.structured_input_signature[0]), lambda *x: serve(*x)
+    specs = tf.nest.flatten(serve.structured_input_signature[0])
+    # Keras' export takes several inputs as one list argument.
+    return specs, lambda *x: serve(list(x)) if len(x) > 1 else serve(x[0])
 
 
 def serving_function(model: Any, resize_images: bool = False):
@@ -53,8 +55,17 @@ def serving_function(model: Any, resize_images: bool = False):
     return resized.get_concrete_function(*(any_size(s) for s in specs))
 
 
+def export_function(model: Any, resize_images: bool = False):
+    """The function an export writes: the model's own, or a detector's detector graph."""
+    if model.deepnet_type == "ObjectDetector":
+        from sensenet.export.detector_graph import detector_function
+
+        return detector_function(model, any_size=resize_images)
+    return serving_function(model, resize_images)
+
+
 def frozen_function(model: Any, resize_images: bool = False):
-    """`serving_function` with its variables folded into constants."""
+    """`export_function` with its variables folded into constants."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    return convert_variables_to_constants_v2(serving_function(model, resize_images))
+    return convert_variables_to_constants_v2(export_function(model, resize_images))

@@ -1,7 +1,8 @@
 """ONNX export: the graph sensenet's own ONNX engine runs, built from the model spec.
 
 One ONNX graph for both uses (`sensenet.runtime`), so an exported file
-predicts exactly what the `onnx` engine predicts. The graph is checked
+predicts exactly what the `onnx` engine predicts. A detector's graph adds
+decoding and suppression to the engine's raw heads (`sensenet.export.onnx_detector`). The graph is checked
 (inputs, full shape inference) before it is written: a model the builder
 does not fully cover is refused rather than written wrong. A model read
 from an .smbundle keeps no spec layers to build it from.
@@ -9,6 +10,7 @@ from an .smbundle keeps no spec layers to build it from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +24,37 @@ def _expected_inputs(spec: Any) -> int:
     return (1 if spec.numeric_inputs else 0) + images
 
 
+def _deepnet_graph(model: Any):
+    from sensenet.runtime.deepnet import deepnet_graph
+
+    return deepnet_graph(model.spec, model.settings)
+
+
+def _detector_graph(model: Any):
+    from sensenet.export.onnx_detector import detector_graph
+
+    return detector_graph(model)
+
+
+# deepnet_type -> the ONNX graph builder for that wrapper kind
+GRAPHS: dict[str, Callable[[Any], Any]] = {"Deepnet": _deepnet_graph, "ObjectDetector": _detector_graph}
+
+
+def _has_layers(spec: Any) -> bool:
+    network = spec.image_network
+    return bool(spec.networks) or (network is not None and bool(network.nodes))
+
+
 def write_onnx(model: Any, path: Path) -> None:
     import onnx
 
-    from sensenet.runtime.deepnet import deepnet_graph
-
     spec = model.spec
-    if not spec.networks:
+    if not _has_layers(spec):
         raise UnsupportedError(
             "this model was read from an .smbundle, which keeps no layer description to build an ONNX "
             "graph from; convert to onnx from the model JSON instead"
         )
-    graph = deepnet_graph(spec, model.settings)
+    graph = GRAPHS[model.deepnet_type](model)
     if len(graph.graph.input) != _expected_inputs(spec):
         raise UnsupportedError(
             f"the ONNX builder gives {len(graph.graph.input)} input(s) for this model, which needs "

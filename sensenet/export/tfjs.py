@@ -8,6 +8,11 @@ Writing it here avoids the ``tensorflowjs`` converter, which cannot be
 installed beside TensorFlow 2.21 with its declared dependencies and imports
 private TensorFlow modules. Loaded with `@tensorflow/tfjs` 4.22 in Node.js
 (see tests/js/predict.js).
+
+A detector's model is its detector graph on network-size pixels
+(`sensenet.export.detector_graph`), input ``pixels``, with outputs in the
+order boxes, classes, count, scores; TF.js runs its NonMaxSuppression only
+through ``executeAsync``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 As in the seed library, image inputs take an image of any size and resize it
 inside the graph ("warp", the only rescale a graph input of any size allows),
-so `predict_image` feeds a decoded image file as it is.
+so `predict_image` feeds a decoded image file as it is. A detector is its
+detector graph (`sensenet.export.detector_graph`) on such an image, NMS
+included (the builtin NON_MAX_SUPPRESSION_V4), boxes in the image's pixels.
 """
 
 from __future__ import annotations
@@ -15,14 +17,23 @@ import numpy as np
 
 from sensenet.exceptions import UnsupportedError
 from sensenet.export.graph import frozen_function
+from sensenet.preprocess.rescale import choose_rescale_type
 
 TFLITE_RESCALE_TYPE = "warp"
+
+
+def _rescale_type(model: Any) -> str | None:
+    """The rescale type the model fits images with: its setting, else its image network's own."""
+    network = model.spec.image_network if model.spec is not None else None
+    if network is None:
+        return model.settings.rescale_type
+    return choose_rescale_type(model.settings.rescale_type, {"rescale_type": network.metadata.rescale_type})
 
 
 def tflite_bytes(model: Any) -> bytes:
     import tensorflow as tf
 
-    rescale_type = model.settings.rescale_type
+    rescale_type = _rescale_type(model)
     if rescale_type not in (None, TFLITE_RESCALE_TYPE):
         raise UnsupportedError(
             f"TFLite models resize images with rescale_type {TFLITE_RESCALE_TYPE!r} only; this model was "
@@ -48,6 +59,8 @@ def predict_image(tflite_path: str | os.PathLike, image_path: str | os.PathLike)
     """Every output of a TFLite image model for one image file, run by LiteRT.
 
     The input tensor is resized to the image, whose RGB pixels go in as float32.
+    A detector's outputs come in the order of its signature's names (boxes, classes,
+    count, scores), as LiteRT lists them.
     """
     from ai_edge_litert.interpreter import Interpreter
     from PIL import Image

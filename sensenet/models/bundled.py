@@ -1,26 +1,35 @@
-"""Models read back from an .smbundle: they predict through the bundle's SavedModel."""
+"""Models read back from an .smbundle: they predict through the bundle's SavedModel.
+
+``assets/settings.json`` (see `sensenet.export.smbundle`) names the wrapper
+kind and carries what it needs beside the graph: settings, BigML's
+``preprocess`` list, the output and, for image models, the image network's
+metadata, so rows and images are prepared exactly as by the wrapper the
+bundle was written from.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from sensenet.exceptions import UnsupportedError
 from sensenet.models.bundle import SETTINGS_PATH, load_bundle
+from sensenet.models.detector import ObjectDetector
 from sensenet.models.settings import Settings, ensure_settings
 from sensenet.models.wrappers import Deepnet
 from sensenet.spec import ModelSpec
 from sensenet.spec.fields import Fields
-from sensenet.spec.inputs import parse_inputs
+from sensenet.spec.image_layers import ImageNetwork, parse_image_metadata
+from sensenet.spec.inputs import ImageInput, parse_inputs
 from sensenet.spec.model import parse_output
+from sensenet.yolo import Detections
 
 
 class SavedModelEngine:
     """Runs a loaded SavedModel's ``serve`` function: the input matrix (if the model reads one),
-    then one pixel batch per image field, as the Keras model takes them."""
+    then one pixel batch per image field, as the Keras model takes them (several as one list)."""
 
     name = "saved_model"
 
@@ -30,7 +39,7 @@ class SavedModelEngine:
 
     def __call__(self, matrix: np.ndarray, images: Sequence[np.ndarray] = ()) -> np.ndarray:
         arrays = ([matrix] if self._takes_matrix else []) + list(images)
-        return self.model.serve(*arrays).numpy()
+        return self.model.serve(arrays if len(arrays) > 1 else arrays[0]).numpy()
 
 
 class BundledDeepnet(Deepnet):
@@ -46,12 +55,41 @@ class BundledDeepnet(Deepnet):
         return self._engine.model
 
 
-def model_from_bundle(path: str | os.PathLike) -> Deepnet:
+class BundledDetector(ObjectDetector):
+    """An ObjectDetector whose decoding and suppression run in the bundle's detector graph."""
+
+    def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict], saved_model: Any):
+        super().__init__(spec, settings, preprocessors)
+        self._saved_model = saved_model
+
+    @property
+    def _model(self):
+        """The loaded SavedModel: `sensenet.export.detector_graph` on network-size pixels."""
+        return self._saved_model
+
+    def _find(self, fitted: np.ndarray) -> Detections:
+        found = self._saved_model.serve(fitted)
+        count = int(found["count"])
+        return Detections(*(found[key].numpy()[:count] for key in ("boxes", "scores", "classes")))
+
+
+def _image_network(fields: Fields, inputs: tuple) -> ImageNetwork | None:
+    """The image network's metadata (no layers: the graph holds them), for image models."""
+    if not any(isinstance(field, ImageInput) for field in inputs):
+        return None
+    metadata = parse_image_metadata(fields.child("image_network").child("metadata"), 0)
+    return ImageNetwork(metadata, (), ())
+
+
+WRAPPERS: dict[str, Callable[..., Any]] = {"Deepnet": BundledDeepnet, "ObjectDetector": BundledDetector}
+
+
+def model_from_bundle(path: str | os.PathLike) -> Deepnet | ObjectDetector:
     """The model in an .smbundle, with the settings it was written with."""
     saved_model, info = load_bundle(path)
-    if info["deepnet_type"] != Deepnet.deepnet_type:
-        raise UnsupportedError(f"{path}: bundles of {info['deepnet_type']} models are not supported yet")
     fields = Fields(info, f"{os.fspath(path)}:{SETTINGS_PATH}")
     inputs = parse_inputs(fields.children("preprocess"), fields.at("preprocess"))
-    spec = ModelSpec(inputs, (), parse_output(fields.child("output_exposition")))
-    return BundledDeepnet(spec, ensure_settings(info.get("settings")), info["preprocess"], saved_model)
+    output = parse_output(fields.child("output_exposition"))
+    spec = ModelSpec(inputs, (), output, _image_network(fields, inputs))
+    wrapper = WRAPPERS[info["deepnet_type"]]
+    return wrapper(spec, ensure_settings(info.get("settings")), info["preprocess"], saved_model)

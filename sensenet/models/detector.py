@@ -34,6 +34,8 @@ class ObjectDetector:
     or a 4-D array, gives one such list per image.
     """
 
+    deepnet_type = "ObjectDetector"  # the wrapper kind a bundle records
+
     def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict] | None = None):
         network = spec.image_network
         self._spec = spec
@@ -51,6 +53,7 @@ class ObjectDetector:
         self._unfiltered = bool(settings.output_unfiltered_boxes)
         self._padded = bool(settings.pad_bounding_box_output)
         self._engine = None
+        self._keras_model = None
         self._engine_lock = threading.Lock()
 
     @property
@@ -60,6 +63,11 @@ class ObjectDetector:
     @property
     def settings(self) -> Settings:
         return self._settings
+
+    @property
+    def preprocessors(self) -> list[dict] | None:
+        """BigML's ``preprocess`` list the model was built from."""
+        return self._preprocessors
 
     def _run_heads(self, pixels: np.ndarray) -> list[np.ndarray]:
         if self._engine is None:
@@ -73,9 +81,11 @@ class ObjectDetector:
 
     @property
     def _model(self):
-        """The Keras model from pixels to the raw YOLO head outputs."""
-        network = self._spec.image_network
-        return make_node_engine("keras", network, network.metadata.output_nodes).model
+        """The Keras model from pixels to the raw YOLO head outputs, built on first use."""
+        if self._keras_model is None:
+            network = self._spec.image_network
+            self._keras_model = make_node_engine("keras", network, network.metadata.output_nodes).model
+        return self._keras_model
 
     def __call__(self, input_data: Any) -> Any:
         if isinstance(input_data, np.ndarray) and input_data.ndim == 4:
@@ -105,18 +115,11 @@ class ObjectDetector:
         )
         height, width = self._input_size
         fitted = rescale(pixels, height, width, self._rescale_type)[np.newaxis].astype(np.float32)
-        raw = [output[0] for output in self._run_heads(fitted)]
         place = placement(pixels, height, width, self._rescale_type)
         if self._unfiltered:
+            raw = [output[0] for output in self._run_heads(fitted)]
             return self._unfiltered_output(raw, pixels.shape, place)
-        found = detect(
-            raw,
-            self._heads,
-            len(self._classes),
-            iou_threshold=self._iou_threshold,
-            score_threshold=self._score_threshold,
-            max_objects=self._max_objects,
-        )
+        found = self._find(fitted)
         boxes = to_original_pixels(found.boxes, pixels.shape, place)
         objects = [
             {"box": [int(v) for v in np.round(box)], "label": self._classes[int(cls)], "score": float(score)}
@@ -125,6 +128,17 @@ class ObjectDetector:
         if self._padded:
             objects += [dict(PADDING_BOX) for _ in range(self._max_objects - len(objects))]
         return objects
+
+    def _find(self, fitted: np.ndarray) -> Detections:
+        """The kept boxes (network-input pixels) for one fitted (1, height, width, 3) image."""
+        return detect(
+            [output[0] for output in self._run_heads(fitted)],
+            self._heads,
+            len(self._classes),
+            iou_threshold=self._iou_threshold,
+            score_threshold=self._score_threshold,
+            max_objects=self._max_objects,
+        )
 
     def _unfiltered_output(
         self, raw: list[np.ndarray], shape: tuple[int, ...], place

@@ -2,7 +2,8 @@
 // Usage: node predict.js JOBS.json
 // JOBS.json is a list of {"model": DIR, "inputs": {NAME: {"file": FILE, "shape": [...]}, ...}}, NAME
 // being a key of the model's signature inputs and FILE little-endian float32 values (NaN allowed).
-// Prints, as JSON, one list per job with {"shape": [...], "values": [...]} for each model output.
+// Prints, as JSON, one list per job with {"shape": [...], "values": [...]} for each model output
+// (executeAsync, which models with NonMaxSuppression need, e.g. detectors).
 const fs = require("fs");
 const path = require("path");
 const tf = require("@tensorflow/tfjs");
@@ -38,7 +39,7 @@ async function run(job) {
   const model = await tf.loadGraphModel(readModel(job.model));
   const inputs = {};
   for (const [name, spec] of Object.entries(job.inputs)) inputs[name] = readTensor(spec);
-  let outputs = model.execute(inputs);
+  let outputs = await model.executeAsync(inputs); // NonMaxSuppression runs asynchronously in TF.js
   if (!Array.isArray(outputs)) outputs = [outputs];
   return outputs.map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) }));
 }

@@ -1,0 +1,169 @@
+"""An object detector as one ONNX graph: the ONNX engine's raw YOLO heads, then decoding and NMS.
+
+The heads come from `sensenet.runtime.image.image_network_graph` (what the
+``onnx`` engine runs); the rest mirrors `sensenet.yolo` in ONNX ops, in the
+same float32 order: each head decoded as `sensenet.yolo.decode_head` does,
+then ONNX ``NonMaxSuppression``, which suppresses within each class (each
+box scores only for its best class, -1 elsewhere), the survivors merged best
+score first and cut to ``max_objects``: the boxes the numpy greedy loop
+keeps. Thresholds and ``max_objects`` are baked in.
+
+Input ``pixels``: (1, height, width, 3) float32 RGB 0-255, fitted to the
+network by any rescale type (as for the .smbundle and TF.js exports).
+Outputs as the TensorFlow detector graph's: ``boxes`` (max_objects, 4)
+``[x1, y1, x2, y2]`` in those pixels, ``scores``, ``classes`` (int32) and
+``count``; rows past ``count`` are zeros.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from sensenet.export.detector_graph import baked_settings, check_exportable
+from sensenet.runtime.graph import GraphBuilder
+from sensenet.runtime.image import image_network_graph, node_output_name
+
+PREFIX = "detect_"
+
+
+def _sigmoid(g: GraphBuilder, x: str) -> str:
+    """1 / (1 + exp(-x)), as numpy computes it in `sensenet.yolo`."""
+    one = g.constant(1.0)
+    return g.op("Div", one, g.op("Add", one, g.op("Exp", g.op("Neg", x))))
+
+
+def _channels(g: GraphBuilder, cells: str, start: int, end: int) -> str:
+    return g.op(
+        "Slice", cells, g.constant([start], np.int64), g.constant([end], np.int64), g.constant([3], np.int64)
+    )
+
+
+def _decode_head(
+    g: GraphBuilder, raw: str, head: Any, shape: tuple, class_count: int
+) -> tuple[str, str, str]:
+    grid_h, grid_w = shape[1], shape[2]
+    anchors = head.anchors.astype(np.float32)
+    cells = g.op("Reshape", raw, g.constant([grid_h, grid_w, len(anchors), 5 + class_count], np.int64))
+    grid_x, grid_y = np.meshgrid(np.arange(grid_w, dtype=np.float32), np.arange(grid_h, dtype=np.float32))
+    grid = np.stack([grid_x, grid_y], axis=-1)[:, :, np.newaxis, :]
+
+    scale = np.float32(head.xyscale)
+    shift = np.float32(0.5) * (scale - np.float32(1))
+    offsets = g.op(
+        "Sub", g.op("Mul", _sigmoid(g, _channels(g, cells, 0, 2)), g.constant(scale)), g.constant(shift)
+    )
+    centers = g.op("Mul", g.op("Add", offsets, g.constant(grid)), g.constant(np.float32(head.stride)))
+    sizes = g.op("Mul", g.op("Exp", _channels(g, cells, 2, 4)), g.constant(anchors))
+    objectness = _sigmoid(g, _channels(g, cells, 4, 5))
+    class_scores = g.op("Mul", objectness, _sigmoid(g, _channels(g, cells, 5, 5 + class_count)))
+
+    half = g.op("Div", sizes, g.constant(np.float32(2)))
+    corners = g.op("Concat", g.op("Sub", centers, half), g.op("Add", centers, half), axis=-1)
+    boxes = g.op("Reshape", corners, g.constant([-1, 4], np.int64))
+    class_scores = g.op("Reshape", class_scores, g.constant([-1, class_count], np.int64))
+    classes = g.op("ArgMax", class_scores, axis=1, keepdims=0)
+    scores = g.op("ReduceMax", class_scores, axes=[1], keepdims=0)
+    return boxes, scores, classes
+
+
+def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, class_count: int, settings: dict):
+    max_objects = settings["max_objects"]
+    labels = g.constant(np.arange(class_count)[:, np.newaxis], np.int64)
+    own_class = g.op("Equal", g.op("Unsqueeze", classes, g.constant([0], np.int64)), labels)
+    per_class = g.op(
+        "Where", own_class, g.op("Unsqueeze", scores, g.constant([0], np.int64)), g.constant(-1.0)
+    )
+    per_class = g.op("Unsqueeze", per_class, g.constant([0], np.int64))  # (1, classes, boxes)
+    selected = g.op(
+        "NonMaxSuppression",
+        g.op("Unsqueeze", boxes, g.constant([0], np.int64)),
+        per_class,
+        g.constant([max_objects], np.int64),
+        g.constant([settings["iou_threshold"]]),
+        g.constant([settings["score_threshold"]]),
+    )
+    kept_scores = g.op("GatherND", per_class, selected)
+
+    def column(position: int) -> str:  # one column of the (kept, 3) [image, class, box] indices
+        axis = g.constant([1], np.int64)
+        return g.op("Squeeze", g.op("Gather", selected, g.constant([position], np.int64), axis=1), axis)
+
+    kept_boxes = g.op("Gather", boxes, column(2), axis=0)
+    kept_classes = column(1)
+
+    count = g.op("Min", g.op("Shape", kept_scores), g.constant([max_objects], np.int64))
+    best_scores, best = g._name("topk_values"), g._name("topk_indices")
+    g.nodes.append(helper.make_node("TopK", [kept_scores, count], [best_scores, best], largest=1, sorted=1))
+    missing = g.op("Sub", g.constant([max_objects], np.int64), count)
+    zero = g.constant([0], np.int64)
+
+    def padded(x: str, rank: int) -> str:
+        pads = g.op("Concat", zero, *([zero] * (rank - 1)), missing, *([zero] * (rank - 1)), axis=0)
+        return g.op("Pad", x, pads)
+
+    return {
+        "boxes": padded(g.op("Gather", kept_boxes, best, axis=0), 2),
+        "scores": padded(best_scores, 1),
+        "classes": g.op("Cast", padded(g.op("Gather", kept_classes, best, axis=0), 1), to=TensorProto.INT32),
+        "count": g.op("Cast", g.op("Squeeze", count, zero), to=TensorProto.INT32),
+    }
+
+
+OUTPUT_TYPES = {
+    "boxes": TensorProto.FLOAT,
+    "scores": TensorProto.FLOAT,
+    "classes": TensorProto.INT32,
+    "count": TensorProto.INT32,
+}
+
+
+def _decoder(detector: Any, head_shapes: list[tuple], heads_model: onnx.ModelProto) -> onnx.ModelProto:
+    """Raw heads (inputs ``head_<k>``, batch of one) to the kept boxes."""
+    g = GraphBuilder()
+    class_count = len(detector._classes)
+    settings = baked_settings(detector)
+    max_objects = settings["max_objects"]
+    decoded = [
+        _decode_head(g, f"head_{k}", head, shape, class_count)
+        for k, (head, shape) in enumerate(zip(detector._heads, head_shapes))
+    ]
+    found = [g.op("Concat", *parts, axis=0) for parts in zip(*decoded)]
+    outputs = _suppress(g, *found, class_count, settings)
+    for name, tensor in outputs.items():
+        g.nodes.append(helper.make_node("Identity", [tensor], [name]))
+    sizes = {"boxes": [max_objects, 4], "scores": [max_objects], "classes": [max_objects], "count": []}
+    graph = helper.make_graph(
+        g.nodes,
+        "sensenet_detector",
+        [helper.make_tensor_value_info(f"head_{k}", TensorProto.FLOAT, s) for k, s in enumerate(head_shapes)],
+        [helper.make_tensor_value_info(name, OUTPUT_TYPES[name], sizes[name]) for name in outputs],
+        initializer=g.initializers,
+    )
+    return helper.make_model(graph, opset_imports=heads_model.opset_import, ir_version=heads_model.ir_version)
+
+
+def _fixed_batch(model: onnx.ModelProto) -> None:
+    """The detector takes one image: fix the inputs' and outputs' batch dimension to 1."""
+    for value in list(model.graph.input) + list(model.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_value = 1
+
+
+def detector_graph(detector: Any) -> onnx.ModelProto:
+    """The whole detector: input ``pixels``, outputs ``boxes``, ``scores``, ``classes``, ``count``."""
+    check_exportable(detector)
+    network = detector.spec.image_network
+    nodes = network.metadata.output_nodes
+    heads = image_network_graph(network, nodes)
+    _fixed_batch(heads)
+    outputs = {output.name: output for output in heads.graph.output}
+    head_shapes = [
+        [d.dim_value for d in outputs[node_output_name(n)].type.tensor_type.shape.dim] for n in nodes
+    ]
+    # Both parts name their tensors alike: prefix the decoder's (but its outputs, the graph's).
+    decoder = onnx.compose.add_prefix(_decoder(detector, head_shapes, heads), PREFIX, rename_outputs=False)
+    io_map = [(node_output_name(n), f"{PREFIX}head_{k}") for k, n in enumerate(nodes)]
+    return onnx.compose.merge_models(heads, decoder, io_map=io_map)
