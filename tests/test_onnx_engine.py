@@ -64,7 +64,7 @@ model = create_model(sys.argv[1])
 print(json.dumps({
     "prediction": model([1.5, 2.0]).tolist(),
     "heavy": sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'tf_keras'}),
-    "engine": model._engine.name,
+    "engine": model._engine.get().name,
 }))
 """
 
@@ -224,7 +224,7 @@ def test_onnx_is_the_default_engine_and_keras_is_built_on_demand():
     network = regression_network([dense([[1.0], [2.0]])], [numeric_field(0), numeric_field(1)])
     model = create_model(network)
     assert model([1.0, 1.0]).tolist() == [[3.0]]
-    assert model._engine.name == "onnx"
+    assert model._engine.get().name == "onnx"
     assert model._model.count_params() == 3
     assert create_model(network, {"engine": "keras"})([1.0, 1.0]).tolist() == [[3.0]]
     with pytest.raises(SettingsError, match="onnx"):

@@ -465,7 +465,7 @@ def test_image_fixture_through_create_model_matches_bigml():
     expected = np.array([item["output"] for item in case["validation"]])
     settings = {"engine": "onnx", "image_path_prefix": str(FIXTURES)}
     model = create_model(case["model"], settings)
-    assert model._get_engine().name == "onnx"
+    assert model._engine.get().name == "onnx"
     got = model(rows)
     assert got.shape == expected.shape == (32, 2)
     assert np.abs(got - expected).max() <= TOLERANCE

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sensenet.lazy import Lazy
 from sensenet.models.bundle import SETTINGS_PATH, load_bundle
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.settings import Settings, ensure_settings
@@ -47,12 +48,10 @@ class BundledDeepnet(Deepnet):
 
     def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict], saved_model: Any):
         super().__init__(spec, settings, preprocessors)
-        self._engine = SavedModelEngine(saved_model, takes_matrix=bool(spec.numeric_inputs))
-
-    @property
-    def _model(self):
-        """The loaded SavedModel (a bundle keeps no Keras layers)."""
-        return self._engine.model
+        engine = SavedModelEngine(saved_model, takes_matrix=bool(spec.numeric_inputs))
+        self._engine = Lazy(lambda: engine)
+        # `_model` is the loaded SavedModel: a bundle keeps no Keras layers.
+        self._keras_model = Lazy(lambda: saved_model)
 
 
 class BundledDetector(ObjectDetector):
@@ -61,11 +60,8 @@ class BundledDetector(ObjectDetector):
     def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict], saved_model: Any):
         super().__init__(spec, settings, preprocessors)
         self._saved_model = saved_model
-
-    @property
-    def _model(self):
-        """The loaded SavedModel: `sensenet.export.detector_graph` on network-size pixels."""
-        return self._saved_model
+        # `_model` is the loaded SavedModel: `sensenet.export.detector_graph` on network-size pixels.
+        self._keras_model = Lazy(lambda: saved_model)
 
     def _find(self, fitted: np.ndarray) -> Detections:
         found = self._saved_model.serve(fitted)

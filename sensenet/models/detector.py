@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 import numpy as np
 
 from sensenet.engines import make_node_engine
 from sensenet.exceptions import InputDataError
+from sensenet.lazy import Lazy
 from sensenet.models.settings import Settings
 from sensenet.preprocess import load_image
 from sensenet.preprocess.rescale import choose_rescale_type, placement, rescale, to_original_pixels
@@ -52,9 +52,9 @@ class ObjectDetector:
         self._max_objects = _setting(settings.max_objects, DEFAULT_MAX_OBJECTS)
         self._unfiltered = bool(settings.output_unfiltered_boxes)
         self._padded = bool(settings.pad_bounding_box_output)
-        self._engine = None
-        self._keras_model = None
-        self._engine_lock = threading.Lock()
+        nodes = network.metadata.output_nodes
+        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, nodes))
+        self._keras_model = Lazy(lambda: make_node_engine("keras", network, nodes).model)
 
     @property
     def spec(self) -> ModelSpec:
@@ -70,22 +70,12 @@ class ObjectDetector:
         return self._preprocessors
 
     def _run_heads(self, pixels: np.ndarray) -> list[np.ndarray]:
-        if self._engine is None:
-            with self._engine_lock:
-                if self._engine is None:
-                    network = self._spec.image_network
-                    self._engine = make_node_engine(
-                        self._settings.engine, network, network.metadata.output_nodes
-                    )
-        return self._engine(pixels)
+        return self._engine.get()(pixels)
 
     @property
     def _model(self):
         """The Keras model from pixels to the raw YOLO head outputs, built on first use."""
-        if self._keras_model is None:
-            network = self._spec.image_network
-            self._keras_model = make_node_engine("keras", network, network.metadata.output_nodes).model
-        return self._keras_model
+        return self._keras_model.get()
 
     def __call__(self, input_data: Any) -> Any:
         if isinstance(input_data, np.ndarray) and input_data.ndim == 4:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 import numpy as np
 
+from sensenet.engines import make_node_engine
 from sensenet.exceptions import InputDataError, ModelFormatError, UnsupportedError
+from sensenet.lazy import Lazy
 from sensenet.load_images import ImageEncoder
 from sensenet.models.settings import Settings
 from sensenet.spec.image_layers import ImageNetwork
@@ -38,9 +39,9 @@ class ImageFeatureExtractor:
             color_space=settings.color_space,
             rescale_type=settings.rescale_type,
         )
-        self._keras_model = None
-        self._run = None
-        self._lock = threading.Lock()
+        last = [len(network.nodes) - 1]
+        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, last))
+        self._keras_model = Lazy(lambda: make_node_engine("keras", network, last).model)
 
     @property
     def feature_width(self) -> int:
@@ -49,21 +50,7 @@ class ImageFeatureExtractor:
     @property
     def _model(self):
         """The Keras model: float32 RGB 0-255 pixels (rows, height, width, 3) to features."""
-        self._build()
-        return self._keras_model
-
-    def _build(self) -> None:
-        with self._lock:
-            if self._run is not None:
-                return
-            import tensorflow as tf
-
-            from sensenet.layers.image import image_feature_model
-
-            model = image_feature_model(self._network)
-            signature = [tf.TensorSpec(model.inputs[0].shape, tf.float32)]
-            self._keras_model = model
-            self._run = tf.function(lambda x: model(x, training=False), input_signature=signature)
+        return self._keras_model.get()
 
     def encode(self, input_data: Any) -> np.ndarray:
         """The float32 pixel batch (images, height, width, 3) for `input_data`."""
@@ -79,9 +66,8 @@ class ImageFeatureExtractor:
         )
 
     def __call__(self, input_data: Any) -> np.ndarray:
-        pixels = self.encode(input_data)
-        self._build()
-        return self._run(pixels).numpy()
+        (features,) = self._engine.get()(self.encode(input_data))
+        return features
 
 
 def extractor_from_spec(

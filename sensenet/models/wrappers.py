@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 
 from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError
+from sensenet.lazy import Lazy
 from sensenet.load import RowEncoder
 from sensenet.load_images import ImageEncoder
 from sensenet.models.bundle import is_bundle_path
@@ -47,9 +47,8 @@ class Deepnet:
         self._classes = list(spec.classes) if spec.classes else None
         self._encoder = RowEncoder(spec.inputs)
         self._images = _image_encoder(spec, settings)
-        self._engine = None
-        self._keras_model = None
-        self._engine_lock = threading.Lock()
+        self._engine = Lazy(lambda: make_engine(settings.engine, spec, settings))
+        self._keras_model = Lazy(self._build_keras_model)
 
     @property
     def spec(self) -> ModelSpec:
@@ -64,22 +63,16 @@ class Deepnet:
         """BigML's ``preprocess`` list the model was built from."""
         return self._preprocessors
 
-    def _get_engine(self):
-        if self._engine is None:
-            with self._engine_lock:
-                if self._engine is None:
-                    self._engine = make_engine(self._settings.engine, self._spec, self._settings)
-        return self._engine
+    def _build_keras_model(self):
+        engine = self._engine.get()
+        if engine.name != "keras":
+            engine = make_engine("keras", self._spec, self._settings)
+        return engine.model
 
     @property
     def _model(self):
         """The Keras model, built on first use whatever engine predicts."""
-        if self._keras_model is None:
-            engine = self._get_engine()
-            if engine.name != "keras":
-                engine = make_engine("keras", self._spec, self._settings)
-            self._keras_model = engine.model
-        return self._keras_model
+        return self._keras_model.get()
 
     def encode(self, input_data: Any) -> np.ndarray:
         """The numeric input matrix for `input_data` (see the class docstring)."""
@@ -130,7 +123,8 @@ class Deepnet:
 
     def __call__(self, input_data: Any) -> np.ndarray:
         matrix, images = self.encode_inputs(input_data)
-        return self._get_engine()(matrix, images) if images else self._get_engine()(matrix)
+        engine = self._engine.get()
+        return engine(matrix, images) if images else engine(matrix)
 
 
 def _image_encoder(spec: ModelSpec, settings: Settings) -> ImageEncoder | None:
