@@ -119,8 +119,8 @@ def separable_convolution_2d(
     (x,) = inputs
     depthwise = _convolution(g, x, _depthwise_kernel(layer.depth_kernel), None, layer, group=x.shape[2])
     point = layer.point_kernel.transpose(3, 2, 0, 1)
-    inputs = [depthwise.name, g.constant(point)] + ([g.constant(layer.bias)] if np.any(layer.bias) else [])
-    y = g.op("Conv", *inputs, kernel_shape=[1, 1])
+    operands = [depthwise.name, g.constant(point)] + ([g.constant(layer.bias)] if np.any(layer.bias) else [])
+    y = g.op("Conv", *operands, kernel_shape=[1, 1])
     return activate(g, layer.activation, Tensor(y, (*depthwise.shape[:2], point.shape[0])))
 
 

@@ -32,6 +32,7 @@ LayerBuilder = Callable[[GraphBuilder, Any, Tensor], Tensor]
 
 
 def is_image(x: Tensor) -> bool:
+    """Whether `x` is an image (held channels-first) rather than a flat feature vector."""
     return len(x.shape) == 3
 
 
