@@ -27,9 +27,11 @@ from sensenet.spec.image_layers import STANDARDIZERS, parse_image_network
 from sensenet.spec.layers import ACTIVATION_FUNCTIONS
 from sensenet.yolo import detect
 from tests.conftest import FIXTURES, dense, fixture_path, load_cases
+from tests.pretrained_helpers import with_generated_weights
 
 TOLERANCE = 1e-5
 RNG = np.random.default_rng(11)
+PHOTO = "images/dog.jpg"
 
 
 def assert_close(got: np.ndarray, want, tolerance: float = TOLERANCE) -> None:
@@ -389,7 +391,7 @@ def topologies() -> dict:
         return json.load(stream)
 
 
-def photo(height: int, width: int, name: str = "images/dog.jpg") -> np.ndarray:
+def photo(height: int, width: int, name: str = PHOTO) -> np.ndarray:
     """A fixture photo as a (1, height, width, 3) float32 batch (resized by PIL: any pixels will do)."""
     image = Image.open(fixture_path(name)).convert("RGB").resize((width, height))
     return np.asarray(image, np.float32)[np.newaxis]
@@ -407,6 +409,20 @@ def test_pretrained_mobilenetv2_matches_keras(topologies):
     probabilities, want = onnx_engine(unused, [x]), keras_engine(unused, [x])
     assert probabilities.shape == (1, 1000)
     assert np.abs(probabilities - want).max() <= 1e-4 * np.abs(want).max()
+
+
+def test_mobilenetv2_with_moderate_weights_from_a_jpeg_path_matches_keras(topologies):
+    """Random weights that keep activations near 1 (initializer weights shrink them to 1e-11)."""
+    network = with_generated_weights(topologies["mobilenetv2"], seed=3)
+    path = str(fixture_path(PHOTO))
+    onnx_model, keras_model = (create_model(network, {"engine": name}) for name in ("onnx", "keras"))
+    got, want = onnx_model(path), keras_model(path)
+    assert got.shape == (1, 1000) and np.ptp(want) > 1e-4
+    assert_close(got, want)
+    spec = parse_network(network)
+    features, want = _onnx_and_keras(spec.image_network, onnx_model.encode_inputs(path)[1][0])
+    assert np.abs(want).max() > 0.5
+    assert_close(features, want)
 
 
 @pytest.mark.parametrize("name", ["mobilenet", "resnet18", "tinyyolov4"])
