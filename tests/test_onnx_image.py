@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -26,7 +28,7 @@ from sensenet.spec.fields import Fields
 from sensenet.spec.image_layers import STANDARDIZERS, parse_image_network
 from sensenet.spec.layers import ACTIVATION_FUNCTIONS
 from sensenet.yolo import detect
-from tests.conftest import FIXTURES, dense, fixture_path, load_cases
+from tests.conftest import FIXTURES, REPO_ROOT, dense, fixture_path, load_cases
 from tests.pretrained_helpers import with_generated_weights
 
 TOLERANCE = 1e-5
@@ -489,6 +491,34 @@ def test_image_fixture_through_create_model_matches_bigml():
     assert np.abs(one_at_a_time - expected[:4]).max() <= TOLERANCE
     keras_model = create_model(case["model"], {**settings, "engine": "keras"})
     assert np.abs(keras_model(rows) - got).max() <= TOLERANCE
+
+
+IMAGE_MODEL_WITHOUT_TENSORFLOW = """
+import json, sys
+from sensenet.models.wrappers import create_model
+model = create_model(sys.argv[1], {"image_path_prefix": sys.argv[2]})
+print(json.dumps({
+    "prediction": model(json.loads(sys.argv[3])).tolist(),
+    "heavy": sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'tf_keras'}),
+}))
+"""
+
+
+def test_image_model_predicts_without_importing_tensorflow(tmp_path):
+    case = load_cases("image_regression.json.gz")[0]
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(case["model"]))
+    row = [v.removeprefix("tests/data/") if isinstance(v, str) else v for v in case["validation"][0]["input"]]
+    done = subprocess.run(
+        [sys.executable, "-c", IMAGE_MODEL_WITHOUT_TENSORFLOW, str(path), str(FIXTURES), json.dumps(row)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    report = json.loads(done.stdout)
+    assert report["heavy"] == []
+    assert np.abs(np.array(report["prediction"]) - [case["validation"][0]["output"]]).max() <= TOLERANCE
 
 
 def test_graph_is_a_valid_onnx_model():
