@@ -248,6 +248,15 @@ def mobilenet_v2() -> None:
     feed_batch = {image_input_name(0): onnx_model.encode_inputs(batch)[1][0]}
     image = load_image(path)
 
+    print(f"\nMobileNetV2 ({meta.height}x{meta.width}, generated weights): create_model + first prediction")
+    print_figures(
+        {
+            f"{engine} (builds the {engine} graph)": timings(
+                lambda engine=engine: create_model(topology, {"engine": engine})(pixels), 3, warmup=1
+            )
+            for engine in ("onnx", "keras")
+        }
+    )
     print(f"\nMobileNetV2 ({meta.height}x{meta.width}, generated weights), one image, calls taken in turn")
     onnx_label, floor_label = "onnx, 224x224 uint8 pixel array", "ort floor, float32 batch given"
     figures = interleaved(
