@@ -344,16 +344,16 @@ def test_multi_image_model_with_numeric_and_categorical_fields_matches_keras():
 
 def test_image_only_regression_with_trees_and_ensemble_matches_keras():
     """Tree embeddings read image features; one network of the ensemble uses them."""
-    preprocess = [{"type": "image", "index": 0}]
     image_layers = [conv(3, strides=[2, 2]), {"type": "global_max_pool_2d"}]
+    images = [pixels(16)]
+    features = image_feature_model(network_of(image_layers))(images[0]).numpy()
+    first, second = (float(np.median(features[:, i])) for i in (0, 2))  # rows go down every branch
     leaf = lambda *values: [list(values), None]  # noqa: E731
-    trees = [
-        [[0, 3], [[0, 0.0, [2, 0.5, leaf(1.0, -1.0), leaf(2.0, 0.5)], leaf(-3.0, 0.25)], leaf(0.5, 0.5)]]
-    ]
+    tree = [0, first, [2, second, leaf(1.0, -1.0), leaf(2.0, 0.5)], leaf(-3.0, 0.25)]
     model = {
-        "preprocess": preprocess,
+        "preprocess": [{"type": "image", "index": 0}],
         "image_network": image_network(image_layers),
-        "trees": trees,
+        "trees": [[[0, 3], [tree, leaf(0.5, 0.5)]]],
         "networks": [
             {"layers": [dense(RNG.normal(size=(5, 1)), [0.5])], "trees": True},
             {"layers": [dense(RNG.normal(size=(3, 2)), activation="tanh"), dense(RNG.normal(size=(2, 1)))]},
@@ -361,13 +361,10 @@ def test_image_only_regression_with_trees_and_ensemble_matches_keras():
         "output_exposition": {"type": "numeric", "mean": 3.0, "stdev": 2.0},
     }
     onnx_engine, keras_engine = _engines(model)
-    images = [pixels(16)]
     unused = np.zeros((16, 0), np.float32)
     assert_close(onnx_engine(unused, images), keras_engine(unused, images))
     graph = deepnet_graph(parse_network(model), Settings())
     assert [i.name for i in graph.graph.input] == ["image_0"]
-    features = image_feature_model(network_of(image_layers))(images[0]).numpy()
-    assert 0 < np.mean(features[:, 0] <= 0.0) < 1  # the rows take both branches of the first split
 
 
 def test_engine_checks_the_number_of_pixel_batches():

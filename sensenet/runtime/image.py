@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 
 from sensenet.runtime.graph import GraphBuilder, Tensor
-from sensenet.runtime.layers import ONNX_LAYERS, activate, flatten, is_image
+from sensenet.runtime.layers import ONNX_LAYERS, TO_CHANNELS_LAST, activate, flatten, is_image
 from sensenet.spec.image_layers import (
     IMAGE_INPUT,
     Add,
@@ -47,7 +47,6 @@ Pair = tuple[int, int]
 
 PIXELS_NAME = "pixels"
 TO_CHANNELS_FIRST = [0, 3, 1, 2]
-TO_CHANNELS_LAST = [0, 2, 3, 1]
 
 
 def _window(size: int, window: int, stride: int, dilation: int, padding: str) -> tuple[int, int, int]:
