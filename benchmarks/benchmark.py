@@ -2,7 +2,7 @@
 
 Run from the repository root (it reads the BigML fixtures, like the tests):
 
-    SENSENET_FIXTURES=/work/shared/fixtures python3 benchmarks/benchmark.py
+    SENSENET_FIXTURES=/work/shared/fixtures python3 benchmarks/benchmark.py [rows] [images]
 
 It prints, for each measurement, the median, min and max over many runs and
 the target it is held to. Nothing here is a test: a missed target is printed,
@@ -32,10 +32,13 @@ sys.path.insert(0, str(REPO_ROOT))
 FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
 
 from sensenet.models.wrappers import create_model  # noqa: E402
-from sensenet.runtime.deepnet import INPUT_NAME, deepnet_graph  # noqa: E402
+from sensenet.preprocess import load_image, rescale  # noqa: E402
+from sensenet.runtime.deepnet import INPUT_NAME, deepnet_graph, image_input_name  # noqa: E402
 from sensenet.runtime.engine import session_options  # noqa: E402
 
-ENSEMBLE_CASES = (2, 3, 5, 6, 2)  # regression.json.gz cases sharing one `preprocess` (5 and 6 have trees)
+ENSEMBLE_CASES = (2, 3, 5, 6, 2)
+PHOTO = "images/dog.jpg"  # an 800x600 JPEG
+IMAGE_BATCH = 32  # regression.json.gz cases sharing one `preprocess` (5 and 6 have trees)
 BATCH_ROWS = 10_000
 
 COLD_START = """
@@ -79,6 +82,20 @@ def timings(call: Callable[[], object], runs: int, warmup: int = 20) -> list[flo
         start = time.perf_counter()
         call()
         result.append(time.perf_counter() - start)
+    return result
+
+
+def interleaved(calls: dict[str, Callable[[], object]], runs: int, warmup: int = 5) -> dict[str, list[float]]:
+    """Seconds per call of each, the calls taken in turn: a busy machine slows them all alike."""
+    for call in calls.values():
+        for _ in range(warmup):
+            call()
+    result: dict[str, list[float]] = {label: [] for label in calls}
+    for _ in range(runs):
+        for label, call in calls.items():
+            start = time.perf_counter()
+            call()
+            result[label].append(time.perf_counter() - start)
     return result
 
 
@@ -212,13 +229,80 @@ def create_model_time(directory: Path) -> None:
     print(f"  create_model + first prediction - parse: {verdict(extra_first, 0.3, 's')}")
 
 
-def main() -> None:
+def print_figures(figures: dict[str, list[float]], scale: float = 1e3, unit: str = "ms") -> None:
+    for label, values in figures.items():
+        print(f"  {label:44s} {summary(values, scale, unit)}")
+
+
+def mobilenet_v2() -> None:
+    """MobileNetV2 as BigML describes it (weights generated from the initializer names)."""
+    with gzip.open(FIXTURES / "pretrained_topologies.json.gz") as stream:
+        topology = json.load(stream)["mobilenetv2"]
+    onnx_model, session = floor_session(topology)
+    keras_model = create_model(topology, {"engine": "keras"})
+    meta = onnx_model.spec.image_network.metadata
+    path = str(FIXTURES / PHOTO)
+    pixels = rescale(load_image(path), meta.height, meta.width, meta.rescale_type)  # uint8 224x224x3
+    batch = np.stack([pixels] * IMAGE_BATCH)
+    feed = {image_input_name(0): onnx_model.encode_inputs(pixels)[1][0]}
+    feed_batch = {image_input_name(0): onnx_model.encode_inputs(batch)[1][0]}
+    image = load_image(path)
+
+    print(f"\nMobileNetV2 ({meta.height}x{meta.width}, generated weights): create_model + first prediction")
+    print_figures(
+        {
+            f"{engine} (builds the {engine} graph)": timings(
+                lambda engine=engine: create_model(topology, {"engine": engine})(pixels), 3, warmup=1
+            )
+            for engine in ("onnx", "keras")
+        }
+    )
+    print(f"\nMobileNetV2 ({meta.height}x{meta.width}, generated weights), one image, calls taken in turn")
+    onnx_label, floor_label = "onnx, 224x224 uint8 pixel array", "ort floor, float32 batch given"
+    figures = interleaved(
+        {
+            onnx_label: lambda: onnx_model(pixels),
+            floor_label: lambda: session.run(None, feed),
+            "keras, 224x224 uint8 pixel array": lambda: keras_model(pixels),
+            f"onnx, JPEG path ({PHOTO})": lambda: onnx_model(path),
+            f"keras, JPEG path ({PHOTO})": lambda: keras_model(path),
+        },
+        100,
+    )
+    print_figures(figures)
+    ratio = statistics.median(figures[onnx_label]) / statistics.median(figures[floor_label])
+    print(f"  onnx from pixels / ort floor = {ratio:.2f}: {verdict(ratio, 1.2, 'x')}")
+    print(
+        f"  where a JPEG path's time goes ({image.shape[1]}x{image.shape[0]} {PHOTO}, "
+        f"rescale '{meta.rescale_type}'):"
+    )
+    print_figures(
+        interleaved(
+            {
+                "  decode (load_image)": lambda: load_image(path),
+                "  resize (rescale)": lambda: rescale(image, meta.height, meta.width, meta.rescale_type),
+                "  pixels to float32 batch (encode_inputs)": lambda: onnx_model.encode_inputs(pixels),
+                "  network (ort session)": lambda: session.run(None, feed),
+            },
+            100,
+        )
+    )
+    print(f"\nMobileNetV2, a batch of {IMAGE_BATCH} images from a 4-D uint8 array")
+    print_figures(
+        {
+            "onnx": timings(lambda: onnx_model(batch), 10, warmup=2),
+            "keras": timings(lambda: keras_model(batch), 5, warmup=2),
+            "ort floor, float32 batch given": timings(lambda: session.run(None, feed_batch), 10, warmup=2),
+        }
+    )
+
+
+def rows() -> None:
     regression = load_cases("regression.json.gz")
     dense_case, trees_case = regression[0], regression[1]
     ensemble_network = ensemble([regression[i] for i in ENSEMBLE_CASES])
     row_of = lambda case: case["validation"][0]["input"]  # noqa: E731
 
-    print(f"sensenet benchmark: python {sys.version.split()[0]}, {os.cpu_count()} cores")
     one_row("dense net (regression.json.gz case 0)", dense_case["model"], row_of(dense_case), 25)
     one_row(
         "tree-embedding net (regression.json.gz case 1, 80 trees)",
@@ -236,7 +320,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         cold_start(dense_case["model"], row_of(dense_case), Path(directory))
         create_model_time(Path(directory))
-    print("\nMobileNetV2 (one image, batch of 32): skipped, image networks are not in the spec yet")
+
+
+PARTS: dict[str, Callable[[], None]] = {"rows": rows, "images": mobilenet_v2}
+
+
+def main() -> None:
+    """Every part, or those named on the command line (rows, images)."""
+    chosen = sys.argv[1:] or list(PARTS)
+    unknown = sorted(set(chosen) - set(PARTS))
+    if unknown:
+        sys.exit(f"unknown part(s) {unknown}; expected some of {list(PARTS)}")
+    print(f"sensenet benchmark: python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    for part in chosen:
+        PARTS[part]()
 
 
 if __name__ == "__main__":

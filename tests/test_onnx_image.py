@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -26,10 +28,12 @@ from sensenet.spec.fields import Fields
 from sensenet.spec.image_layers import STANDARDIZERS, parse_image_network
 from sensenet.spec.layers import ACTIVATION_FUNCTIONS
 from sensenet.yolo import detect
-from tests.conftest import FIXTURES, dense, fixture_path, load_cases
+from tests.conftest import FIXTURES, REPO_ROOT, dense, fixture_path, load_cases
+from tests.pretrained_helpers import with_generated_weights
 
 TOLERANCE = 1e-5
 RNG = np.random.default_rng(11)
+PHOTO = "images/dog.jpg"
 
 
 def assert_close(got: np.ndarray, want, tolerance: float = TOLERANCE) -> None:
@@ -339,20 +343,25 @@ def test_multi_image_model_with_numeric_and_categorical_fields_matches_keras():
 
 
 def test_image_only_regression_with_trees_and_ensemble_matches_keras():
-    preprocess = [{"type": "image", "index": 0}]
+    """Tree embeddings read image features; one network of the ensemble uses them."""
     image_layers = [conv(3, strides=[2, 2]), {"type": "global_max_pool_2d"}]
+    images = [pixels(16)]
+    features = image_feature_model(network_of(image_layers))(images[0]).numpy()
+    first, second = (float(np.median(features[:, i])) for i in (0, 2))  # rows go down every branch
+    leaf = lambda *values: [list(values), None]  # noqa: E731
+    tree = [0, first, [2, second, leaf(1.0, -1.0), leaf(2.0, 0.5)], leaf(-3.0, 0.25)]
     model = {
-        "preprocess": preprocess,
+        "preprocess": [{"type": "image", "index": 0}],
         "image_network": image_network(image_layers),
+        "trees": [[[0, 3], [tree, leaf(0.5, 0.5)]]],
         "networks": [
-            {"layers": [dense(RNG.normal(size=(3, 1)), [0.5])]},
+            {"layers": [dense(RNG.normal(size=(5, 1)), [0.5])], "trees": True},
             {"layers": [dense(RNG.normal(size=(3, 2)), activation="tanh"), dense(RNG.normal(size=(2, 1)))]},
         ],
         "output_exposition": {"type": "numeric", "mean": 3.0, "stdev": 2.0},
     }
     onnx_engine, keras_engine = _engines(model)
-    images = [pixels(3)]
-    unused = np.zeros((3, 0), np.float32)
+    unused = np.zeros((16, 0), np.float32)
     assert_close(onnx_engine(unused, images), keras_engine(unused, images))
     graph = deepnet_graph(parse_network(model), Settings())
     assert [i.name for i in graph.graph.input] == ["image_0"]
@@ -389,7 +398,7 @@ def topologies() -> dict:
         return json.load(stream)
 
 
-def photo(height: int, width: int, name: str = "images/dog.jpg") -> np.ndarray:
+def photo(height: int, width: int, name: str = PHOTO) -> np.ndarray:
     """A fixture photo as a (1, height, width, 3) float32 batch (resized by PIL: any pixels will do)."""
     image = Image.open(fixture_path(name)).convert("RGB").resize((width, height))
     return np.asarray(image, np.float32)[np.newaxis]
@@ -407,6 +416,20 @@ def test_pretrained_mobilenetv2_matches_keras(topologies):
     probabilities, want = onnx_engine(unused, [x]), keras_engine(unused, [x])
     assert probabilities.shape == (1, 1000)
     assert np.abs(probabilities - want).max() <= 1e-4 * np.abs(want).max()
+
+
+def test_mobilenetv2_with_moderate_weights_from_a_jpeg_path_matches_keras(topologies):
+    """Random weights that keep activations near 1 (initializer weights shrink them to 1e-11)."""
+    network = with_generated_weights(topologies["mobilenetv2"], seed=3)
+    path = str(fixture_path(PHOTO))
+    onnx_model, keras_model = (create_model(network, {"engine": name}) for name in ("onnx", "keras"))
+    got, want = onnx_model(path), keras_model(path)
+    assert got.shape == (1, 1000) and np.ptp(want) > 1e-4
+    assert_close(got, want)
+    spec = parse_network(network)
+    features, want = _onnx_and_keras(spec.image_network, onnx_model.encode_inputs(path)[1][0])
+    assert np.abs(want).max() > 0.5
+    assert_close(features, want)
 
 
 @pytest.mark.parametrize("name", ["mobilenet", "resnet18", "tinyyolov4"])
@@ -473,6 +496,34 @@ def test_image_fixture_through_create_model_matches_bigml():
     assert np.abs(one_at_a_time - expected[:4]).max() <= TOLERANCE
     keras_model = create_model(case["model"], {**settings, "engine": "keras"})
     assert np.abs(keras_model(rows) - got).max() <= TOLERANCE
+
+
+IMAGE_MODEL_WITHOUT_TENSORFLOW = """
+import json, sys
+from sensenet.models.wrappers import create_model
+model = create_model(sys.argv[1], {"image_path_prefix": sys.argv[2]})
+print(json.dumps({
+    "prediction": model(json.loads(sys.argv[3])).tolist(),
+    "heavy": sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'tf_keras'}),
+}))
+"""
+
+
+def test_image_model_predicts_without_importing_tensorflow(tmp_path):
+    case = load_cases("image_regression.json.gz")[0]
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(case["model"]))
+    row = [v.removeprefix("tests/data/") if isinstance(v, str) else v for v in case["validation"][0]["input"]]
+    done = subprocess.run(
+        [sys.executable, "-c", IMAGE_MODEL_WITHOUT_TENSORFLOW, str(path), str(FIXTURES), json.dumps(row)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    report = json.loads(done.stdout)
+    assert report["heavy"] == []
+    assert np.abs(np.array(report["prediction"]) - [case["validation"][0]["output"]]).max() <= TOLERANCE
 
 
 def test_graph_is_a_valid_onnx_model():

@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 
 from sensenet.runtime.graph import GraphBuilder, Tensor
-from sensenet.runtime.layers import ONNX_LAYERS, activate, flatten, is_image
+from sensenet.runtime.layers import ONNX_LAYERS, TO_CHANNELS_LAST, activate, flatten, is_image
 from sensenet.spec.image_layers import (
     IMAGE_INPUT,
     Add,
@@ -47,7 +47,6 @@ Pair = tuple[int, int]
 
 PIXELS_NAME = "pixels"
 TO_CHANNELS_FIRST = [0, 3, 1, 2]
-TO_CHANNELS_LAST = [0, 2, 3, 1]
 
 
 def _window(size: int, window: int, stride: int, dilation: int, padding: str) -> tuple[int, int, int]:
@@ -119,8 +118,8 @@ def separable_convolution_2d(
     (x,) = inputs
     depthwise = _convolution(g, x, _depthwise_kernel(layer.depth_kernel), None, layer, group=x.shape[2])
     point = layer.point_kernel.transpose(3, 2, 0, 1)
-    inputs = [depthwise.name, g.constant(point)] + ([g.constant(layer.bias)] if np.any(layer.bias) else [])
-    y = g.op("Conv", *inputs, kernel_shape=[1, 1])
+    operands = [depthwise.name, g.constant(point)] + ([g.constant(layer.bias)] if np.any(layer.bias) else [])
+    y = g.op("Conv", *operands, kernel_shape=[1, 1])
     return activate(g, layer.activation, Tensor(y, (*depthwise.shape[:2], point.shape[0])))
 
 

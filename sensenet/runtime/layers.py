@@ -30,8 +30,11 @@ from sensenet.spec.layers import (
 
 LayerBuilder = Callable[[GraphBuilder, Any, Tensor], Tensor]
 
+TO_CHANNELS_LAST = [0, 2, 3, 1]  # Transpose perm: NCHW to Keras' NHWC
+
 
 def is_image(x: Tensor) -> bool:
+    """Whether `x` is an image (held channels-first) rather than a flat feature vector."""
     return len(x.shape) == 3
 
 
@@ -96,7 +99,7 @@ def dropout(g: GraphBuilder, layer: Dropout, x: Tensor) -> Tensor:
 def flatten(g: GraphBuilder, layer: Flatten, x: Tensor) -> Tensor:
     if len(x.shape) == 1:
         return x
-    channels_last = g.op("Transpose", x.name, perm=[0, 2, 3, 1]) if is_image(x) else x.name
+    channels_last = g.op("Transpose", x.name, perm=TO_CHANNELS_LAST) if is_image(x) else x.name
     return Tensor(g.op("Flatten", channels_last, axis=1), (int(np.prod(x.shape)),))
 
 
