@@ -8,42 +8,12 @@ import pytest
 from sensenet import ModelFormatError
 from sensenet.models.wrappers import create_model
 from sensenet.spec.initializers import initialize
+from tests.activation_reference import ACTIVATION_REFERENCE as REFERENCE
 from tests.conftest import dense, identity_network, numeric_field
 
 WIDTH = 4
 FIELDS = [numeric_field(i) for i in range(WIDTH)]
 ROWS = np.array([[-3.0, -0.5, 0.0, 0.7], [1.5, 2.5, -8.0, 9.0], [0.1, -0.2, 0.3, -20.0]])
-
-SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
-
-
-def _softplus(x):
-    return np.logaddexp(0.0, x)
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-REFERENCE = {
-    "identity": lambda x: x,
-    "linear": lambda x: x,
-    "relu": lambda x: np.maximum(x, 0),
-    "relu6": lambda x: np.clip(x, 0, 6),
-    "leaky_relu": lambda x: np.where(x > 0, x, 0.1 * x),
-    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
-    "selu": lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
-    "sigmoid": _sigmoid,
-    "tanh": np.tanh,
-    "softmax": lambda x: (
-        np.exp(x - x.max(1, keepdims=True)) / np.exp(x - x.max(1, keepdims=True)).sum(1, keepdims=True)
-    ),
-    "softplus": _softplus,
-    "softsign": lambda x: x / (1 + np.abs(x)),
-    "swish": lambda x: x * _sigmoid(x),
-    "mish": lambda x: x * np.tanh(_softplus(x)),
-    "exponential": np.exp,
-}
 
 
 def _run(layers, width=WIDTH, rows=ROWS):

@@ -20,40 +20,11 @@ from sensenet.runtime.graph import GraphBuilder, Tensor
 from sensenet.runtime.layers import width_tiling
 from sensenet.spec import parse_network
 from sensenet.spec.layers import ACTIVATION_FUNCTIONS, WidthTiling
+from tests.activation_reference import ACTIVATION_REFERENCE as REFERENCE
 from tests.conftest import REPO_ROOT, dense, identity_network, load_cases, numeric_field, regression_network
 
 TOLERANCE = 1e-6
-SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 
-
-def _softplus(x):
-    return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)
-
-
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-# float64 formulas, the definitions both engines implement in float32.
-REFERENCE = {
-    "identity": lambda x: x,
-    "linear": lambda x: x,
-    "relu": lambda x: np.maximum(x, 0),
-    "relu6": lambda x: np.clip(x, 0, 6),
-    "leaky_relu": lambda x: np.where(x > 0, x, 0.1 * x),
-    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
-    "selu": lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
-    "sigmoid": _sigmoid,
-    "tanh": np.tanh,
-    "softmax": lambda x: (
-        np.exp(x - x.max(1, keepdims=True)) / np.exp(x - x.max(1, keepdims=True)).sum(1)[:, None]
-    ),
-    "softplus": _softplus,
-    "softsign": lambda x: x / (1 + np.abs(x)),
-    "swish": lambda x: x * _sigmoid(x),
-    "mish": lambda x: x * np.tanh(_softplus(x)),
-    "exponential": np.exp,
-}
 
 NO_TENSORFLOW = """
 import json, sys

@@ -10,6 +10,7 @@ import numpy as np
 from sensenet.engines import make_node_engine
 from sensenet.exceptions import InputDataError
 from sensenet.lazy import Lazy
+from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.models.settings import Settings
 from sensenet.preprocess import load_image
 from sensenet.preprocess.rescale import choose_rescale_type, placement, rescale, to_original_pixels
@@ -24,7 +25,7 @@ PADDING_BOX = {"box": [0, 0, 0, 0], "label": None, "score": 0.0}
 _IMAGE_TYPES = (str, bytes, bytearray, memoryview, os.PathLike, np.ndarray)
 
 
-class ObjectDetector:
+class ObjectDetector(ModelWrapper):
     """Finds objects in images with a BigML YOLO deepnet.
 
     ``detector(image)`` takes one image (a path, the bytes of an image file or a
@@ -38,9 +39,7 @@ class ObjectDetector:
 
     def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict] | None = None):
         network = spec.image_network
-        self._spec = spec
-        self._settings = settings
-        self._preprocessors = preprocessors
+        super().__init__(spec, settings, preprocessors)
         self._classes = list(spec.classes)
         self._heads = network.metadata.heads
         self._input_size = (network.metadata.height, network.metadata.width)
@@ -55,19 +54,6 @@ class ObjectDetector:
         nodes = network.metadata.output_nodes
         self._engine = Lazy(lambda: make_node_engine(settings.engine, network, nodes))
         self._keras_model = Lazy(lambda: make_node_engine("keras", network, nodes).model)
-
-    @property
-    def spec(self) -> ModelSpec:
-        return self._spec
-
-    @property
-    def settings(self) -> Settings:
-        return self._settings
-
-    @property
-    def preprocessors(self) -> list[dict] | None:
-        """BigML's ``preprocess`` list the model was built from."""
-        return self._preprocessors
 
     def _run_heads(self, pixels: np.ndarray) -> list[np.ndarray]:
         return self._engine.get()(pixels)

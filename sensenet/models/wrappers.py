@@ -17,13 +17,14 @@ from sensenet.load_images import ImageEncoder
 from sensenet.models.bundle import is_bundle_path
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
+from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.models.settings import Settings, ensure_settings
 from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
 from sensenet.spec import ModelSpec, find_network, parse_network
 from sensenet.spec.model import BOUNDING_BOX
 
 
-class Deepnet:
+class Deepnet(ModelWrapper):
     """A BigML deepnet that predicts locally.
 
     Call it with one row (a list of values indexed like BigML's fields), a list
@@ -41,27 +42,12 @@ class Deepnet:
     deepnet_type = "Deepnet"  # the wrapper kind a bundle records
 
     def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict] | None = None):
-        self._spec = spec
-        self._settings = settings
-        self._preprocessors = preprocessors
+        super().__init__(spec, settings, preprocessors)
         self._classes = list(spec.classes) if spec.classes else None
         self._encoder = RowEncoder(spec.inputs)
         self._images = _image_encoder(spec, settings)
         self._engine = Lazy(lambda: make_engine(settings.engine, spec, settings))
         self._keras_model = Lazy(self._build_keras_model)
-
-    @property
-    def spec(self) -> ModelSpec:
-        return self._spec
-
-    @property
-    def settings(self) -> Settings:
-        return self._settings
-
-    @property
-    def preprocessors(self) -> list[dict] | None:
-        """BigML's ``preprocess`` list the model was built from."""
-        return self._preprocessors
 
     def _build_keras_model(self):
         engine = self._engine.get()
