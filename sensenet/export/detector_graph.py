@@ -40,14 +40,14 @@ DETECTION_KEYS = ("boxes", "scores", "classes")
 
 
 def _sigmoid(x):
-    import tensorflow as tf
+    from sensenet.layers.backend import tf
 
     return tf.constant(1.0, tf.float32) / (tf.constant(1.0, tf.float32) + tf.exp(-x))
 
 
 def _decode_head(raw, head: Any, class_count: int) -> Detections:
     """`sensenet.yolo.decode_head` for one image's (grid_h, grid_w, channels) head output."""
-    import tensorflow as tf
+    from sensenet.layers.backend import tf
 
     grid_h, grid_w = int(raw.shape[0]), int(raw.shape[1])
     anchors = head.anchors.astype(np.float32)
@@ -73,7 +73,7 @@ def _decode_head(raw, head: Any, class_count: int) -> Detections:
 
 def _per_class_nms(found: Detections, class_count: int, settings: dict):
     """Greedy suppression within each class, survivors merged best first, padded to max_objects."""
-    import tensorflow as tf
+    from sensenet.layers.backend import tf
 
     max_objects = settings["max_objects"]
     kept_boxes, kept_scores, kept_classes = [], [], []
@@ -112,8 +112,7 @@ def baked_settings(detector: Any) -> dict:
 
 def _network_size_detector(detector: Any):
     """A function of one (1, height, width, 3) pixel batch giving the dict of `OUTPUT_NAMES`."""
-    import keras
-    import tensorflow as tf
+    from sensenet.layers.backend import keras, tf
 
     source = detector._model
     if not isinstance(source, keras.Model):  # read from a bundle: its graph is this function already
@@ -141,7 +140,7 @@ def check_exportable(detector: Any) -> None:
 
 def detector_function(detector: Any, any_size: bool = False):
     """The detector graph as a concrete function (see the module docstring for its two inputs)."""
-    import tensorflow as tf
+    from sensenet.layers.backend import tf
 
     check_exportable(detector)
     height, width = detector._input_size

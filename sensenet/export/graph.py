@@ -20,8 +20,7 @@ IMAGE_RANK = 4
 
 def _model_function(model: Any) -> tuple[list[Any], Callable]:
     """The model's input specs and a function of its input tensors."""
-    import keras
-    import tensorflow as tf
+    from sensenet.layers.backend import keras, tf
 
     source = model._model
     if isinstance(source, keras.Model):
@@ -35,7 +34,7 @@ def _model_function(model: Any) -> tuple[list[Any], Callable]:
 
 def serving_function(model: Any, resize_images: bool = False):
     """The model's computation with a fixed input signature, as a concrete function."""
-    import tensorflow as tf
+    from sensenet.layers.backend import tf
 
     specs, run = _model_function(model)
     if not resize_images:

@@ -19,7 +19,7 @@ KERAS_WEIGHTS_SUFFIX = ".weights.h5"
 
 
 def _keras_model(model: Any):
-    import keras
+    from sensenet.layers.backend import keras
 
     source = model._model
     if not isinstance(source, keras.Model):

@@ -31,7 +31,7 @@ def _rescale_type(model: Any) -> str | None:
 
 
 def tflite_bytes(model: Any) -> bytes:
-    import tensorflow as tf
+    from sensenet.layers.backend import tf
 
     rescale_type = _rescale_type(model)
     if rescale_type not in (None, TFLITE_RESCALE_TYPE):
