@@ -309,6 +309,19 @@ def test_image_features_sit_in_preprocess_order_between_numeric_and_categorical_
     assert_close(got[:, 41:44], [[0, 1, 0], [0, 0, 1], [0, 0, 0]])
 
 
+def test_an_image_network_ending_unflattened_feeds_its_pixels_in_nhwc_order():
+    """No flatten or pooling at the end: both engines flatten the conv output as (height, width, channels)."""
+    preprocess = [{"type": "numeric", "index": 0, "mean": 0.0, "stdev": 1.0}, {"type": "image", "index": 1}]
+    image_layers = [conv(2, strides=[2, 2])]  # 4 x 5 x 2
+    width = 1 + 40
+    onnx_engine, keras_engine = _engines(image_model(preprocess, image_layers, [dense(np.eye(width))], width))
+    matrix, images = np.array([[1.5], [-2.0]], np.float32), [pixels(2)]
+    got = onnx_engine(matrix, images)
+    assert_close(got, keras_engine(matrix, images))
+    raw = image_feature_model(network_of(image_layers))(images[0]).numpy()
+    assert_close(got[:, 1:], raw.reshape(2, -1))
+
+
 def test_multi_image_model_with_numeric_and_categorical_fields_matches_keras():
     """Two images share a small CNN; the readout is a trained-looking dense net with softmax."""
     preprocess = [

@@ -66,7 +66,8 @@ def _features(spec: ModelSpec, inputs: list):
         images = inputs[1:]
     if spec.image_network is not None:
         image_model = image_feature_model(spec.image_network)  # one set of weights for every image field
-        parts += [image_model(pixels) for pixels in images]
+        # An image contributes its output flattened in (height, width, channels) order, as the spec counts it.
+        parts += [keras.layers.Flatten()(image_model(pixels)) for pixels in images]
     features = parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
     order = feature_order(spec)
     return features if order is None else keras.ops.take(features, order, axis=1)
