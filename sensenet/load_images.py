@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import InputDataError, SensenetError
+from sensenet.preprocess.rescale import choose_rescale_type
 from sensenet.spec.image_layers import ImageMetadata
 from sensenet.spec.inputs import ImageInput
 
@@ -38,7 +39,7 @@ class ImageEncoder:
         self.width = metadata.width
         self.path_prefix = path_prefix
         self.color_space = color_space or DEFAULT_COLOR_SPACE
-        self.rescale_type = rescale_type or metadata.rescale_type
+        self.rescale_type = choose_rescale_type(rescale_type, metadata.rescale_type)
 
     def pixels(self, value: Any) -> np.ndarray:
         """One image value as uint8 (height, width, 3) RGB at the network's input size."""

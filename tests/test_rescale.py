@@ -215,11 +215,19 @@ def test_bad_arguments_are_refused():
 
 
 def test_the_rescale_type_comes_from_the_setting_then_the_network_then_warp():
-    assert choose_rescale_type("PAD", {"rescale_type": "crop"}) == "pad"
-    assert choose_rescale_type(None, {"rescale_type": "crop"}) == "crop"
-    assert choose_rescale_type(None, {"input_image_shape": [28, 28, 3]}) == "warp"
-    assert choose_rescale_type(None, None) == "warp"
-    with pytest.raises(SettingsError, match="unknown rescale_type 'fit'"):
-        choose_rescale_type("fit", {"rescale_type": "crop"})
-    with pytest.raises(ModelFormatError, match="metadata 'rescale_type' must be one of .* got 'squash'"):
-        choose_rescale_type(None, {"rescale_type": "squash"})
+    from sensenet.models.settings import ensure_settings
+    from sensenet.spec.fields import Fields
+    from sensenet.spec.image_layers import parse_image_metadata
+
+    def network_default(**metadata):
+        return parse_image_metadata(
+            Fields({"input_image_shape": [28, 28, 3], **metadata}, "metadata"), 0
+        ).rescale_type
+
+    assert choose_rescale_type(ensure_settings({"rescale_type": "PAD"}).rescale_type, "crop") == "pad"
+    assert choose_rescale_type(None, network_default(rescale_type="crop")) == "crop"
+    assert choose_rescale_type(None, network_default()) == "warp"
+    with pytest.raises(SettingsError, match="'rescale_type' must be one of"):
+        ensure_settings({"rescale_type": "fit"})
+    with pytest.raises(ModelFormatError, match="metadata.rescale_type: unknown value 'squash'"):
+        network_default(rescale_type="squash")

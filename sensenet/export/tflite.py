@@ -27,7 +27,7 @@ def _rescale_type(model: Any) -> str | None:
     network = model.spec.image_network if model.spec is not None else None
     if network is None:
         return model.settings.rescale_type
-    return choose_rescale_type(model.settings.rescale_type, {"rescale_type": network.metadata.rescale_type})
+    return choose_rescale_type(model.settings.rescale_type, network.metadata.rescale_type)
 
 
 def tflite_bytes(model: Any) -> bytes:

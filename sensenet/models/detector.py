@@ -43,9 +43,7 @@ class ObjectDetector(ModelWrapper):
         self._classes = list(spec.classes)
         self._heads = network.metadata.heads
         self._input_size = (network.metadata.height, network.metadata.width)
-        self._rescale_type = choose_rescale_type(
-            settings.rescale_type, {"rescale_type": network.metadata.rescale_type}
-        )
+        self._rescale_type = choose_rescale_type(settings.rescale_type, network.metadata.rescale_type)
         self._score_threshold = _setting(settings.bounding_box_threshold, DEFAULT_SCORE_THRESHOLD)
         self._iou_threshold = _setting(settings.iou_threshold, DEFAULT_IOU_THRESHOLD)
         self._max_objects = _setting(settings.max_objects, DEFAULT_MAX_OBJECTS)

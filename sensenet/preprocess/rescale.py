@@ -16,13 +16,13 @@ gives the same pixels. Pad and crop sizes are computed in float32, as BigML's gr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from sensenet.exceptions import ImageError, ModelFormatError, SettingsError
+from sensenet.exceptions import ImageError, SettingsError
 
 DEFAULT_RESCALE_TYPE = "warp"
 
@@ -167,17 +167,9 @@ def to_original_pixels(boxes: np.ndarray, shape: tuple[int, ...], place: Placeme
     return np.clip(mapped, 0, [width, height, width, height])
 
 
-def choose_rescale_type(setting: str | None, metadata: Mapping[str, Any] | None) -> str:
-    """The rescale type to use: the ``rescale_type`` setting, else the image network's
-    ``metadata.rescale_type``, else warp."""
-    if setting is not None:
-        _rescaler(setting)
-        return setting.lower()
-    chosen = (metadata or {}).get("rescale_type")
-    if chosen is None:
-        return DEFAULT_RESCALE_TYPE
-    if not isinstance(chosen, str) or chosen.lower() not in RESCALERS:
-        raise ModelFormatError(
-            f"image network metadata 'rescale_type' must be one of {list(RESCALERS)}, got {chosen!r}"
-        )
-    return chosen.lower()
+def choose_rescale_type(setting: str | None, network_default: str) -> str:
+    """The ``rescale_type`` setting when given, else the image network's own.
+
+    Both come validated (by `Settings` and the model spec, whose default is warp).
+    """
+    return (setting or network_default).lower()
