@@ -1,8 +1,10 @@
 """Exports of a built model to files other runtimes read, one module per format.
 
 `FORMATS` maps each format name to the function that writes it (a function
-from a built wrapper and a path to files at that path) and to the settings the
-format needs when the model is built for it. `export_model` does what every
+from a built wrapper and a path to files at that path), to the settings the
+format needs when the model is built for it, and to whether it can hold
+BigML's input encoding itself (`self_contained`: one input per field, raw
+values in; see `sensenet.export.onnx_fields`). `export_model` does what every
 format shares: refuse an existing output unless asked to overwrite, write into
 a staging directory beside the destination, and move the result into place only
 when the writer succeeded, so a failed export leaves nothing behind.
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sensenet.exceptions import OutputPathError, SettingsError
+from sensenet.exceptions import OutputPathError, SettingsError, UnsupportedError
 from sensenet.models.settings import ensure_settings
 
 
@@ -27,10 +29,25 @@ from sensenet.models.settings import ensure_settings
 class Format:
     writer: str  # "module:function"; the function takes (wrapper, path) and writes path
     settings: dict[str, Any] = field(default_factory=dict)  # defaults a model built for it needs
+    # The default of the self_contained option; None: the format takes the encoded matrix only.
+    self_contained: bool | None = None
 
-    def load_writer(self) -> Callable[[Any, Path], None]:
+    def load_writer(self) -> Callable[..., None]:
         module_name, attribute = self.writer.split(":")
         return getattr(importlib.import_module(module_name), attribute)
+
+    def writer_options(self, name: str, self_contained: Any) -> dict[str, Any]:
+        """The writer's keyword arguments for the caller's `self_contained` (None: the default)."""
+        if self_contained is not None and not isinstance(self_contained, bool):
+            raise SettingsError(f"self_contained must be True, False or None, got {self_contained!r}")
+        if self.self_contained is None:
+            if self_contained:
+                raise UnsupportedError(
+                    f"the {name} export cannot hold the input encoding (string inputs): it takes the "
+                    "encoded matrix (see model.encode); self_contained=True works for onnx"
+                )
+            return {}
+        return {"self_contained": self.self_contained if self_contained is None else self_contained}
 
 
 FORMATS: dict[str, Format] = {
@@ -38,7 +55,7 @@ FORMATS: dict[str, Format] = {
     "tfjs": Format("sensenet.export.tfjs:write_tfjs"),  # TensorFlow.js graph-model directory
     "smbundle": Format("sensenet.export.smbundle:write_smbundle"),  # SavedModel + settings, one file
     "h5": Format("sensenet.export.h5:write_h5"),  # Keras weights
-    "onnx": Format("sensenet.export.onnx:write_onnx"),  # the ONNX engine's graph
+    "onnx": Format("sensenet.export.onnx:write_onnx", self_contained=True),  # the ONNX engine's graph
 }
 
 
@@ -65,9 +82,17 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def export_model(model: Any, output_path: str | os.PathLike, to_format: str, overwrite: bool = False) -> Path:
+def export_model(
+    model: Any,
+    output_path: str | os.PathLike,
+    to_format: str,
+    overwrite: bool = False,
+    self_contained: bool | None = None,
+) -> Path:
     """Write `model` (a built wrapper) in `to_format` at exactly `output_path`."""
-    writer = get_format(to_format).load_writer()
+    chosen = get_format(to_format)
+    options = chosen.writer_options(to_format, self_contained)
+    writer = chosen.load_writer()
     target = Path(output_path)
     if not target.name:
         raise OutputPathError(f"output path {output_path!r} has no file name")
@@ -78,7 +103,7 @@ def export_model(model: Any, output_path: str | os.PathLike, to_format: str, ove
         raise OutputPathError(f"cannot write {target}: {error.strerror}") from None
     try:
         staged = staging / target.name
-        writer(model, staged)
+        writer(model, staged, **options)
         if os.path.lexists(target):
             _remove(target)
         os.replace(staged, target)
@@ -88,16 +113,23 @@ def export_model(model: Any, output_path: str | os.PathLike, to_format: str, ove
 
 
 def convert_model(
-    model: Any, settings: Any, output_path: str | os.PathLike, to_format: str, overwrite: bool = False
+    model: Any,
+    settings: Any,
+    output_path: str | os.PathLike,
+    to_format: str,
+    overwrite: bool = False,
+    self_contained: bool | None = None,
 ) -> Path:
     """`sensenet.models.wrappers.convert`: build the model for the format unless given a wrapper."""
     from sensenet.models.wrappers import Deepnet, ObjectDetector, create_model
 
-    required = get_format(to_format).settings
+    chosen = get_format(to_format)
+    chosen.writer_options(to_format, self_contained)  # a refused option fails before the model is built
+    required = chosen.settings
     if not isinstance(model, (Deepnet, ObjectDetector)):
         settings_object = ensure_settings(settings)
         for key, value in required.items():
             if getattr(settings_object, key) is None:
                 setattr(settings_object, key, value)
         model = create_model(model, settings_object)
-    return export_model(model, output_path, to_format, overwrite)
+    return export_model(model, output_path, to_format, overwrite, self_contained)

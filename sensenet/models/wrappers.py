@@ -176,17 +176,21 @@ def convert(
     output_path: str | os.PathLike,
     to_format: str,
     overwrite: bool = False,
+    self_contained: bool | None = None,
 ) -> None:
     """Write `model` in `to_format` (see `sensenet.export.FORMATS`) at exactly `output_path`.
 
     `model` is a wrapper from `create_model` (then `settings` is not used) or
     anything `create_model` accepts. A model built here for a format gets the
     settings that format needs (TFLite: ``rescale_type`` "warp"); an existing
-    output is replaced only with ``overwrite=True``.
+    output is replaced only with ``overwrite=True``. ``self_contained`` (ONNX
+    only, its default): one input per non-image field, named by the field, raw
+    values in (numbers, NaN missing; category strings, "" missing); False: the
+    encoded matrix of `model.encode`, as every other format takes.
     """
     from sensenet.export import convert_model
 
-    convert_model(model, settings, output_path, to_format, overwrite)
+    convert_model(model, settings, output_path, to_format, overwrite, self_contained)
 
 
 def tflite_predict(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:
