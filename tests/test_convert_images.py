@@ -64,7 +64,8 @@ def exported(model, tmp_path_factory):
     for to_format in ("tflite", "tfjs", "smbundle", "h5", "onnx"):
         paths[to_format] = root / f"images.{to_format}"
         # ONNX as the matrix graph: tests/test_convert_selfcontained.py feeds this model raw values.
-        convert(model, None, paths[to_format], to_format, self_contained=False if to_format == "onnx" else None)
+        matrix_graph = False if to_format == "onnx" else None
+        convert(model, None, paths[to_format], to_format, self_contained=matrix_graph)
     return paths
 
 
