@@ -41,11 +41,12 @@ def _image(model: Any) -> dict[str, Any] | None:
     }
 
 
-def model_description(model: Any, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The description of `model` (a built wrapper) whose exported graph has `inputs`.
+def model_description(model: Any, inputs: dict[str, Any], outputs: list[str]) -> dict[str, Any]:
+    """The description of `model` (a built wrapper) whose exported graph has `inputs` and `outputs`.
 
     `inputs` says which graph input carries what, e.g. ``{"matrix": "input_matrix",
-    "images": ["image_0"]}`` or ``{"fields": ["age", "colour"], "images": [...]}``.
+    "images": ["image_0"]}`` or ``{"fields": ["age", "colour"], "images": [...]}``;
+    `outputs` names the graph's outputs in the order the runtime returns them.
     """
     return {
         "description_version": DESCRIPTION_VERSION,
@@ -55,4 +56,5 @@ def model_description(model: Any, inputs: dict[str, Any]) -> dict[str, Any]:
         "fields": [_field(field) for field in model.fields],
         "image": _image(model),
         "inputs": inputs,
+        "outputs": outputs,
     }

@@ -97,4 +97,5 @@ def with_field_inputs(model: Any, engine_model: onnx.ModelProto) -> tuple[onnx.M
 def add_description(model: Any, onnx_model: onnx.ModelProto, inputs: dict[str, Any]) -> None:
     """Record the fields, classes and what each input carries in the metadata (key ``sensenet``)."""
     entry = onnx_model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(model_description(model, inputs))
+    outputs = [value.name for value in onnx_model.graph.output]
+    entry.key, entry.value = METADATA_KEY, json.dumps(model_description(model, inputs, outputs))

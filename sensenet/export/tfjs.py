@@ -13,6 +13,11 @@ A detector's model is its detector graph on network-size pixels
 (`sensenet.export.detector_graph`), input ``pixels``, with outputs in the
 order boxes, classes, count, scores; TF.js runs its NonMaxSuppression only
 through ``executeAsync``.
+
+Beside the model, ``sensenet.json`` (`sensenet.export.description`) names the
+fields, classes, image size and rescale type, and which input is the matrix
+and which the pixels: what a page needs to encode a form or an image file for
+the graph (examples/web does).
 """
 
 from __future__ import annotations
@@ -25,9 +30,13 @@ import numpy as np
 
 from sensenet import __version__
 from sensenet.exceptions import UnsupportedError
+from sensenet.export.description import model_description
+from sensenet.export.detector_graph import OUTPUT_NAMES
 from sensenet.export.graph import frozen_function
 
 MODEL_FILE = "model.json"
+DESCRIPTION_FILE = "sensenet.json"
+MATRIX_INPUT = "input_matrix"
 SHARD_BYTES = 4 * 1024 * 1024
 # numpy dtype of a constant -> (TF.js dtype, the dtype it is stored as). TF.js has no int64.
 _WEIGHT_DTYPES = {
@@ -75,6 +84,13 @@ def _signature(function) -> dict:
     return {"inputs": entries(function.inputs), "outputs": entries(function.outputs)}
 
 
+def _output_names(model: Any) -> list[str]:
+    """What each output is, in the order TF.js returns them (a detector's: its dict's keys, sorted)."""
+    if model.deepnet_type == "ObjectDetector":
+        return sorted(OUTPUT_NAMES)
+    return ["predictions"]
+
+
 def write_tfjs(model: Any, path: Path) -> None:
     from google.protobuf import json_format
 
@@ -96,3 +112,10 @@ def write_tfjs(model: Any, path: Path) -> None:
         "weightsManifest": [{"paths": names, "weights": weights}],
     }
     (path / MODEL_FILE).write_text(json.dumps(document))
+    names = list(signature["inputs"])
+    inputs = {
+        "matrix": MATRIX_INPUT if MATRIX_INPUT in names else None,
+        "images": [name for name in names if name != MATRIX_INPUT],
+    }
+    description = model_description(model, inputs, _output_names(model))
+    (path / DESCRIPTION_FILE).write_text(json.dumps(description, indent=1))
