@@ -7,15 +7,15 @@ from typing import Any
 
 import numpy as np
 
+from sensenet.detection.yolo import Detections, decode_head, detect
 from sensenet.engines import make_node_engine
 from sensenet.exceptions import InputDataError
+from sensenet.inputs import load_image
+from sensenet.inputs.rescale import choose_rescale_type, placement, rescale, to_original_pixels
 from sensenet.lazy import Lazy
 from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.models.settings import Settings
-from sensenet.preprocess import load_image
-from sensenet.preprocess.rescale import choose_rescale_type, placement, rescale, to_original_pixels
 from sensenet.spec.model import ModelSpec
-from sensenet.yolo import Detections, decode_head, detect
 
 DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_IOU_THRESHOLD = 0.5

@@ -11,9 +11,9 @@ import numpy as np
 
 from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError
+from sensenet.inputs.image_fields import ImageEncoder
+from sensenet.inputs.rows import RowEncoder
 from sensenet.lazy import Lazy
-from sensenet.load import RowEncoder
-from sensenet.load_images import ImageEncoder
 from sensenet.models.bundle import is_bundle_path
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import onnxruntime
 
+from sensenet.engines.onnx.deepnet import INPUT_NAME, OUTPUT_NAME, deepnet_graph, image_input_name
+from sensenet.engines.onnx.image import PIXELS_NAME, image_network_graph, node_output_name
 from sensenet.exceptions import InputDataError
 from sensenet.models.settings import Settings
-from sensenet.runtime.deepnet import INPUT_NAME, OUTPUT_NAME, deepnet_graph, image_input_name
-from sensenet.runtime.image import PIXELS_NAME, image_network_graph, node_output_name
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.model import ModelSpec
 

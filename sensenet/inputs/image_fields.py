@@ -1,7 +1,7 @@
 """Rows' image values become the pixel tensors an image model takes, one per image field.
 
 A value is a path (joined to the ``image_path_prefix`` setting), the bytes of
-an image file or an array of pixels; `sensenet.preprocess` decodes it to RGB
+an image file or an array of pixels; `sensenet.inputs` decodes it to RGB
 and rescales it to the network's input size (the ``rescale_type`` setting,
 else the model's own, else warp). A missing image (None) becomes an
 all-black image. The tensors are float32 RGB 0-255: standardising happens in the graph.
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import InputDataError, SensenetError
-from sensenet.preprocess.rescale import choose_rescale_type
+from sensenet.inputs.rescale import choose_rescale_type
 from sensenet.spec.image_layers import ImageMetadata
 from sensenet.spec.inputs import ImageInput
 
@@ -43,7 +43,7 @@ class ImageEncoder:
 
     def pixels(self, value: Any) -> np.ndarray:
         """One image value as uint8 (height, width, 3) RGB at the network's input size."""
-        from sensenet.preprocess import load_image, rescale
+        from sensenet.inputs import load_image, rescale
 
         image = load_image(value, color_space=self.color_space, path_prefix=self.path_prefix)
         return rescale(image, self.height, self.width, self.rescale_type)
