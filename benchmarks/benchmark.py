@@ -31,10 +31,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
 
+from sensenet.engines.onnx.deepnet import INPUT_NAME, deepnet_graph, image_input_name  # noqa: E402
+from sensenet.engines.onnx.engine import session_options  # noqa: E402
+from sensenet.inputs import load_image, rescale  # noqa: E402
 from sensenet.models.wrappers import create_model  # noqa: E402
-from sensenet.preprocess import load_image, rescale  # noqa: E402
-from sensenet.runtime.deepnet import INPUT_NAME, deepnet_graph, image_input_name  # noqa: E402
-from sensenet.runtime.engine import session_options  # noqa: E402
 
 ENSEMBLE_CASES = (2, 3, 5, 6, 2)
 PHOTO = "images/dog.jpg"  # an 800x600 JPEG

@@ -15,10 +15,10 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.image_preprocess import FIXTURES, median_ms
+from sensenet.detection.yolo import detect
+from sensenet.inputs import load_image
+from sensenet.inputs.rescale import placement, rescale, to_original_pixels
 from sensenet.models.wrappers import create_model
-from sensenet.preprocess import load_image
-from sensenet.preprocess.rescale import placement, rescale, to_original_pixels
-from sensenet.yolo import detect
 
 SETTINGS = {"bounding_box_threshold": 0.7, "iou_threshold": 0.2}
 

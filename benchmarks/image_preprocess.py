@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from sensenet.preprocess import RESCALERS, load_image, rescale
+from sensenet.inputs import RESCALERS, load_image, rescale
 
 FIXTURES = Path(
     os.environ.get("SENSENET_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")

@@ -171,7 +171,7 @@ def test_tflite_image_model_warps_any_image_in_graph(tmp_path, image):
     give what sensenet's Python "warp" rescale gives."""
     from PIL import Image
 
-    from sensenet.preprocess.rescale import resize_nearest
+    from sensenet.inputs.rescale import resize_nearest
     from tests.conftest import fixture_path
 
     keras_model = small_image_model(24, 16)

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from sensenet.exceptions import UnsupportedError
+from sensenet.inputs import load_image
+from sensenet.inputs.rescale import placement, rescale, to_original_pixels
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.wrappers import convert, create_model, tflite_predict
-from sensenet.preprocess import load_image
-from sensenet.preprocess.rescale import placement, rescale, to_original_pixels
 from tests.conftest import REPO_ROOT, fixture_path
 
 SCORE_TOLERANCE = 1e-5

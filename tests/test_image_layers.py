@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from sensenet.engines.keras.deepnet import KerasEngine
+from sensenet.engines.keras.image import image_feature_model
 from sensenet.exceptions import ModelFormatError
-from sensenet.layers.image import image_feature_model
-from sensenet.models.deepnet import KerasEngine
 from sensenet.models.settings import Settings
 from sensenet.spec import parse_network
 from sensenet.spec.fields import Fields

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from sensenet.exceptions import ImageError, InputDataError, SettingsError
-from sensenet.preprocess import MISSING_IMAGE_SHAPE, load_image
+from sensenet.inputs import MISSING_IMAGE_SHAPE, load_image
 from tests.conftest import fixture_path
 
 FIXTURE_IMAGES = [

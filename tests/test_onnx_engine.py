@@ -12,12 +12,12 @@ import onnx
 import onnxruntime
 import pytest
 
+from sensenet.engines.onnx.deepnet import deepnet_graph
+from sensenet.engines.onnx.graph import GraphBuilder, Tensor
+from sensenet.engines.onnx.layers import width_tiling
 from sensenet.exceptions import SettingsError
 from sensenet.models.settings import Settings
 from sensenet.models.wrappers import create_model
-from sensenet.runtime.deepnet import deepnet_graph
-from sensenet.runtime.graph import GraphBuilder, Tensor
-from sensenet.runtime.layers import width_tiling
 from sensenet.spec import parse_network
 from sensenet.spec.layers import ACTIVATION_FUNCTIONS, WidthTiling
 from tests.activation_reference import ACTIVATION_REFERENCE as REFERENCE
@@ -67,8 +67,8 @@ def test_activation_matches_its_formula_and_keras(function):
 
 
 def test_activation_tables_cover_every_spec_activation():
-    from sensenet.layers.activations import LEAKY_RELU_SLOPE as KERAS_SLOPE
-    from sensenet.runtime.activations import ACTIVATIONS, LEAKY_RELU_SLOPE
+    from sensenet.engines.keras.activations import LEAKY_RELU_SLOPE as KERAS_SLOPE
+    from sensenet.engines.onnx.activations import ACTIVATIONS, LEAKY_RELU_SLOPE
 
     assert set(ACTIVATIONS) == set(ACTIVATION_FUNCTIONS) == set(REFERENCE)
     assert LEAKY_RELU_SLOPE == KERAS_SLOPE

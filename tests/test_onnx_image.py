@@ -13,21 +13,21 @@ import onnx
 import pytest
 from PIL import Image
 
+from sensenet.detection.yolo import detect
+from sensenet.engines.keras.backend import keras
+from sensenet.engines.keras.deepnet import KerasEngine
+from sensenet.engines.keras.image import ImageStandardization, graph_outputs, image_feature_model
+from sensenet.engines.onnx.deepnet import deepnet_graph
+from sensenet.engines.onnx.engine import OnnxEngine, OnnxImageNetwork
 from sensenet.exceptions import InputDataError, UnsupportedError
-from sensenet.layers.backend import keras
-from sensenet.layers.image import ImageStandardization, graph_outputs, image_feature_model
-from sensenet.models.deepnet import KerasEngine
+from sensenet.inputs import load_image, rescale
 from sensenet.models.settings import Settings
 from sensenet.models.wrappers import create_model
-from sensenet.preprocess import load_image, rescale
-from sensenet.runtime.deepnet import deepnet_graph
-from sensenet.runtime.engine import OnnxEngine, OnnxImageNetwork
 from sensenet.spec import parse_network
 from sensenet.spec.detection import parse_yolo_heads
 from sensenet.spec.fields import Fields
 from sensenet.spec.image_layers import STANDARDIZERS, parse_image_network
 from sensenet.spec.layers import ACTIVATION_FUNCTIONS
-from sensenet.yolo import detect
 from tests.conftest import FIXTURES, REPO_ROOT, dense, fixture_path, load_cases
 from tests.pretrained_helpers import with_generated_weights
 
@@ -457,7 +457,7 @@ def test_pretrained_topology_matches_keras(topologies, name):
 
 
 def test_trained_detector_heads_match_keras():
-    """BigML's TinyYOLOv4 eye detector (trained weights): the raw heads sensenet.yolo decodes."""
+    """BigML's TinyYOLOv4 eye detector (trained weights): the raw heads sensenet.detection.yolo decodes."""
     with zipfile.ZipFile(fixture_path("detection/cats_eye_tinyyolov4.zip")) as archive:
         resource = json.loads(archive.read("imgs_deepnet.json"))
     spec = parse_network(resource["object"]["deepnet"]["network"])
@@ -474,7 +474,7 @@ def test_trained_detector_heads_match_keras():
 
 
 def test_detector_heads_decode_to_bigml_scores():
-    """The photo loaded and padded as BigML does, the heads decoded by sensenet.yolo: BigML's two eyes."""
+    """The photo padded as BigML does, heads decoded by sensenet.detection.yolo: BigML's two eyes."""
     with zipfile.ZipFile(fixture_path("detection/cats_eye_tinyyolov4.zip")) as archive:
         resource = json.loads(archive.read("imgs_deepnet.json"))
     network_fields = resource["object"]["deepnet"]["network"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sensenet.exceptions import ImageError, ModelFormatError, SettingsError
-from sensenet.preprocess import RESCALERS, choose_rescale_type, load_image, rescale, resize_nearest
+from sensenet.inputs import RESCALERS, choose_rescale_type, load_image, rescale, resize_nearest
 from tests.conftest import fixture_path
 
 SIZE_PAIRS = [

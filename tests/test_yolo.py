@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sensenet.detection.yolo import Detections, decode_head, detect, non_max_suppression
 from sensenet.spec.detection import YoloHead
-from sensenet.yolo import Detections, decode_head, detect, non_max_suppression
 
 HEAD = YoloHead(layer=0, anchors=np.array([[10.0, 20.0], [30.0, 15.0]], np.float32), stride=16, xyscale=1.05)
 
@@ -48,7 +48,7 @@ def _random_boxes(count, seed):
 
 @pytest.mark.parametrize("seed", range(5))
 def test_nms_selects_what_tensorflow_selects(seed):
-    from sensenet.layers.backend import tf
+    from sensenet.engines.keras.backend import tf
 
     boxes, scores = _random_boxes(300, seed)
     ours = non_max_suppression(Detections(boxes, scores, np.zeros(300, np.int64)), 0.3, 0.2, 25)

@@ -1,7 +1,7 @@
 """An object detector as one TensorFlow function: pixels in, the kept boxes out.
 
 The graph mirrors what `ObjectDetector` does in numpy: the image network's
-raw YOLO heads, decoded with `sensenet.yolo.decode_head`'s formulas in the
+raw YOLO heads, decoded with `sensenet.detection.yolo.decode_head`'s formulas in the
 same float32 order (sigmoid written as 1 / (1 + exp(-x)), as numpy computes
 it), then greedy per-class non-max suppression. Suppression runs one
 ``NonMaxSuppressionV4`` per class (padded to ``max_objects``, which TFLite,
@@ -20,7 +20,7 @@ Two inputs are offered:
 - network-size pixels (1, height, width, 3), float32 RGB 0-255, already
   fitted by any rescale type; boxes are in those pixels (the .smbundle and
   TF.js exports; the caller fits the image and maps boxes back, as
-  `ObjectDetector` does with `sensenet.preprocess.rescale`);
+  `ObjectDetector` does with `sensenet.inputs.rescale`);
 - with ``any_size``, an image of any size (1, H, W, 3), warped inside the
   graph with TensorFlow's nearest resize (sensenet's "warp", pixel for
   pixel); boxes are then in that image's pixels, clipped to it (TFLite).
@@ -32,22 +32,22 @@ from typing import Any
 
 import numpy as np
 
+from sensenet.detection.yolo import Detections
 from sensenet.exceptions import UnsupportedError
-from sensenet.yolo import Detections
 
 OUTPUT_NAMES = ("boxes", "scores", "classes", "count")
 DETECTION_KEYS = ("boxes", "scores", "classes")
 
 
 def _sigmoid(x):
-    from sensenet.layers.backend import tf
+    from sensenet.engines.keras.backend import tf
 
     return tf.constant(1.0, tf.float32) / (tf.constant(1.0, tf.float32) + tf.exp(-x))
 
 
 def _decode_head(raw, head: Any, class_count: int) -> Detections:
-    """`sensenet.yolo.decode_head` for one image's (grid_h, grid_w, channels) head output."""
-    from sensenet.layers.backend import tf
+    """`sensenet.detection.yolo.decode_head` for one image's (grid_h, grid_w, channels) head output."""
+    from sensenet.engines.keras.backend import tf
 
     grid_h, grid_w = int(raw.shape[0]), int(raw.shape[1])
     anchors = head.anchors.astype(np.float32)
@@ -73,7 +73,7 @@ def _decode_head(raw, head: Any, class_count: int) -> Detections:
 
 def _per_class_nms(found: Detections, class_count: int, settings: dict):
     """Greedy suppression within each class, survivors merged best first, padded to max_objects."""
-    from sensenet.layers.backend import tf
+    from sensenet.engines.keras.backend import tf
 
     max_objects = settings["max_objects"]
     kept_boxes, kept_scores, kept_classes = [], [], []
@@ -112,7 +112,7 @@ def baked_settings(detector: Any) -> dict:
 
 def _network_size_detector(detector: Any):
     """A function of one (1, height, width, 3) pixel batch giving the dict of `OUTPUT_NAMES`."""
-    from sensenet.layers.backend import keras, tf
+    from sensenet.engines.keras.backend import keras, tf
 
     source = detector._model
     if not isinstance(source, keras.Model):  # read from a bundle: its graph is this function already
@@ -140,7 +140,7 @@ def check_exportable(detector: Any) -> None:
 
 def detector_function(detector: Any, any_size: bool = False):
     """The detector graph as a concrete function (see the module docstring for its two inputs)."""
-    from sensenet.layers.backend import tf
+    from sensenet.engines.keras.backend import tf
 
     check_exportable(detector)
     height, width = detector._input_size
@@ -152,7 +152,7 @@ def detector_function(detector: Any, any_size: bool = False):
     def warped(image):
         sides = tf.cast(tf.shape(image)[1:3], tf.float32)
         found = run(tf.image.resize(image, (height, width), method="nearest"))
-        # As `sensenet.preprocess.rescale.to_original_pixels`: divide by the resize ratio, then clip.
+        # As `sensenet.inputs.rescale.to_original_pixels`: divide by the resize ratio, then clip.
         ratios = tf.tile(tf.stack([width / sides[1], height / sides[0]]), [2])
         limits = tf.tile(tf.stack([sides[1], sides[0]]), [2])
         return {**found, "boxes": tf.clip_by_value(found["boxes"] / ratios, 0.0, limits)}

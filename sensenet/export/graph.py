@@ -7,7 +7,7 @@ computation the wrapper runs. The inputs are the Keras model's: the input
 matrix, then one pixel batch per image field. With ``resize_images`` an
 image input takes any height and width and is resized inside the graph to
 the network's size with TensorFlow's nearest-neighbour resize, which is the
-"warp" rescale `sensenet.preprocess` does in Python, pixel for pixel.
+"warp" rescale `sensenet.inputs` does in Python, pixel for pixel.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ IMAGE_RANK = 4
 
 def _model_function(model: Any) -> tuple[list[Any], Callable]:
     """The model's input specs and a function of its input tensors."""
-    from sensenet.layers.backend import keras, tf
+    from sensenet.engines.keras.backend import keras, tf
 
     source = model._model
     if isinstance(source, keras.Model):
@@ -34,7 +34,7 @@ def _model_function(model: Any) -> tuple[list[Any], Callable]:
 
 def serving_function(model: Any, resize_images: bool = False):
     """The model's computation with a fixed input signature, as a concrete function."""
-    from sensenet.layers.backend import tf
+    from sensenet.engines.keras.backend import tf
 
     specs, run = _model_function(model)
     if not resize_images:

@@ -19,7 +19,7 @@ KERAS_WEIGHTS_SUFFIX = ".weights.h5"
 
 
 def _keras_model(model: Any):
-    from sensenet.layers.backend import keras
+    from sensenet.engines.keras.backend import keras
 
     source = model._model
     if not isinstance(source, keras.Model):

@@ -1,6 +1,6 @@
 """ONNX export: the graph sensenet's own ONNX engine runs, built from the model spec.
 
-One ONNX graph for both uses (`sensenet.runtime`), so an exported file
+One ONNX graph for both uses (`sensenet.engines.onnx`), so an exported file
 predicts exactly what the `onnx` engine predicts. A detector's graph adds
 decoding and suppression to the engine's raw heads (`sensenet.export.onnx_detector`). The graph is checked
 (inputs, full shape inference) before it is written: a model the builder
@@ -32,7 +32,7 @@ def _expected_inputs(spec: Any) -> int:
 
 
 def _deepnet_graph(model: Any):
-    from sensenet.runtime.deepnet import deepnet_graph
+    from sensenet.engines.onnx.deepnet import deepnet_graph
 
     return deepnet_graph(model.spec, model.settings)
 

@@ -1,8 +1,8 @@
 """An object detector as one ONNX graph: the ONNX engine's raw YOLO heads, then decoding and NMS.
 
-The heads come from `sensenet.runtime.image.image_network_graph` (what the
-``onnx`` engine runs); the rest mirrors `sensenet.yolo` in ONNX ops, in the
-same float32 order: each head decoded as `sensenet.yolo.decode_head` does,
+The heads come from `sensenet.engines.onnx.image.image_network_graph` (what the
+``onnx`` engine runs); the rest mirrors `sensenet.detection.yolo` in ONNX ops, in the
+same float32 order: each head decoded as `sensenet.detection.yolo.decode_head` does,
 then ONNX ``NonMaxSuppression``, which suppresses within each class (each
 box scores only for its best class, -1 elsewhere), the survivors merged best
 score first and cut to ``max_objects``: the boxes the numpy greedy loop
@@ -23,15 +23,15 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from sensenet.engines.onnx.graph import GraphBuilder
+from sensenet.engines.onnx.image import image_network_graph, node_output_name
 from sensenet.export.detector_graph import baked_settings, check_exportable
-from sensenet.runtime.graph import GraphBuilder
-from sensenet.runtime.image import image_network_graph, node_output_name
 
 PREFIX = "detect_"
 
 
 def _sigmoid(g: GraphBuilder, x: str) -> str:
-    """1 / (1 + exp(-x)), as numpy computes it in `sensenet.yolo`."""
+    """1 / (1 + exp(-x)), as numpy computes it in `sensenet.detection.yolo`."""
     one = g.constant(1.0)
     return g.op("Div", one, g.op("Add", one, g.op("Exp", g.op("Neg", x))))
 

@@ -60,8 +60,8 @@ def bundle_settings(model: Any) -> dict:
 def _save(model: Any, saved_model: Path) -> None:
     """Keras' own export for a Deepnet; a module serving the detector graph for a detector; a model
     read from a bundle is saved as it was loaded."""
+    from sensenet.engines.keras.backend import keras, tf
     from sensenet.export.detector_graph import detector_function
-    from sensenet.layers.backend import keras, tf
 
     source = model._model
     if not isinstance(source, keras.Model):

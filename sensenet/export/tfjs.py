@@ -49,7 +49,7 @@ _WEIGHT_DTYPES = {
 
 def _take_weights(graph_def) -> tuple[list[dict], bytes]:
     """Move every Const node's value out of the graph into (manifest entries, bytes)."""
-    from sensenet.layers.backend import tf
+    from sensenet.engines.keras.backend import tf
 
     entries, chunks = [], []
     for node in graph_def.node:

@@ -17,7 +17,7 @@ import numpy as np
 
 from sensenet.exceptions import UnsupportedError
 from sensenet.export.graph import frozen_function
-from sensenet.preprocess.rescale import choose_rescale_type
+from sensenet.inputs.rescale import choose_rescale_type
 
 TFLITE_RESCALE_TYPE = "warp"
 
@@ -31,7 +31,7 @@ def _rescale_type(model: Any) -> str | None:
 
 
 def tflite_bytes(model: Any) -> bytes:
-    from sensenet.layers.backend import tf
+    from sensenet.engines.keras.backend import tf
 
     rescale_type = _rescale_type(model)
     if rescale_type not in (None, TFLITE_RESCALE_TYPE):

@@ -215,7 +215,7 @@ def extracted_bundle(bundle_path: str | os.PathLike) -> Iterator[Path]:
 
 def load_bundle(bundle_path: str | os.PathLike) -> tuple[Any, dict]:
     """The bundle's SavedModel (loaded into memory) and its ``assets/settings.json``."""
-    from sensenet.layers.backend import tf
+    from sensenet.engines.keras.backend import tf
 
     where = os.fspath(bundle_path)
     with extracted_bundle(bundle_path) as model_dir:

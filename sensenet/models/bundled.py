@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sensenet.detection.yolo import Detections
 from sensenet.lazy import Lazy
 from sensenet.models.bundle import SETTINGS_PATH, load_bundle
 from sensenet.models.detector import ObjectDetector
@@ -25,7 +26,6 @@ from sensenet.spec.fields import Fields
 from sensenet.spec.image_layers import ImageNetwork, parse_image_metadata
 from sensenet.spec.inputs import ImageInput, parse_inputs
 from sensenet.spec.model import parse_output
-from sensenet.yolo import Detections
 
 
 class SavedModelEngine:

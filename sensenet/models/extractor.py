@@ -9,8 +9,8 @@ import numpy as np
 
 from sensenet.engines import make_node_engine
 from sensenet.exceptions import InputDataError, ModelFormatError, UnsupportedError
+from sensenet.inputs.image_fields import ImageEncoder
 from sensenet.lazy import Lazy
-from sensenet.load_images import ImageEncoder
 from sensenet.models.settings import Settings
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.inputs import ImageInput
@@ -40,7 +40,7 @@ class ImageFeatureExtractor:
             rescale_type=settings.rescale_type,
         )
         last = [len(network.nodes) - 1]
-        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, last))
+        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, last, settings.threads))
         self._keras_model = Lazy(lambda: make_node_engine("keras", network, last).model)
 
     @property

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from sensenet.load import encoding_tables
+from sensenet.inputs.rows import encoding_tables
 
 
 class InputEncoding(keras.layers.Layer):

@@ -1,6 +1,6 @@
 """In-graph preprocessing: the raw input matrix to standardised, one-hot features.
 
-The same computation as `sensenet.layers.encoding.InputEncoding`, from the
+The same computation as `sensenet.engines.keras.encoding.InputEncoding`, from the
 same tables, with the branches a model does not need left out.
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 from onnx import TensorProto
 
-from sensenet.load import encoding_tables
-from sensenet.runtime.graph import GraphBuilder, Tensor
+from sensenet.engines.onnx.graph import GraphBuilder, Tensor
+from sensenet.inputs.rows import encoding_tables
 from sensenet.spec.inputs import CategoricalInput, NumericInput
 
 NumericField = NumericInput | CategoricalInput

@@ -4,7 +4,7 @@
 `KERAS_LAYERS` is), so a new layer type needs one function here.
 
 A `Tensor` of shape (height, width, channels) is an image, held channels-first
-(NCHW) in the graph as ONNX's convolutions want (see `sensenet.runtime.image`):
+(NCHW) in the graph as ONNX's convolutions want (see `sensenet.engines.onnx.image`):
 the layers that may read one (activation, batch norm, flatten) act on the
 channel axis, and flatten in the (height, width, channels) order Keras uses.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.runtime.activations import ACTIVATIONS, identity
-from sensenet.runtime.graph import GraphBuilder, Tensor
+from sensenet.engines.onnx.activations import ACTIVATIONS, identity
+from sensenet.engines.onnx.graph import GraphBuilder, Tensor
 from sensenet.spec.layers import (
     Activation,
     BatchNormalization,

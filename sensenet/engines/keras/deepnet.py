@@ -1,6 +1,6 @@
 """A spec's networks as one Keras model, and a compiled function to run it.
 
-The model takes the matrix made by `sensenet.load` (when the model has
+The model takes the matrix made by `sensenet.inputs.rows` (when the model has
 non-image fields) followed by one float32 pixel tensor (rows, height, width, 3),
 RGB 0-255, per image field, and returns class probabilities or de-normalised
 regression values.
@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sensenet.engines.keras.backend import keras, tf
+from sensenet.engines.keras.core import apply_layers
+from sensenet.engines.keras.encoding import InputEncoding
+from sensenet.engines.keras.image import ImageStandardization, graph_outputs, image_feature_model
+from sensenet.engines.keras.tree import TreeEmbeddingLayer
 from sensenet.exceptions import UnsupportedError
-from sensenet.layers.backend import keras, tf
-from sensenet.layers.core import apply_layers
-from sensenet.layers.encoding import InputEncoding
-from sensenet.layers.image import ImageStandardization, graph_outputs, image_feature_model
-from sensenet.layers.tree import TreeEmbeddingLayer
 from sensenet.models.settings import Settings
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.inputs import ImageInput
@@ -118,12 +118,13 @@ class KerasEngine:
 class KerasImageNetwork:
     """An image network's raw node outputs for a pixel batch (a detector's heads), through Keras.
 
-    The Keras twin of `sensenet.runtime.engine.OnnxImageNetwork`.
+    The Keras twin of `sensenet.engines.onnx.engine.OnnxImageNetwork`.
     """
 
     name = "keras"
 
-    def __init__(self, network: ImageNetwork, nodes: Sequence[int]):
+    def __init__(self, network: ImageNetwork, nodes: Sequence[int], threads: int | None = None):
+        """`threads` is accepted for the registry's sake: TensorFlow sizes its own thread pools."""
         meta = network.metadata
         pixels = keras.Input(shape=(meta.height, meta.width, meta.channels), dtype="float32", name="pixels")
         outputs = graph_outputs(network.nodes, ImageStandardization(meta)(pixels))

@@ -1,8 +1,8 @@
 """The engines that can run a model spec, by name.
 
 An engine is built from (spec, settings) and called with the input matrix
-made by `sensenet.load`, plus, for a model with image fields, a list of pixel
-batches made by `sensenet.load_images` (one float32 (rows, height, width, 3)
+made by `sensenet.inputs.rows`, plus, for a model with image fields, a list of pixel
+batches made by `sensenet.inputs.image_fields` (one float32 (rows, height, width, 3)
 RGB 0-255 array per image field, in ``preprocess`` order): ``engine(matrix)``
 or ``engine(matrix, images)``. It returns a float32 array (rows, outputs), and
 has a `name` (its key here). Engines
@@ -19,15 +19,15 @@ from sensenet.exceptions import SettingsError
 
 # name -> "module:attribute" of the engine class
 ENGINES: dict[str, str] = {
-    "keras": "sensenet.models.deepnet:KerasEngine",
-    "onnx": "sensenet.runtime.engine:OnnxEngine",
+    "keras": "sensenet.engines.keras.deepnet:KerasEngine",
+    "onnx": "sensenet.engines.onnx.engine:OnnxEngine",
 }
 DEFAULT_ENGINE = "onnx"
 
 # name -> the class giving an image network's raw node outputs (a detector's heads)
 NODE_ENGINES: dict[str, str] = {
-    "keras": "sensenet.models.deepnet:KerasImageNetwork",
-    "onnx": "sensenet.runtime.engine:OnnxImageNetwork",
+    "keras": "sensenet.engines.keras.deepnet:KerasImageNetwork",
+    "onnx": "sensenet.engines.onnx.engine:OnnxImageNetwork",
 }
 
 
@@ -43,6 +43,7 @@ def make_engine(name: str | None, spec: Any, settings: Any) -> Any:
     return _engine_class(ENGINES, name)(spec, settings)
 
 
-def make_node_engine(name: str | None, network: Any, nodes: Any) -> Any:
-    """Runs `network` on a pixel batch and returns the raw outputs of `nodes`."""
-    return _engine_class(NODE_ENGINES, name)(network, nodes)
+def make_node_engine(name: str | None, network: Any, nodes: Any, threads: int | None = None) -> Any:
+    """Runs `network` on a pixel batch and returns the raw outputs of `nodes`, on `threads` threads
+    (None: every core)."""
+    return _engine_class(NODE_ENGINES, name)(network, nodes, threads=threads)

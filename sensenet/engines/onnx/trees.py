@@ -1,6 +1,6 @@
 """Tree embeddings in plain ONNX ops (gather, compare, batched matmul).
 
-The arrays and the computation are those of `sensenet.layers.tree` (see
+The arrays and the computation are those of `sensenet.engines.keras.tree` (see
 `sensenet.spec.trees` for the formulation), so both engines agree bit for bit
 on which leaf each row reaches.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from onnx import TensorProto
 
-from sensenet.runtime.graph import GraphBuilder, Tensor
+from sensenet.engines.onnx.graph import GraphBuilder, Tensor
 from sensenet.spec.trees import TreeEmbedding
 
 

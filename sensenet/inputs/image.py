@@ -9,8 +9,8 @@ from typing import Any, Union
 import numpy as np
 
 from sensenet.exceptions import ImageError
-from sensenet.preprocess.decode import decode_image
-from sensenet.preprocess.pixels import channel_order, pixels_from_array
+from sensenet.inputs.decode import decode_image
+from sensenet.inputs.pixels import channel_order, pixels_from_array
 
 ImageValue = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, list, None]
 
@@ -63,8 +63,8 @@ def load_image(value: ImageValue, *, color_space: str = "rgb", path_prefix: str 
     """The (H, W, 3) uint8 RGB pixels of an image in any form a row may hold.
 
     ``value`` is a file path (joined to ``path_prefix`` when given, unless absolute), the bytes of a
-    compressed image (see ``sensenet.preprocess.decode``), a pixel array in ``color_space`` channel
-    order (see ``sensenet.preprocess.pixels``; ``color_space`` does not apply to files, which carry
+    compressed image (see ``sensenet.inputs.decode``), a pixel array in ``color_space`` channel
+    order (see ``sensenet.inputs.pixels``; ``color_space`` does not apply to files, which carry
     their own colour model), or None, which gives one black pixel. The result is always a new array.
     """
     channel_order(color_space)

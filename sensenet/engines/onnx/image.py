@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from sensenet.runtime.graph import GraphBuilder, Tensor
-from sensenet.runtime.layers import ONNX_LAYERS, TO_CHANNELS_LAST, activate, flatten, is_image
+from sensenet.engines.onnx.graph import GraphBuilder, Tensor
+from sensenet.engines.onnx.layers import ONNX_LAYERS, TO_CHANNELS_LAST, activate, flatten, is_image
 from sensenet.spec.image_layers import (
     IMAGE_INPUT,
     Add,
@@ -283,7 +283,7 @@ def image_network_graph(network: ImageNetwork, nodes: Sequence[int]) -> onnx.Mod
     """Pixels (input `PIXELS_NAME`) to the raw outputs of the image network's `nodes`.
 
     Output ``node_<i>`` is node i's output as Keras gives it (channels-last):
-    for a detector, the YOLO heads' raw outputs that `sensenet.yolo` decodes.
+    for a detector, the YOLO heads' raw outputs that `sensenet.detection.yolo` decodes.
     """
     meta = network.metadata
     g = GraphBuilder()

@@ -8,7 +8,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from sensenet.layers.activations import ACTIVATIONS
+from sensenet.engines.keras.activations import ACTIVATIONS
 from sensenet.spec.layers import (
     Activation,
     BatchNormalization,

@@ -1,6 +1,6 @@
 """Activation functions by BigML name, as ONNX ops.
 
-The formulas are those of `sensenet.layers.activations` (the Keras engine),
+The formulas are those of `sensenet.engines.keras.activations` (the Keras engine),
 so both engines compute the same function.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sensenet.runtime.graph import GraphBuilder
+from sensenet.engines.onnx.graph import GraphBuilder
 
 Activation = Callable[[GraphBuilder, str], str]
 
-LEAKY_RELU_SLOPE = 0.1  # as in sensenet.layers.activations (a test checks they agree)
+LEAKY_RELU_SLOPE = 0.1  # as in sensenet.engines.keras.activations (a test checks they agree)
 
 
 def _relu6(g: GraphBuilder, x: str) -> str:

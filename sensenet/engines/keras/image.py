@@ -9,8 +9,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from sensenet.layers.activations import ACTIVATIONS
-from sensenet.layers.core import KERAS_LAYERS
+from sensenet.engines.keras.activations import ACTIVATIONS
+from sensenet.engines.keras.core import KERAS_LAYERS
 from sensenet.spec.image_layers import (
     IMAGE_INPUT,
     Add,

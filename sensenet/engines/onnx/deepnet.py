@@ -1,23 +1,23 @@
 """A spec's networks as one ONNX graph: input matrix and pixels in, predictions out.
 
-The graph takes the matrix made by `sensenet.load` (input `INPUT_NAME`, when
+The graph takes the matrix made by `sensenet.inputs.rows` (input `INPUT_NAME`, when
 the model has a non-image field) and one float32 (rows, height, width, 3) RGB
 0-255 pixel batch per image field (inputs `image_input_name(i)`), and returns
 class probabilities or de-normalised regression values (output
-`OUTPUT_NAME`), exactly as `sensenet.models.deepnet.deepnet_model` does.
+`OUTPUT_NAME`), exactly as `sensenet.engines.keras.deepnet.deepnet_model` does.
 """
 
 from __future__ import annotations
 
 import onnx
 
+from sensenet.engines.onnx.encoding import input_encoding
+from sensenet.engines.onnx.graph import GraphBuilder, Tensor
+from sensenet.engines.onnx.image import image_features
+from sensenet.engines.onnx.layers import apply_layers
+from sensenet.engines.onnx.trees import tree_embedding
 from sensenet.exceptions import UnsupportedError
 from sensenet.models.settings import Settings
-from sensenet.runtime.encoding import input_encoding
-from sensenet.runtime.graph import GraphBuilder, Tensor
-from sensenet.runtime.image import image_features
-from sensenet.runtime.layers import apply_layers
-from sensenet.runtime.trees import tree_embedding
 from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import BOUNDING_BOX, REGRESSION, ModelSpec, Network
 
@@ -88,7 +88,8 @@ def deepnet_graph(spec: ModelSpec, settings: Settings) -> onnx.ModelProto:
     if spec.output.kind == BOUNDING_BOX:
         raise UnsupportedError(
             "this is an object detector (bounding_box output): it has no readout to predict with; "
-            "run its heads with sensenet.runtime.engine.OnnxImageNetwork and decode them with sensenet.yolo"
+            "run its heads with sensenet.engines.onnx.engine.OnnxImageNetwork and decode them with "
+            "sensenet.detection.yolo"
         )
     g = GraphBuilder()
     inputs = graph_inputs(spec)
