@@ -8,14 +8,14 @@
 //     (-1 when missing or unknown); standardising and one-hot encoding happen in the graph;
 //   - one float32 (1, height, width, 3) RGB 0-255 pixel input per image field, already fitted to
 //     the network by the rescale type (warp, pad or crop, nearest neighbour), done here exactly as
-//     sensenet/preprocess/rescale.py does it;
+//     sensenet/inputs/rescale.py does it;
 //   - a detector: its fitted image as "pixels"; it returns boxes in those pixels, mapped back here.
 // `tf` is the global of tf.min.js, loaded by index.html before this module. ?backend=cpu (or wasm,
 // webgl, ...) picks TensorFlow.js' backend; by default it picks the fastest it finds.
 
 const MISSING_CATEGORY = -1;
 
-// ---- image fitting, as sensenet/preprocess/rescale.py (float32 arithmetic where it uses float32)
+// ---- image fitting, as sensenet/inputs/rescale.py (float32 arithmetic where it uses float32)
 
 const f32 = Math.fround;
 
@@ -116,7 +116,7 @@ async function readImage(file) {
   return { width: bitmap.width, height: bitmap.height, rgb, bitmap };
 }
 
-// ---- row encoding, as sensenet/load.py
+// ---- row encoding, as sensenet/inputs/rows.py
 
 function encodeField(field, raw) {
   if (field.optype === "categorical") {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sensenet import __version__
-from sensenet.preprocess.rescale import choose_rescale_type
+from sensenet.inputs.rescale import choose_rescale_type
 
 DESCRIPTION_VERSION = 1
 

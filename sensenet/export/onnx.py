@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sensenet.engines.onnx.deepnet import INPUT_NAME
 from sensenet.exceptions import UnsupportedError
 from sensenet.export.onnx_fields import add_description, with_field_inputs
-from sensenet.runtime.deepnet import INPUT_NAME
 from sensenet.spec.inputs import ImageInput
 
 

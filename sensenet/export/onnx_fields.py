@@ -1,7 +1,7 @@
 """A self-contained ONNX graph: one input per field, BigML's encoding inside the graph.
 
-The engine's graph (`sensenet.runtime.deepnet`) takes the input matrix that
-`sensenet.load` builds in Python: categories as positions, NaN missing. Here
+The engine's graph (`sensenet.engines.onnx.deepnet`) takes the input matrix that
+`sensenet.inputs.rows` builds in Python: categories as positions, NaN missing. Here
 that matrix is built inside the graph instead, so any ONNX runtime serves the
 file from raw values with no code of ours. Each non-image field becomes an
 input named by the field (`FieldInfo.name`: BigML's name, or ``field_<index>``):
@@ -26,8 +26,8 @@ from typing import Any
 import onnx
 from onnx import TensorProto, helper
 
+from sensenet.engines.onnx.deepnet import INPUT_NAME
 from sensenet.export.description import model_description, non_image_fields
-from sensenet.runtime.deepnet import INPUT_NAME
 
 ML_DOMAIN = "ai.onnx.ml"
 ML_OPSET = 2  # LabelEncoder with string keys and float values
