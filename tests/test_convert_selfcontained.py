@@ -181,3 +181,16 @@ def test_formats_that_cannot_hold_the_encoding_refuse_it(exported, tmp_path):
     with pytest.raises(SettingsError, match="self_contained must be True, False or None"):
         convert(model, None, tmp_path / "model.onnx", "onnx", self_contained="yes")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_line_writes_both_forms(tmp_path):
+    from tests.test_cli import sensenet
+
+    for flags, names in (
+        ((), ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]),
+        (("--matrix-input",), ["input_matrix"]),
+    ):
+        out = tmp_path / f"iris{len(flags)}.onnx"
+        result = sensenet("convert", "--example", "iris", "--to", "onnx", "-o", str(out), *flags)
+        assert result.returncode == 0, result.stderr
+        assert [i.name for i in _session(out).get_inputs()] == names

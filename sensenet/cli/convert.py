@@ -20,7 +20,8 @@ Write a BigML deepnet in another format, at exactly OUT:
   tfjs      a TensorFlow.js graph-model directory
   smbundle  a SavedModel and its settings in one file (sensenet reads it back)
   h5        the Keras model's weights
-  onnx      the ONNX graph sensenet's default engine runs
+  onnx      the ONNX graph sensenet's default engine runs, self-contained: one input per
+            field, named by the field, raw values in (--matrix-input: the encoded matrix)
 
 An existing OUT is replaced only with --force; a failed conversion leaves nothing behind.
 """
@@ -36,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", required=True, metavar="OUT", help="the file (or directory) to write"
     )
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    parser.add_argument(
+        "--matrix-input",
+        action="store_true",
+        help="onnx: take the encoded input matrix, as the other formats do, not one input per field",
+    )
     parser.add_argument(
         "--rescale-type",
         choices=RESCALE_TYPES,
@@ -56,5 +62,6 @@ def run(args: argparse.Namespace) -> int:
     settings = {"rescale_type": args.rescale_type} if args.rescale_type else None
     document = open_model(model_path).document
     with native_logs_silenced(not args.debug):
-        convert(document, settings, args.output, args.to, overwrite=args.force)
+        self_contained = False if args.matrix_input else None
+        convert(document, settings, args.output, args.to, overwrite=args.force, self_contained=self_contained)
     return 0
