@@ -93,7 +93,7 @@ SHARDED, SHARDED_SOURCE = "sharded", "regression-6"
 
 
 # These tests feed every export the input matrix; tests/test_convert_selfcontained.py feeds raw values.
-MATRIX_OPTIONS = {"onnx": {"self_contained": False}}
+MATRIX_OPTIONS = {"onnx": {"self_contained": False}, "tflite": {"self_contained": False}}
 
 
 class Converted:

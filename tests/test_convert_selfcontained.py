@@ -1,10 +1,12 @@
-"""Self-contained ONNX exports: one input per field, raw values in, run by a bare onnxruntime session.
+"""Self-contained exports: one input per field, raw values in, run by a bare runtime.
 
-Every row fixture (typed, legacy and tree-embedding networks) and the image
-fixture model is exported once; the session is fed the rows' raw values
+ONNX: every row fixture (typed, legacy and tree-embedding networks) and the
+image fixture model is exported once; the session is fed the rows' raw values
 (numbers as float32 with NaN for missing, categories as strings with "" for
 missing) under the graph's field-named inputs, and must give the Python
-API's numbers to 1e-6, also for unknown and missing categories.
+API's numbers to 1e-6, also for unknown and missing categories. TFLite: the
+same for a few fixtures (each conversion takes seconds), in LiteRT, with
+builtin ops only.
 """
 
 from __future__ import annotations
@@ -173,9 +175,52 @@ def test_the_matrix_graph_on_request(exported, tmp_path):
     assert np.abs(got - model(rows)).max() <= TOLERANCE
 
 
+def _litert_run(path, model, rows: list[list]) -> tuple[np.ndarray, set[str]]:
+    """LiteRT fed the raw values under the field inputs; also the graph's op names."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    inputs = {detail["name"]: detail["index"] for detail in interpreter.get_input_details()}
+    feeds = _feeds(model, rows)
+    assert sorted(inputs) == sorted(feeds)
+    for index in inputs.values():
+        interpreter.resize_tensor_input(index, [len(rows), 1], strict=True)
+    interpreter.allocate_tensors()
+    for name, values in feeds.items():
+        interpreter.set_tensor(inputs[name], values)
+    interpreter.invoke()
+    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), ops
+
+
+TFLITE_CASES = [("regression.json.gz", 0), ("regression.json.gz", 1), ("legacy_regression.json.gz", 0)]
+
+
+@pytest.mark.parametrize("key", TFLITE_CASES, ids=_id)
+def test_tflite_takes_raw_values_with_builtin_ops(exported, key, tmp_path):
+    case, model, _ = exported[key]
+    path = tmp_path / "model.tflite"
+    convert(model, None, path, "tflite")
+    rows = [v["input"] for v in case["validation"]]
+    rows += _with_missing_and_unknown(model, rows)
+    got, ops = _litert_run(path, model, rows)
+    assert np.abs(got - model(rows)).max() <= TOLERANCE
+    assert "EQUAL" in ops and not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], ops
+
+
+def test_tflite_input_names_keep_what_tensorflow_allows(tmp_path):
+    resource = read_json_file(str(example_path("iris")))
+    path = tmp_path / "iris.tflite"
+    convert(resource, None, path, "tflite")
+    from ai_edge_litert.interpreter import Interpreter
+
+    names = sorted(detail["name"] for detail in Interpreter(model_path=str(path)).get_input_details())
+    assert names == ["petal_length__cm_", "petal_width__cm_", "sepal_length__cm_", "sepal_width__cm_"]
+
+
 def test_formats_that_cannot_hold_the_encoding_refuse_it(exported, tmp_path):
     _, model, _ = exported[("regression.json.gz", 0)]
-    for to_format in ("tfjs", "tflite", "smbundle", "h5"):
+    for to_format in ("tfjs", "smbundle", "h5"):
         with pytest.raises(UnsupportedError, match=f"the {to_format} export cannot hold the input encoding"):
             convert(model, None, tmp_path / f"model.{to_format}", to_format, self_contained=True)
     with pytest.raises(SettingsError, match="self_contained must be True, False or None"):

@@ -20,8 +20,10 @@ Write a BigML deepnet in another format, at exactly OUT:
   tfjs      a TensorFlow.js graph-model directory
   smbundle  a SavedModel and its settings in one file (sensenet reads it back)
   h5        the Keras model's weights
-  onnx      the ONNX graph sensenet's default engine runs, self-contained: one input per
-            field, named by the field, raw values in (--matrix-input: the encoded matrix)
+  onnx      the ONNX graph sensenet's default engine runs
+
+ONNX and TFLite files are self-contained: one input per field, named by the field, raw
+values in (numbers, category strings); --matrix-input gives them the encoded matrix instead.
 
 An existing OUT is replaced only with --force; a failed conversion leaves nothing behind.
 """
@@ -40,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--matrix-input",
         action="store_true",
-        help="onnx: take the encoded input matrix, as the other formats do, not one input per field",
+        help="onnx, tflite: take the encoded input matrix, as the other formats do, not one input per field",
     )
     parser.add_argument(
         "--rescale-type",

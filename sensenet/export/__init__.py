@@ -44,14 +44,16 @@ class Format:
             if self_contained:
                 raise UnsupportedError(
                     f"the {name} export cannot hold the input encoding (string inputs): it takes the "
-                    "encoded matrix (see model.encode); self_contained=True works for onnx"
+                    "encoded matrix (see model.encode); self_contained=True works for onnx and tflite"
                 )
             return {}
         return {"self_contained": self.self_contained if self_contained is None else self_contained}
 
 
 FORMATS: dict[str, Format] = {
-    "tflite": Format("sensenet.export.tflite:write_tflite", {"rescale_type": "warp"}),  # LiteRT file
+    "tflite": Format(  # LiteRT file
+        "sensenet.export.tflite:write_tflite", {"rescale_type": "warp"}, self_contained=True
+    ),
     "tfjs": Format("sensenet.export.tfjs:write_tfjs"),  # TensorFlow.js graph-model directory
     "smbundle": Format("sensenet.export.smbundle:write_smbundle"),  # SavedModel + settings, one file
     "h5": Format("sensenet.export.h5:write_h5"),  # Keras weights

@@ -5,6 +5,11 @@ inside the graph ("warp", the only rescale a graph input of any size allows),
 so `predict_image` feeds a decoded image file as it is. A detector is its
 detector graph (`sensenet.export.detector_graph`) on such an image, NMS
 included (the builtin NON_MAX_SUPPRESSION_V4), boxes in the image's pixels.
+
+Self-contained (the default): one input per non-image field, named by the
+field (`sensenet.export.graph.field_input_names`: characters TensorFlow
+refuses become "_"), float32 numbers and string categories, encoded in the
+graph with builtin ops; otherwise the input matrix, as the model takes it.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ def _rescale_type(model: Any) -> str | None:
     return choose_rescale_type(model.settings.rescale_type, network.metadata.rescale_type)
 
 
-def tflite_bytes(model: Any) -> bytes:
+def tflite_bytes(model: Any, self_contained: bool = True) -> bytes:
     from sensenet.engines.keras.backend import tf
 
     rescale_type = _rescale_type(model)
@@ -40,7 +45,8 @@ def tflite_bytes(model: Any) -> bytes:
             f"built with {rescale_type!r}. Convert from the model JSON (rescale_type is then set for you) "
             f"or build it with rescale_type {TFLITE_RESCALE_TYPE!r}."
         )
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen_function(model, resize_images=True)])
+    function = frozen_function(model, resize_images=True, field_inputs=self_contained)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
     # Anything that is not a builtin op fails here, loudly, instead of needing the Flex delegate.
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
@@ -51,8 +57,8 @@ def tflite_bytes(model: Any) -> bytes:
         ) from None
 
 
-def write_tflite(model: Any, path: Path) -> None:
-    path.write_bytes(tflite_bytes(model))
+def write_tflite(model: Any, path: Path, self_contained: bool = True) -> None:
+    path.write_bytes(tflite_bytes(model, self_contained))
 
 
 def predict_image(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:

@@ -215,9 +215,9 @@ def convert(
     anything `create_model` accepts. A model built here for a format gets the
     settings that format needs (TFLite: ``rescale_type`` "warp"); an existing
     output is replaced only with ``overwrite=True``. ``self_contained`` (ONNX
-    only, its default): one input per non-image field, named by the field, raw
-    values in (numbers, NaN missing; category strings, "" missing); False: the
-    encoded matrix of `model.encode`, as every other format takes.
+    and TFLite, their default): one input per non-image field, named by the
+    field, raw values in (numbers, NaN missing; category strings, "" missing);
+    False: the encoded matrix of `model.encode`, as every other format takes.
     """
     from sensenet.export import convert_model
 
