@@ -41,7 +41,13 @@ BROWSER_TIMEOUT_S = 150
 BACKEND = "cpu"  # TF.js' pure-JavaScript backend: twice as fast as WebGL on Chromium's software GL
 
 TOLERANCE = 1e-5  # TF.js' pure-JavaScript float32 against onnxruntime
-ROW_CASES = [("regression.json.gz", 0), ("regression.json.gz", 2), ("legacy_regression.json.gz", 0)]
+# (fixture, case, self_contained): the page feeds the matrix, or raw values to a self-contained export
+ROW_CASES = [
+    ("regression.json.gz", 0, False),
+    ("regression.json.gz", 2, False),
+    ("legacy_regression.json.gz", 0, False),
+    ("regression.json.gz", 0, True),
+]
 IMAGE_ROWS = 2
 IMAGE_PREFIX = "tests/data/"  # the image fixture's paths start here; FIXTURES holds images/
 DETECTOR_SETTINGS = {"bounding_box_threshold": 0.7, "iou_threshold": 0.2}
@@ -67,6 +73,10 @@ def _require_tools() -> str:
 def _text(value) -> str:
     """How a user types a row value into the form: empty when missing."""
     return "" if value is None else str(value)
+
+
+def _row_key(name: str, k: int, self_contained: bool) -> str:
+    return f"rows-{name.split('.')[0]}-{k}" + ("-selfcontained" if self_contained else "")
 
 
 def _row_job(model, row: list) -> dict:
@@ -107,11 +117,11 @@ def cases(site):
     """Per model kind: the model, the page jobs and what the Python API gives for each."""
     root, _ = site
     result = {}
-    for name, k in ROW_CASES:
+    for name, k, self_contained in ROW_CASES:
         case = load_cases(name)[k]
         model = create_model(case["model"])
-        key = f"rows-{name.split('.')[0]}-{k}"
-        convert(model, None, root / key, "tfjs")
+        key = _row_key(name, k, self_contained)
+        convert(model, None, root / key, "tfjs", self_contained=self_contained)
         rows = [case["validation"][0]["input"], [None] * len(case["validation"][0]["input"])]
         result[key] = (model, [_row_job(model, row) for row in rows], model(rows))
 
@@ -169,7 +179,7 @@ def shown(site, cases, tmp_path_factory):
     return grouped
 
 
-@pytest.mark.parametrize("key", [f"rows-{name.split('.')[0]}-{k}" for name, k in ROW_CASES])
+@pytest.mark.parametrize("key", [_row_key(*case) for case in ROW_CASES])
 def test_row_models_show_the_python_predictions(cases, shown, key):
     model, _, expected = cases[key]
     got = np.array([result["outputs"] for result in shown[key]])

@@ -10,6 +10,8 @@
 //     the network by the rescale type (warp, pad or crop, nearest neighbour), done here exactly as
 //     sensenet/inputs/rescale.py does it;
 //   - a detector: its fitted image as "pixels"; it returns boxes in those pixels, mapped back here.
+// A self-contained export (convert(..., "tfjs", self_contained=True)) takes one (1, 1) input per
+// non-image field instead of the matrix: float32 numbers, string categories ("" when missing).
 // `tf` is the global of tf.min.js, loaded by index.html before this module. ?backend=cpu (or wasm,
 // webgl, ...) picks TensorFlow.js' backend; by default it picks the fastest it finds.
 
@@ -220,6 +222,16 @@ async function predictRows(model, description, inputs) {
       if (field.optype !== "image") values.push(encodeField(field, inputs[k].value));
     });
     feeds[description.inputs.matrix] = tf.tensor2d(values, [1, rowFields.length], "float32");
+  } else if (description.inputs.fields) {
+    // A self-contained export: raw values, one input per field (categories as strings).
+    let position = 0;
+    description.fields.forEach((field, k) => {
+      if (field.optype === "image") return;
+      const name = description.inputs.fields[position++];
+      feeds[name] = field.optype === "categorical"
+        ? tf.tensor2d([[inputs[k].value]], [1, 1], "string")
+        : tf.tensor2d([[encodeField(field, inputs[k].value)]], [1, 1], "float32");
+    });
   }
   const { height, width, rescale_type: rescaleType } = description.image || {};
   let imageInput = 0;

@@ -44,7 +44,7 @@ class Format:
             if self_contained:
                 raise UnsupportedError(
                     f"the {name} export cannot hold the input encoding (string inputs): it takes the "
-                    "encoded matrix (see model.encode); self_contained=True works for onnx and tflite"
+                    "encoded matrix (see model.encode); self_contained=True works for onnx, tflite and tfjs"
                 )
             return {}
         return {"self_contained": self.self_contained if self_contained is None else self_contained}
@@ -54,7 +54,9 @@ FORMATS: dict[str, Format] = {
     "tflite": Format(  # LiteRT file
         "sensenet.export.tflite:write_tflite", {"rescale_type": "warp"}, self_contained=True
     ),
-    "tfjs": Format("sensenet.export.tfjs:write_tfjs"),  # TensorFlow.js graph-model directory
+    # TensorFlow.js graph-model directory; self-contained on request only: string inputs run on the
+    # cpu and webgl backends, not known to on wasm
+    "tfjs": Format("sensenet.export.tfjs:write_tfjs", self_contained=False),
     "smbundle": Format("sensenet.export.smbundle:write_smbundle"),  # SavedModel + settings, one file
     "h5": Format("sensenet.export.h5:write_h5"),  # Keras weights
     "onnx": Format("sensenet.export.onnx:write_onnx", self_contained=True),  # the ONNX engine's graph

@@ -41,6 +41,11 @@ def field_input_names(model: Any) -> list[str]:
     return names
 
 
+def takes_field_inputs(model: Any, field_inputs: bool) -> bool:
+    """Whether the graph asked for with `field_inputs` has field inputs: the model has row fields."""
+    return field_inputs and model.spec is not None and bool(model.spec.numeric_inputs)
+
+
 def field_input_specs(model: Any) -> list[Any]:
     from sensenet.engines.keras.backend import tf
 
@@ -89,7 +94,7 @@ def serving_function(model: Any, resize_images: bool = False, field_inputs: bool
     from sensenet.engines.keras.backend import tf
 
     specs, run = _model_function(model)
-    if field_inputs and model.spec is not None and model.spec.numeric_inputs:
+    if takes_field_inputs(model, field_inputs):
         specs, run = _encoded_fields(model, specs, run)
     if not resize_images:
         return tf.function(run).get_concrete_function(*specs)
