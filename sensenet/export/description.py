@@ -21,6 +21,16 @@ def non_image_fields(model: Any) -> list[Any]:
     return [field for field in model.fields if field.optype != "image"]
 
 
+def unique_name(name: str, index: int, taken: set[str]) -> str:
+    """`name`, or `name_<index>` (then `_2`, ...) when taken; the result is added to `taken`."""
+    candidate, suffix = name, 1
+    while candidate in taken or not candidate:
+        candidate = f"{name}_{index}" if suffix == 1 else f"{name}_{index}_{suffix}"
+        suffix += 1
+    taken.add(candidate)
+    return candidate
+
+
 def _field(field: Any) -> dict[str, Any]:
     entry = {"name": field.name, "id": field.id, "optype": field.optype, "index": field.index}
     if field.values is not None:

@@ -22,22 +22,20 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sensenet.export.description import non_image_fields
+from sensenet.export.description import non_image_fields, unique_name
 
 IMAGE_RANK = 4
 _NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_.\-/]")  # what TensorFlow refuses in an input's name
 
 
 def field_input_names(model: Any) -> list[str]:
-    """Each non-image field's input name: its name with what TensorFlow refuses as "_", made unique."""
-    names, taken = [], set()
+    """Each non-image field's input name: its name with what TensorFlow refuses as "_", made unique
+    (also against the image inputs, ``image_<i>``)."""
+    taken = {f"image_{i}" for i in range(len(model.spec.image_inputs))}
+    names = []
     for field in non_image_fields(model):
         name = _NOT_IN_NAMES.sub("_", field.name)
-        name = name if name[:1].isalnum() else f"field{name}"
-        if name in taken:
-            name = f"{name}_{field.index}"
-        taken.add(name)
-        names.append(name)
+        names.append(unique_name(name if name[:1].isalnum() else f"field{name}", field.index, taken))
     return names
 
 

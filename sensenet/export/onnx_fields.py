@@ -27,7 +27,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from sensenet.engines.onnx.deepnet import INPUT_NAME
-from sensenet.export.description import model_description, non_image_fields
+from sensenet.export.description import model_description, non_image_fields, unique_name
 
 ML_DOMAIN = "ai.onnx.ml"
 ML_OPSET = 2  # LabelEncoder with string keys and float values
@@ -42,16 +42,6 @@ def _used_names(graph: onnx.GraphProto) -> set[str]:
     return names
 
 
-def _unique(name: str, index: int, taken: set[str]) -> str:
-    """`name`, or `name_<index>` (then `_2`, ...) when the graph already uses it."""
-    candidate, suffix = name, 1
-    while candidate in taken or not candidate:
-        candidate = f"{name}_{index}" if suffix == 1 else f"{name}_{index}_{suffix}"
-        suffix += 1
-    taken.add(candidate)
-    return candidate
-
-
 def with_field_inputs(model: Any, engine_model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
     """`engine_model` (the engine's graph of `model`) taking one input per field instead of the matrix.
 
@@ -60,12 +50,12 @@ def with_field_inputs(model: Any, engine_model: onnx.ModelProto) -> tuple[onnx.M
     graph = engine_model.graph
     fields = non_image_fields(model)
     taken = _used_names(graph)
-    names = [_unique(field.name, field.index, taken) for field in fields]
+    names = [unique_name(field.name, field.index, taken) for field in fields]
     nodes, inputs, columns = [], [], []
     for field, name in zip(fields, names):
         if field.optype == "categorical":
             inputs.append(helper.make_tensor_value_info(name, TensorProto.STRING, ["rows", 1]))
-            column = _unique(f"{name}_position", field.index, taken)
+            column = unique_name(f"{name}_position", field.index, taken)
             nodes.append(
                 helper.make_node(
                     "LabelEncoder",
