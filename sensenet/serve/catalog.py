@@ -1,0 +1,158 @@
+"""The models a server answers for: files found from the command line, each loaded once.
+
+A model is named by its file name less ``.json``, ``.json.gz`` or ``.smbundle``; a directory
+stands for the model files directly inside it. `ServedModel.run` is what a batch of requests
+becomes in the worker thread: one engine call for all of them, each request's bad input
+answered on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sensenet.exceptions import ModelNotFoundError, SensenetError
+from sensenet.models.wrappers import create_model
+from sensenet.serve.adapter import DETECTION, model_classes, model_fields, model_kind
+
+MODEL_SUFFIXES = (".json.gz", ".json", ".smbundle")
+
+# What one request asks of the worker: rows (lists indexed like BigML's fields), an encoded
+# matrix, or for a detector a list of images (bytes or None).
+Item = Any
+Outcome = Any  # an (rows, outputs) array, a list of object lists, or the SensenetError of that item
+
+
+def model_name(path: Path) -> str | None:
+    """The name a model file is served under, None when the file is no model file."""
+    for suffix in MODEL_SUFFIXES:
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            return path.name[: -len(suffix)]
+    return None
+
+
+def find_model_files(arguments: Sequence[str]) -> dict[str, Path]:
+    """Model name -> file, from files and directories; names must not repeat."""
+    found: dict[str, Path] = {}
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            files = [p for p in sorted(path.iterdir()) if p.is_file() and model_name(p)]
+            if not files:
+                raise ModelNotFoundError(f"{argument}: the directory holds no model files ({_suffixes()})")
+        elif path.is_file():
+            if model_name(path) is None:
+                raise ModelNotFoundError(f"{argument}: not a model file (expected {_suffixes()})")
+            files = [path]
+        else:
+            raise ModelNotFoundError(f"model file or directory not found: {argument}")
+        for file in files:
+            name = model_name(file)
+            if name in found:
+                raise ModelNotFoundError(f"two models would be served as {name!r}: {found[name]} and {file}")
+            found[name] = file
+    if not found:
+        raise ModelNotFoundError("no model given: name one or more model files or directories")
+    return found
+
+
+def _suffixes() -> str:
+    return ", ".join(MODEL_SUFFIXES)
+
+
+@dataclass
+class ServedModel:
+    """One loaded model and what the protocols need to know of it."""
+
+    name: str
+    path: Path
+    model: Any
+    kind: str
+    fields: tuple[Any, ...]
+    classes: list[str] | None
+    row_length: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.row_length = max(f.index for f in self.fields) + 1
+
+    @property
+    def has_images(self) -> bool:
+        return any(f.optype == "image" for f in self.fields)
+
+    @property
+    def matrix_width(self) -> int:
+        """Columns of the encoded matrix: one per non-image field."""
+        return sum(1 for f in self.fields if f.optype != "image")
+
+    def run(self, items: list[Item]) -> list[Outcome]:
+        """Predict a batch of requests in one go; called in the worker thread."""
+        if self.kind == DETECTION:
+            return [_each_image(self.model, images) for images in items]
+        if self.has_images:
+            return self._run_image_rows(items)
+        return self._run_matrix(items)
+
+    def _run_matrix(self, items: list[Item]) -> list[Outcome]:
+        outcomes: list[Outcome] = [None] * len(items)
+        matrices, kept = [], []
+        for position, item in enumerate(items):
+            try:
+                matrices.append(self.model.encode(item))
+                kept.append(position)
+            except SensenetError as error:
+                outcomes[position] = error
+        if matrices:
+            outputs = self.model(np.concatenate(matrices))
+            _split(outputs, [len(m) for m in matrices], kept, outcomes)
+        return outcomes
+
+    def _run_image_rows(self, items: list[Item]) -> list[Outcome]:
+        """All rows in one call; when some request is bad, each request on its own."""
+        try:
+            outputs = self.model([row for rows in items for row in rows])
+        except SensenetError:
+            return [_guarded(self.model, rows) for rows in items]
+        outcomes: list[Outcome] = [None] * len(items)
+        _split(outputs, [len(rows) for rows in items], list(range(len(items))), outcomes)
+        return outcomes
+
+    def warm_up(self) -> None:
+        """Build the engine and predict once, so the first request pays for neither."""
+        if self.kind == DETECTION:
+            self.model(None)
+        else:
+            self.model([[None] * self.row_length])
+
+
+def _split(outputs: np.ndarray, lengths: list[int], positions: list[int], outcomes: list[Outcome]) -> None:
+    start = 0
+    for position, length in zip(positions, lengths):
+        outcomes[position] = outputs[start : start + length]
+        start += length
+
+
+def _guarded(model: Any, data: Any) -> Outcome:
+    try:
+        return model(data)
+    except SensenetError as error:
+        return error
+
+
+def _each_image(model: Any, images: list[Any]) -> Outcome:
+    try:
+        return [model(image) for image in images]
+    except SensenetError as error:
+        return error
+
+
+def load_model(name: str, path: Path) -> ServedModel:
+    """Read, build and warm up one model; errors are the library's."""
+    model = create_model(os.fspath(path))
+    served = ServedModel(name, path, model, model_kind(model), model_fields(model), model_classes(model))
+    served.warm_up()
+    return served
