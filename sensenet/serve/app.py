@@ -71,7 +71,7 @@ class ServerState:
                 self.models[name] = (served, batcher)
                 log.info("model %s loaded from %s", name, path)
         except Exception as error:
-            log.error("cannot serve %s: %s", path, error, exc_info=not isinstance(error, SensenetError))
+            log.error("cannot serve: %s", error, exc_info=not isinstance(error, SensenetError))
             self.on_failure(error)
             return
         self.ready = True

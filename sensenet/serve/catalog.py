@@ -151,8 +151,11 @@ def _each_image(model: Any, images: list[Any]) -> Outcome:
 
 
 def load_model(name: str, path: Path) -> ServedModel:
-    """Read, build and warm up one model; errors are the library's."""
-    model = create_model(os.fspath(path))
-    served = ServedModel(name, path, model, model_kind(model), model_fields(model), model_classes(model))
-    served.warm_up()
+    """Read, build and warm up one model; errors are the library's, naming the file."""
+    try:
+        model = create_model(os.fspath(path))
+        served = ServedModel(name, path, model, model_kind(model), model_fields(model), model_classes(model))
+        served.warm_up()
+    except SensenetError as error:
+        raise type(error)(f"{path}: {error}") from None
     return served

@@ -1,0 +1,501 @@
+"""`sensenet serve`: a real server process on 127.0.0.1 and a real HTTP client (http.client).
+
+One server answers for a row classifier, a regression, an image model and the eye detector;
+its answers must equal the Python API's. A second, small server is stopped with SIGTERM while
+requests wait in a batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sensenet.cli import main
+from sensenet.models.wrappers import create_model
+from tests.conftest import REPO_ROOT, fixture_path, load_cases
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+MAX_BODY = 1_000_000
+START_TIMEOUT = 60.0
+REQUEST_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A `sensenet serve` subprocess; its log goes to a file (a pipe could fill and block it)."""
+
+    def __init__(self, models: list[Path], log: Path, *options: str):
+        self.port = free_port()
+        self.log = log
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        command = [sys.executable, "-m", "sensenet", "serve", *map(str, models), "--port", str(self.port)]
+        with open(log, "wb") as stream:
+            self.process = subprocess.Popen([*command, *options], stdout=stream, stderr=stream, env=env)
+        self.seen_unready = False
+
+    def request(self, method: str, path: str, body: object = None, raw: bytes | None = None, headers=None):
+        """(status, parsed JSON or text) of one request on a new connection."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
+        try:
+            data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+            streamed = data is not None and not isinstance(data, bytes)
+            connection.request(method, path, body=data, headers=headers or {}, encode_chunked=streamed)
+            response = connection.getresponse()
+            payload = response.read()
+        finally:
+            connection.close()
+        kind = response.getheader("content-type", "")
+        return response.status, json.loads(payload) if kind.startswith(
+            "application/json"
+        ) else payload.decode()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                status, _ = self.request("GET", "/v2/health/ready")
+            except OSError:
+                time.sleep(0.05)
+                continue
+            if status == 200:
+                return
+            assert status == 503
+            assert self.request("GET", "/v2/health/live")[0] == 200
+            self.seen_unready = True
+            time.sleep(0.05)
+        pytest.fail(f"server not ready after {START_TIMEOUT} s:\n{self.log.read_text()}")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+def b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def write_model(directory: Path, name: str, network: dict) -> Path:
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps(network))
+    return path
+
+
+def image_row(row: list, images: Path) -> list:
+    """A fixture row with its image paths resolved in the fixtures' images directory."""
+    return [
+        str(images / value.removeprefix("tests/data/images/"))
+        if isinstance(value, str) and "/" in value
+        else value
+        for value in row
+    ]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("models")
+    cases = load_cases("regression.json.gz")
+    image_case = load_cases("image_regression.json.gz")[0]
+    with zipfile.ZipFile(fixture_path("detection/cats_eye_tinyyolov4.zip")) as archive:
+        (directory / "eyes.json").write_bytes(archive.read(archive.namelist()[0]))
+    write_model(directory, "dense", cases[0]["model"])
+    write_model(directory, "classes", cases[2]["model"])
+    write_model(directory, "digits", image_case["model"])
+    log = tmp_path_factory.mktemp("log") / "server.log"
+    server = Server([directory], log, "--max-wait-ms", "5", "--max-body-bytes", str(MAX_BODY))
+    try:
+        models = {
+            name: create_model(str(directory / f"{name}.json")) for name in ("dense", "classes", "digits")
+        }
+        models["eyes"] = create_model(str(directory / "eyes.json"))
+        server.wait_ready()
+        yield server, models, {"dense": cases[0], "classes": cases[2], "digits": image_case}
+    finally:
+        code = server.stop()
+    assert code == 0, log.read_text()
+
+
+def field_tensors(metadata: dict, rows: list, encode_image=None) -> list[dict]:
+    """One OIP tensor per field, built from the metadata only (as a generic client would)."""
+    tensors = []
+    for tensor in metadata["inputs"]:
+        index = tensor["parameters"]["index"]
+        values = [row[index] for row in rows]
+        if tensor["parameters"]["optype"] == "image":
+            values = [encode_image(value) for value in values]
+        datatype = tensor["datatype"] if tensor["datatype"] == "BYTES" else "FP64"
+        tensors.append({"name": tensor["name"], "datatype": datatype, "shape": [len(rows)], "data": values})
+    return tensors
+
+
+def outputs_by_name(answer: dict) -> dict[str, dict]:
+    return {tensor["name"]: tensor for tensor in answer["outputs"]}
+
+
+def test_health_and_server_metadata(served):
+    server, _, _ = served
+    assert server.seen_unready, "readiness answered 200 before the models were built"
+    assert server.request("GET", "/v2/health/live") == (200, {"live": True})
+    assert server.request("GET", "/v2/health/ready") == (200, {"ready": True})
+    status, metadata = server.request("GET", "/v2")
+    assert status == 200 and metadata["name"] == "sensenet"
+    status, listing = server.request("GET", "/v1/models")
+    assert sorted(listing["models"]) == ["classes", "dense", "digits", "eyes"]
+    for name in listing["models"]:
+        assert server.request("GET", f"/v2/models/{name}/ready") == (200, {"name": name, "ready": True})
+
+
+def test_model_metadata_describes_inputs_and_outputs(served):
+    server, models, _ = served
+    _, classes = server.request("GET", "/v2/models/classes")
+    model = models["classes"]
+    assert [t["name"] for t in classes["inputs"]] == [f"field_{f.index}" for f in model.spec.inputs]
+    kinds = {"numeric": "FP32", "categorical": "BYTES"}
+    assert [t["datatype"] for t in classes["inputs"]] == [
+        kinds[t["parameters"]["optype"]] for t in classes["inputs"]
+    ]
+    assert classes["parameters"]["classes"] == list(model.spec.classes)
+    assert {t["name"]: t["shape"] for t in classes["outputs"]} == {
+        "probabilities": [-1, len(model.spec.classes)],
+        "prediction": [-1],
+    }
+    assert classes["parameters"]["matrix_input"]["shape"] == [-1, len(model.spec.inputs)]
+    _, dense = server.request("GET", "/v2/models/dense")
+    assert dense["outputs"] == [{"name": "prediction", "datatype": "FP32", "shape": [-1, 1]}]
+    _, digits = server.request("GET", "/v2/models/digits")
+    images = [t for t in digits["inputs"] if t["parameters"]["optype"] == "image"]
+    assert len(images) == 2 and all("base64" in t["parameters"]["content"] for t in images)
+    assert "matrix_input" not in digits["parameters"]
+    _, eyes = server.request("GET", "/v2/models/eyes")
+    assert [t["name"] for t in eyes["outputs"]] == ["count", "boxes", "scores", "labels"]
+    assert eyes["parameters"]["classes"] == ["eye"]
+
+
+@pytest.mark.parametrize("name", ["classes", "dense"])
+def test_infer_field_tensors_equal_the_python_api(served, name):
+    server, models, cases = served
+    rows = [case["input"] for case in cases[name]["validation"]]
+    _, metadata = server.request("GET", f"/v2/models/{name}")
+    status, answer = server.request(
+        "POST", f"/v2/models/{name}/infer", {"id": "r1", "inputs": field_tensors(metadata, rows)}
+    )
+    assert status == 200, answer
+    assert answer["id"] == "r1" and answer["model_name"] == name
+    expected = models[name](rows)
+    outputs = outputs_by_name(answer)
+    if name == "classes":
+        probabilities = outputs["probabilities"]
+        assert probabilities["shape"] == list(expected.shape)
+        np.testing.assert_array_equal(np.float32(probabilities["data"]).reshape(expected.shape), expected)
+        classes = models[name].spec.classes
+        assert outputs["prediction"]["data"] == [classes[i] for i in np.argmax(expected, axis=1)]
+    else:
+        assert outputs["prediction"]["shape"] == [len(rows), 1]
+        np.testing.assert_array_equal(np.float32(outputs["prediction"]["data"]).reshape(-1, 1), expected)
+    bigml = np.array([case["output"] for case in cases[name]["validation"]])
+    assert np.abs(expected - bigml).max() < 1e-6
+
+
+def test_infer_matrix_form_and_output_selection(served):
+    server, models, cases = served
+    rows = [case["input"] for case in cases["classes"]["validation"]]
+    matrix = models["classes"].encode(rows)
+    body = {
+        "inputs": [
+            {"name": "matrix", "datatype": "FP32", "shape": list(matrix.shape), "data": matrix.tolist()}
+        ],
+        "outputs": [{"name": "probabilities"}],
+    }
+    status, answer = server.request("POST", "/v2/models/classes/infer", body)
+    assert status == 200, answer
+    assert [tensor["name"] for tensor in answer["outputs"]] == ["probabilities"]
+    np.testing.assert_array_equal(
+        np.float32(answer["outputs"][0]["data"]).reshape(len(rows), -1), models["classes"](rows)
+    )
+
+
+def expected_records(model, rows) -> list[dict]:
+    outputs = model(rows)
+    classes = model.spec.classes
+    if classes is None:
+        return [{"prediction": float(value)} for value in outputs[:, 0]]
+    return [
+        {
+            "prediction": classes[int(np.argmax(p))],
+            "probability": float(p.max()),
+            **dict(zip(classes, p.tolist())),
+        }
+        for p in outputs
+    ]
+
+
+@pytest.mark.parametrize("name", ["classes", "dense"])
+def test_predict_rows_and_records(served, name):
+    server, models, cases = served
+    rows = [case["input"] for case in cases[name]["validation"]]
+    expected = expected_records(models[name], rows)
+    status, answer = server.request("POST", f"/v1/models/{name}/predict", {"rows": rows})
+    assert (status, answer) == (200, {"predictions": expected})
+    fields = models[name].spec.inputs
+    records = [{f"field_{f.index}": row[f.index] for f in fields} for row in rows]
+    status, answer = server.request("POST", f"/v1/models/{name}/predict", {"records": records})
+    assert (status, answer) == (200, {"predictions": expected})
+
+
+def test_image_model_takes_image_bytes(served):
+    server, models, cases = served
+    images = fixture_path("images")
+    rows = [image_row(case["input"], images) for case in cases["digits"]["validation"]]
+    expected = models["digits"](rows)
+    _, metadata = server.request("GET", "/v2/models/digits")
+    tensors = field_tensors(metadata, rows, lambda path: b64(Path(path)))
+    status, answer = server.request("POST", "/v2/models/digits/infer", {"inputs": tensors})
+    assert status == 200, answer
+    probabilities = outputs_by_name(answer)["probabilities"]
+    np.testing.assert_array_equal(np.float32(probabilities["data"]).reshape(expected.shape), expected)
+    bigml = np.array([case["output"] for case in cases["digits"]["validation"]])
+    assert np.abs(expected - bigml).max() < 1e-6
+    encoded = [[b64(Path(v)) if isinstance(v, str) and "/" in v else v for v in row] for row in rows]
+    status, answer = server.request("POST", "/v1/models/digits/predict", {"rows": encoded})
+    assert (status, answer) == (200, {"predictions": expected_records(models["digits"], rows)})
+
+
+def test_detector_finds_the_eyes(served):
+    server, models, _ = served
+    photo = fixture_path("detection/pexels-pixabay-33358.jpg")
+    black = fixture_path("images/black.png")
+    expected = [models["eyes"](str(photo)), models["eyes"](str(black))]
+    assert len(expected[0]) >= 2 and not expected[1]
+    tensor = {"name": "field_0", "datatype": "BYTES", "shape": [2], "data": [b64(photo), b64(black)]}
+    _, metadata = server.request("GET", "/v2/models/eyes")
+    tensor["name"] = metadata["inputs"][0]["name"]
+    status, answer = server.request("POST", "/v2/models/eyes/infer", {"inputs": [tensor]})
+    assert status == 200, answer
+    outputs = outputs_by_name(answer)
+    found = len(expected[0])
+    assert outputs["count"]["data"] == [found, 0]
+    assert outputs["boxes"]["shape"] == [2, found, 4]
+    boxes = np.array(outputs["boxes"]["data"]).reshape(2, found, 4)
+    assert boxes[0].tolist() == [obj["box"] for obj in expected[0]] and not boxes[1].any()
+    scores = np.float32(outputs["scores"]["data"]).reshape(2, found)
+    np.testing.assert_array_equal(scores[0], np.float32([obj["score"] for obj in expected[0]]))
+    assert outputs["labels"]["data"] == ["eye"] * found + [""] * found
+    status, answer = server.request("POST", "/v1/models/eyes/predict", {"images": [b64(photo)]})
+    assert (status, answer) == (200, {"predictions": [{"objects": expected[0]}]})
+
+
+def chunked(data: bytes, size: int = 65536):
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+BAD_REQUESTS = [
+    # (method, path, body, status, words of the error)
+    ("POST", "/v2/models/dense/infer", b"{not json", 400, "malformed JSON"),
+    ("POST", "/v2/models/dense/infer", b"", 400, "empty request body"),
+    ("POST", "/v2/models/dense/infer", b"[1, 2]", 400, "JSON object with 'inputs'"),
+    ("POST", "/v2/models/dense/infer", b'{"inputs": []}', 400, "non-empty list"),
+    ("POST", "/v2/models/nothing/infer", b'{"inputs": []}', 404, "unknown model 'nothing'"),
+    ("GET", "/v2/models/" + "x" * 500, None, 404, "unknown model"),
+    ("GET", "/v3/elsewhere", None, 404, "Not Found"),
+    ("GET", "/v2/models/dense/infer", None, 405, "Method Not Allowed"),
+    ("POST", "/v1/models/dense/predict", b'{"rows": [[1, 2]]}', 400, "rows need at least"),
+    ("POST", "/v1/models/dense/predict", b'{"rows": [[0, "a", 7, "x", 1, 2, "b"]]}', 400, "'x' is not a"),
+    ("POST", "/v1/models/dense/predict", b'{"records": [{"nope": 1}]}', 400, "unknown field(s) 'nope'"),
+    ("POST", "/v1/models/dense/predict", b'{"rows": [[0]], "records": []}', 400, "one of"),
+    ("POST", "/v1/models/dense/predict", b'{"images": ["AAAA"]}', 400, "does not read one image"),
+    ("POST", "/v1/models/dense/predict", b'{"rows": [[1e39, "a", 0, 1, 2, 3, "b"]]}', 400, "infinite"),
+    ("POST", "/v1/models/digits/predict", b'{"rows": [["b", "%%%", 0, null]]}', 400, "not a base64"),
+    (
+        "POST",
+        "/v1/models/digits/predict",
+        b'{"rows": [["b", "aGVsbG8=", 0, null]]}',
+        400,
+        "cannot be decoded",
+    ),
+    ("POST", "/v1/models/eyes/predict", b'{"images": ["aGVsbG8="]}', 400, "cannot be decoded"),
+    ("POST", "/v1/models/eyes/predict", b'{"images": ["/etc/passwd"]}', 400, "not a base64"),
+]
+
+
+def tensor_body(**changes) -> bytes:
+    tensor = {"name": "matrix", "datatype": "FP32", "shape": [1, 6], "data": [0, 1, 0.5, 42, 0.5, 2]}
+    tensor.update(changes)
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
+BAD_TENSORS = [
+    (tensor_body(name="wrong"), "unknown: wrong"),
+    (tensor_body(shape=[2, 6]), "holds 12 values"),
+    (tensor_body(shape=[1, 5], data=[0] * 5), "shape [rows, 6]"),
+    (tensor_body(datatype="BYTES"), "numeric datatype"),
+    (tensor_body(datatype="STRING"), "'datatype' must be one of"),
+    (tensor_body(data=[0, 1, "x", 42, 0.5, 2]), "'x' is not a FP32 number"),
+    (tensor_body(shape=[-1, 6]), "non-negative integers"),
+    (tensor_body(data="1,2,3"), "'data' must be a list"),
+    (
+        json.dumps({"inputs": [{"name": "field_0", "datatype": "FP32", "shape": [1], "data": [1]}]}).encode(),
+        "missing",
+    ),
+    (json.dumps({"inputs": [{"name": "matrix"}], "outputs": [{"name": "nope"}]}).encode(), "unknown output"),
+]
+
+
+def assert_good_request(server: Server, models: dict, cases: dict) -> None:
+    row = cases["dense"]["validation"][0]["input"]
+    status, answer = server.request("POST", "/v1/models/dense/predict", {"rows": [row]})
+    assert status == 200 and answer["predictions"][0]["prediction"] == float(models["dense"]([row])[0, 0])
+
+
+@pytest.mark.parametrize("method, path, body, status, words", BAD_REQUESTS)
+def test_bad_requests_get_4xx_with_the_reason(served, method, path, body, status, words):
+    server, models, cases = served
+    answer_status, answer = server.request(method, path, raw=body)
+    assert answer_status == status and words in answer["error"], answer
+    assert_good_request(server, models, cases)
+
+
+@pytest.mark.parametrize("body, words", BAD_TENSORS)
+def test_bad_tensors_get_400_with_the_reason(served, body, words):
+    server, models, cases = served
+    status, answer = server.request("POST", "/v2/models/dense/infer", raw=body)
+    assert status == 400 and words in answer["error"], answer
+    assert_good_request(server, models, cases)
+
+
+def test_oversized_bodies_are_refused_while_reading(served):
+    server, models, cases = served
+    big = b'{"rows": [' + b"[0]," * (MAX_BODY // 2) + b"[0]]}"
+    declared = server.request("POST", "/v1/models/dense/predict", raw=big)
+    assert declared[0] == 413 and "over the limit" in declared[1]["error"]
+    streamed = server.request("POST", "/v1/models/dense/predict", raw=chunked(big))
+    assert streamed[0] == 413 and "over the limit" in streamed[1]["error"]
+    assert_good_request(server, models, cases)
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    match = re.search(rf"^{re.escape(name)}\{{{re.escape(wanted)}\}} (\S+)$", text, re.MULTILINE)
+    assert match, f"{name}{{{wanted}}} not in /metrics"
+    return float(match.group(1))
+
+
+def test_concurrent_clients_are_batched(served):
+    server, models, cases = served
+    base = np.array([case["input"] for case in cases["dense"]["validation"]], dtype=object)
+    rows = [list(base[i % len(base)]) for i in range(32 * 8)]
+    for i, row in enumerate(rows):
+        row[0] = float(i)
+    expected = models["dense"](rows)[:, 0]
+    _, before = server.request("GET", "/metrics")
+
+    def client(start: int) -> list[tuple[int, float]]:
+        answers = []
+        for i in range(start, len(rows), 32):
+            status, answer = server.request("POST", "/v1/models/dense/predict", {"rows": [rows[i]]})
+            answers.append((i, answer["predictions"][0]["prediction"] if status == 200 else None))
+        return answers
+
+    with ThreadPoolExecutor(32) as pool:
+        answers = [answer for answers in pool.map(client, range(32)) for answer in answers]
+    assert len(answers) == len(rows)
+    assert all(value == float(expected[i]) for i, value in answers)
+    _, after = server.request("GET", "/metrics")
+    calls = metric(after, "sensenet_batch_requests_count", model="dense") - metric(
+        before, "sensenet_batch_requests_count", model="dense"
+    )
+    batched = metric(after, "sensenet_batch_requests_sum", model="dense") - metric(
+        before, "sensenet_batch_requests_sum", model="dense"
+    )
+    assert batched == len(rows) and calls < len(rows), "no two requests shared an engine call"
+    assert metric(after, "sensenet_requests_total", model="dense", endpoint="predict", code="200") >= len(
+        rows
+    )
+    assert metric(after, "sensenet_request_errors_total", model="dense", endpoint="infer", code="400") >= 1
+    assert metric(after, "sensenet_request_duration_seconds_count", model="dense", endpoint="predict") >= len(
+        rows
+    )
+    assert 'model="x' not in after  # made-up model names never become labels
+
+
+def test_access_log_has_one_line_per_request(served):
+    server, _, _ = served
+    path = f"/v2/models/probe-{time.monotonic_ns()}"
+    line = f'"GET {path}" 404'
+    server.request("GET", path)
+    deadline = time.monotonic() + 5
+    while line not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.log.read_text().count(line) == 1
+
+
+def test_sigterm_lets_requests_in_progress_finish(tmp_path):
+    case = load_cases("regression.json.gz")[0]
+    path = write_model(tmp_path, "dense", case["model"])
+    rows = [c["input"] for c in case["validation"]]
+    expected = create_model(str(path))(rows)[:, 0]
+    # Requests wait up to 2 s for a batch to fill: SIGTERM arrives while they wait.
+    server = Server([path], tmp_path / "server.log", "--max-wait-ms", "2000", "--max-batch-size", "1000")
+    try:
+        server.wait_ready()
+        answers: dict[int, tuple] = {}
+
+        def client(i: int) -> None:
+            answers[i] = server.request("POST", "/v1/models/dense/predict", {"rows": [rows[i]]})
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(len(rows))]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGTERM)
+        for thread in threads:
+            thread.join(timeout=REQUEST_TIMEOUT)
+        assert server.process.wait(timeout=30) == 0, server.log.read_text()
+    finally:
+        server.stop()
+    assert sorted(answers) == list(range(len(rows)))
+    for i, (status, answer) in answers.items():
+        assert status == 200 and answer["predictions"][0]["prediction"] == float(expected[i])
+
+
+def test_a_model_that_cannot_load_stops_the_server(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"layers": [], "preprocess": []}')
+    server = Server([path], tmp_path / "server.log")
+    assert server.process.wait(timeout=60) == 1
+    assert "error: " + str(path) + ": network.preprocess" in server.log.read_text()
+
+
+def test_command_line_errors(tmp_path, capsys, monkeypatch):
+    assert main(["serve", str(tmp_path / "missing.json")]) == 1
+    assert "not found" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("x")
+    assert main(["serve", str(tmp_path)]) == 1
+    assert "holds no model files" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "starlette", None)
+    assert main(["serve", str(tmp_path)]) == 1
+    assert 'pip install "sensenet[serve]"' in capsys.readouterr().err
