@@ -122,16 +122,15 @@ def served(tmp_path_factory):
     image_case = load_cases("image_regression.json.gz")[0]
     with zipfile.ZipFile(fixture_path("detection/cats_eye_tinyyolov4.zip")) as archive:
         (directory / "eyes.json").write_bytes(archive.read(archive.namelist()[0]))
+    (directory / "iris.json").write_bytes((REPO_ROOT / "sensenet" / "examples" / "iris.json").read_bytes())
     write_model(directory, "dense", cases[0]["model"])
     write_model(directory, "classes", cases[2]["model"])
     write_model(directory, "digits", image_case["model"])
     log = tmp_path_factory.mktemp("log") / "server.log"
     server = Server([directory], log, "--max-wait-ms", "5", "--max-body-bytes", str(MAX_BODY))
     try:
-        models = {
-            name: create_model(str(directory / f"{name}.json")) for name in ("dense", "classes", "digits")
-        }
-        models["eyes"] = create_model(str(directory / "eyes.json"))
+        names = ("dense", "classes", "digits", "iris", "eyes")
+        models = {name: create_model(str(directory / f"{name}.json")) for name in names}
         server.wait_ready()
         yield server, models, {"dense": cases[0], "classes": cases[2], "digits": image_case}
     finally:
@@ -164,7 +163,7 @@ def test_health_and_server_metadata(served):
     status, metadata = server.request("GET", "/v2")
     assert status == 200 and metadata["name"] == "sensenet"
     status, listing = server.request("GET", "/v1/models")
-    assert sorted(listing["models"]) == ["classes", "dense", "digits", "eyes"]
+    assert sorted(listing["models"]) == ["classes", "dense", "digits", "eyes", "iris"]
     for name in listing["models"]:
         assert server.request("GET", f"/v2/models/{name}/ready") == (200, {"name": name, "ready": True})
 
@@ -173,12 +172,12 @@ def test_model_metadata_describes_inputs_and_outputs(served):
     server, models, _ = served
     _, classes = server.request("GET", "/v2/models/classes")
     model = models["classes"]
-    assert [t["name"] for t in classes["inputs"]] == [f"field_{f.index}" for f in model.spec.inputs]
+    assert [t["name"] for t in classes["inputs"]] == [f.name for f in model.fields]
     kinds = {"numeric": "FP32", "categorical": "BYTES"}
     assert [t["datatype"] for t in classes["inputs"]] == [
         kinds[t["parameters"]["optype"]] for t in classes["inputs"]
     ]
-    assert classes["parameters"]["classes"] == list(model.spec.classes)
+    assert classes["parameters"]["classes"] == model.classes
     assert {t["name"]: t["shape"] for t in classes["outputs"]} == {
         "probabilities": [-1, len(model.spec.classes)],
         "prediction": [-1],
@@ -211,8 +210,9 @@ def test_infer_field_tensors_equal_the_python_api(served, name):
         probabilities = outputs["probabilities"]
         assert probabilities["shape"] == list(expected.shape)
         np.testing.assert_array_equal(np.float32(probabilities["data"]).reshape(expected.shape), expected)
-        classes = models[name].spec.classes
-        assert outputs["prediction"]["data"] == [classes[i] for i in np.argmax(expected, axis=1)]
+        assert outputs["prediction"]["data"] == [
+            record["prediction"] for record in models[name].predict(rows)
+        ]
     else:
         assert outputs["prediction"]["shape"] == [len(rows), 1]
         np.testing.assert_array_equal(np.float32(outputs["prediction"]["data"]).reshape(-1, 1), expected)
@@ -238,32 +238,34 @@ def test_infer_matrix_form_and_output_selection(served):
     )
 
 
-def expected_records(model, rows) -> list[dict]:
-    outputs = model(rows)
-    classes = model.spec.classes
-    if classes is None:
-        return [{"prediction": float(value)} for value in outputs[:, 0]]
-    return [
-        {
-            "prediction": classes[int(np.argmax(p))],
-            "probability": float(p.max()),
-            **dict(zip(classes, p.tolist())),
-        }
-        for p in outputs
-    ]
-
-
 @pytest.mark.parametrize("name", ["classes", "dense"])
 def test_predict_rows_and_records(served, name):
     server, models, cases = served
     rows = [case["input"] for case in cases[name]["validation"]]
-    expected = expected_records(models[name], rows)
+    expected = models[name].predict(rows)
     status, answer = server.request("POST", f"/v1/models/{name}/predict", {"rows": rows})
     assert (status, answer) == (200, {"predictions": expected})
-    fields = models[name].spec.inputs
-    records = [{f"field_{f.index}": row[f.index] for f in fields} for row in rows]
+    records = [{f.name: row[f.index] for f in models[name].fields} for row in rows]
     status, answer = server.request("POST", f"/v1/models/{name}/predict", {"records": records})
     assert (status, answer) == (200, {"predictions": expected})
+
+
+def test_fields_named_by_bigml(served):
+    server, models, _ = served
+    iris = models["iris"]
+    _, metadata = server.request("GET", "/v2/models/iris")
+    assert [(t["name"], t["parameters"]["field_id"]) for t in metadata["inputs"]] == [
+        (f.name, f.id) for f in iris.fields
+    ]
+    rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, None, 4.2, 1.5]]
+    records = [{f.name: row[f.index] for f in iris.fields} for row in rows]
+    status, answer = server.request("POST", "/v1/models/iris/predict", {"records": records})
+    assert (status, answer) == (200, {"predictions": iris.predict(rows)})
+    status, answer = server.request(
+        "POST", "/v2/models/iris/infer", {"inputs": field_tensors(metadata, rows)}
+    )
+    assert status == 200
+    assert outputs_by_name(answer)["prediction"]["data"] == [r["prediction"] for r in iris.predict(rows)]
 
 
 def test_image_model_takes_image_bytes(served):
@@ -281,7 +283,7 @@ def test_image_model_takes_image_bytes(served):
     assert np.abs(expected - bigml).max() < 1e-6
     encoded = [[b64(Path(v)) if isinstance(v, str) and "/" in v else v for v in row] for row in rows]
     status, answer = server.request("POST", "/v1/models/digits/predict", {"rows": encoded})
-    assert (status, answer) == (200, {"predictions": expected_records(models["digits"], rows)})
+    assert (status, answer) == (200, {"predictions": models["digits"].predict(rows)})
 
 
 def test_detector_finds_the_eyes(served):
@@ -305,7 +307,7 @@ def test_detector_finds_the_eyes(served):
     np.testing.assert_array_equal(scores[0], np.float32([obj["score"] for obj in expected[0]]))
     assert outputs["labels"]["data"] == ["eye"] * found + [""] * found
     status, answer = server.request("POST", "/v1/models/eyes/predict", {"images": [b64(photo)]})
-    assert (status, answer) == (200, {"predictions": [{"objects": expected[0]}]})
+    assert (status, answer) == (200, {"predictions": models["eyes"].predict(str(photo))})
 
 
 def chunked(data: bytes, size: int = 65536):

@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from sensenet.exceptions import SettingsError
+from sensenet.extras import require_extra
 
 HELP = "serve models over HTTP (Open Inference Protocol v2, plain JSON, Prometheus metrics)"
 USAGE = "sensenet serve [options] MODEL_OR_DIR [MODEL_OR_DIR ...]"
@@ -75,10 +76,9 @@ def _options(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensenet.serve import require_stack
     from sensenet.serve.catalog import find_model_files
 
-    require_stack()
+    require_extra("serve", "sensenet serve")
     options = _options(args)
     files = find_model_files(args.inputs)
     from sensenet.serve.server import run_server

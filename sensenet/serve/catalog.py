@@ -18,9 +18,9 @@ import numpy as np
 
 from sensenet.exceptions import ModelNotFoundError, SensenetError
 from sensenet.models.wrappers import create_model
-from sensenet.serve.adapter import DETECTION, model_classes, model_fields, model_kind
 
 MODEL_SUFFIXES = (".json.gz", ".json", ".smbundle")
+DETECTION = "detection"  # `model.kind` of an object detector
 
 # What one request asks of the worker: rows (lists indexed like BigML's fields), an encoded
 # matrix, or for a detector a list of images (bytes or None).
@@ -154,7 +154,7 @@ def load_model(name: str, path: Path) -> ServedModel:
     """Read, build and warm up one model; errors are the library's, naming the file."""
     try:
         model = create_model(os.fspath(path))
-        served = ServedModel(name, path, model, model_kind(model), model_fields(model), model_classes(model))
+        served = ServedModel(name, path, model, model.kind, model.fields, model.classes)
         served.warm_up()
     except SensenetError as error:
         raise type(error)(f"{path}: {error}") from None

@@ -12,8 +12,7 @@ import numpy as np
 
 from sensenet import __version__
 from sensenet.exceptions import InputDataError
-from sensenet.serve.adapter import DETECTION
-from sensenet.serve.catalog import ServedModel
+from sensenet.serve.catalog import DETECTION, ServedModel
 from sensenet.serve.rows import image_bytes
 
 MATRIX_TENSOR = "matrix"

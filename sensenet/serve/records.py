@@ -1,20 +1,18 @@
 """The plain JSON endpoint: ``{"rows": [...]}``, ``{"records": [...]}`` or ``{"images": [...]}`` in,
 the library's records out (``{"predictions": [...]}``).
 
-A record is what ``model.predict`` gives: classifiers ``{"prediction": label, "probability": p,
-<class>: p, ...}``, regressions ``{"prediction": value}``, detectors ``{"objects": [{"box",
-"label", "score"}, ...]}`` per image.
+A record is what ``model.predict`` gives (built by `sensenet.models.records`): classifiers
+``{"prediction": label, "probability": p, <class>: p, ...}``, regressions ``{"prediction": value}``,
+detectors ``{"objects": [{"box", "label", "score"}, ...]}`` per image.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from sensenet.exceptions import InputDataError
-from sensenet.serve.adapter import DETECTION
-from sensenet.serve.catalog import ServedModel
+from sensenet.models.records import classification_records, regression_records
+from sensenet.serve.catalog import DETECTION, ServedModel
 from sensenet.serve.protocol import InferRequest
 from sensenet.serve.rows import images_alone, rows_from_lists, rows_from_records
 
@@ -50,19 +48,9 @@ def _detector_image(row: list[Any], index: int, r: int) -> Any:
     return row[index]
 
 
-def _classification_records(classes: list[str], outputs: np.ndarray) -> list[dict[str, Any]]:
-    records = []
-    for probabilities in outputs.tolist():
-        best = int(np.argmax(probabilities))
-        record = {"prediction": classes[best], "probability": probabilities[best]}
-        record.update(zip(classes, probabilities))
-        records.append(record)
-    return records
-
-
 def predict_response(served: ServedModel, outcome: Any) -> dict[str, Any]:
     if served.kind == DETECTION:
         return {"predictions": [{"objects": objects} for objects in outcome]}
     if served.classes is not None:
-        return {"predictions": _classification_records(served.classes, outcome)}
-    return {"predictions": [{"prediction": value} for value in outcome[:, 0].tolist()]}
+        return {"predictions": classification_records(outcome, served.classes)}
+    return {"predictions": regression_records(outcome)}
