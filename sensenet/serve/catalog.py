@@ -98,18 +98,22 @@ class ServedModel:
         return self._run_matrix(items)
 
     def _run_matrix(self, items: list[Item]) -> list[Outcome]:
-        outcomes: list[Outcome] = [None] * len(items)
-        matrices, kept = [], []
-        for position, item in enumerate(items):
-            try:
-                matrices.append(self.model.encode(item))
-                kept.append(position)
-            except SensenetError as error:
-                outcomes[position] = error
-        if matrices:
-            outputs = self.model(np.concatenate(matrices))
-            _split(outputs, [len(m) for m in matrices], kept, outcomes)
+        matrices = self._encode_each(items)
+        outcomes: list[Outcome] = [m if isinstance(m, SensenetError) else None for m in matrices]
+        kept = [position for position, m in enumerate(matrices) if not isinstance(m, SensenetError)]
+        if kept:
+            outputs = self.model(np.concatenate([matrices[position] for position in kept]))
+            _split(outputs, [len(matrices[position]) for position in kept], kept, outcomes)
         return outcomes
+
+    def _encode_each(self, items: list[Item]) -> list[np.ndarray | SensenetError]:
+        """Each item's matrix: the rows of all items encoded in one go, unless some are bad."""
+        if len(items) > 1 and not any(isinstance(item, np.ndarray) for item in items):
+            try:
+                return np.split(self.model.encode([row for rows in items for row in rows]), _ends(items))
+            except SensenetError:
+                pass  # some request is bad: encode each alone, each error naming its own rows
+        return [_guarded(self.model.encode, item) for item in items]
 
     def _run_image_rows(self, items: list[Item]) -> list[Outcome]:
         """All rows in one call; when some request is bad, each request on its own."""
@@ -136,9 +140,14 @@ def _split(outputs: np.ndarray, lengths: list[int], positions: list[int], outcom
         start += length
 
 
-def _guarded(model: Any, data: Any) -> Outcome:
+def _ends(groups: list[Any]) -> list[int]:
+    """Where each group ends in their concatenation (all but the last)."""
+    return np.cumsum([len(group) for group in groups])[:-1].tolist()
+
+
+def _guarded(call: Any, data: Any) -> Outcome:
     try:
-        return model(data)
+        return call(data)
     except SensenetError as error:
         return error
 
