@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -457,33 +456,57 @@ def test_access_log_has_one_line_per_request(served):
     assert server.log.read_text().count(line) == 1
 
 
+def half_sent_request(port: int, body: bytes) -> tuple[socket.socket, bytes]:
+    """A connection holding a request whose body is half sent, and the other half."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=REQUEST_TIMEOUT)
+    head = f"POST /v1/models/dense/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n"
+    half = len(body) // 2
+    sock.sendall(head.encode() + body[:half])
+    return sock, body[half:]
+
+
+def read_answer(sock: socket.socket) -> tuple[int, dict]:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+        head, _, payload = data.partition(b"\r\n\r\n")
+        length = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+        if length and len(payload) >= int(length.group(1)):
+            return int(head.split()[1]), json.loads(payload)
+    raise AssertionError(f"connection closed before the answer: {data!r}")
+
+
 def test_sigterm_lets_requests_in_progress_finish(tmp_path):
     case = load_cases("regression.json.gz")[0]
     path = write_model(tmp_path, "dense", case["model"])
     rows = [c["input"] for c in case["validation"]]
-    expected = create_model(str(path))(rows)[:, 0]
-    # Requests wait up to 2 s for a batch to fill: SIGTERM arrives while they wait.
-    server = Server([path], tmp_path / "server.log", "--max-wait-ms", "2000", "--max-batch-size", "1000")
+    expected = create_model(str(path)).predict(rows)
+    server = Server([path], tmp_path / "server.log")
     try:
         server.wait_ready()
-        answers: dict[int, tuple] = {}
-
-        def client(i: int) -> None:
-            answers[i] = server.request("POST", "/v1/models/dense/predict", {"rows": [rows[i]]})
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(len(rows))]
-        for thread in threads:
-            thread.start()
-        time.sleep(0.5)
+        # Requests in progress when SIGTERM comes: their bodies are half sent.
+        pending = [half_sent_request(server.port, json.dumps({"rows": [row]}).encode()) for row in rows]
+        load = ThreadPoolExecutor(8)
+        answers = [
+            load.submit(server.request, "POST", "/v1/models/dense/predict", {"rows": [row]}) for row in rows
+        ]
+        time.sleep(0.3)
         server.process.send_signal(signal.SIGTERM)
-        for thread in threads:
-            thread.join(timeout=REQUEST_TIMEOUT)
+        time.sleep(0.3)
+        for sock, rest in pending:
+            sock.sendall(rest)
+        finished = []
+        for sock, _ in pending:
+            with sock:
+                finished.append(read_answer(sock))
         assert server.process.wait(timeout=30) == 0, server.log.read_text()
+        load.shutdown()
     finally:
         server.stop()
-    assert sorted(answers) == list(range(len(rows)))
-    for i, (status, answer) in answers.items():
-        assert status == 200 and answer["predictions"][0]["prediction"] == float(expected[i])
+    assert finished == [(200, {"predictions": [record]}) for record in expected]
+    assert [answer.result() for answer in answers] == [
+        (200, {"predictions": [record]}) for record in expected
+    ]
 
 
 def test_a_model_that_cannot_load_stops_the_server(tmp_path):

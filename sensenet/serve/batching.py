@@ -1,8 +1,9 @@
 """Concurrent requests to one model merged into one engine call, run off the event loop.
 
 Requests queue up while the worker thread predicts; when it is free, it takes every waiting
-request (up to ``max_batch_rows`` rows), after waiting at most ``max_wait`` seconds for more
-to arrive. A request larger than the limit runs alone, never split.
+request (up to ``max_batch_rows`` rows). When the last batch held several requests (clients
+are sending concurrently), it first waits ``max_wait`` seconds for more to arrive; a lone
+client never waits. A request larger than the limit runs alone, never split.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 BatchRunner = Callable[[list[Any]], list[Any]]
+Entry = tuple[Any, int, "asyncio.Future[Any]"]  # (item, rows, where its outcome goes)
 BatchObserver = Callable[[int, int], None]  # (requests, rows) of each engine call
 
 
@@ -24,10 +26,11 @@ class MicroBatcher:
         self._max_rows = max_batch_rows
         self._max_wait = max_wait
         self._observe = observe
-        self._queue: asyncio.Queue[tuple[Any, int, asyncio.Future]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Entry] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"predict-{name}")
         self._task: asyncio.Task | None = None
-        self._carried: tuple[Any, int, asyncio.Future] | None = None
+        self._carried: Entry | None = None
+        self._last_batch = 0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._serve())
@@ -63,26 +66,27 @@ class MicroBatcher:
                 else:
                     future.set_result(outcome)
 
-    async def _collect(self) -> list[tuple[Any, int, asyncio.Future]]:
+    async def _collect(self) -> list[Entry]:
         first = self._carried or await self._queue.get()
         self._carried = None
-        batch, rows = [first], first[1]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._max_wait
-        while rows < self._max_rows:
-            if not self._queue.empty():
-                entry = self._queue.get_nowait()
-            else:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    entry = await asyncio.wait_for(self._queue.get(), remaining)
-                except asyncio.TimeoutError:
-                    break
-            if rows + entry[1] > self._max_rows:
-                self._carried = entry  # opens the next batch
-                break
-            batch.append(entry)
-            rows += entry[1]
+        batch = [first]
+        self._take_waiting(batch)
+        if self._max_wait > 0 and self._last_batch > 1 and not self._full(batch):
+            await asyncio.sleep(self._max_wait)
+            self._take_waiting(batch)
+        self._last_batch = len(batch)
         return batch
+
+    def _take_waiting(self, batch: list[Entry]) -> None:
+        """Add the queued requests that fit; the first that does not opens the next batch."""
+        rows = sum(entry[1] for entry in batch)
+        while self._carried is None and not self._queue.empty():
+            entry = self._queue.get_nowait()
+            if rows + entry[1] > self._max_rows:
+                self._carried = entry
+            else:
+                batch.append(entry)
+                rows += entry[1]
+
+    def _full(self, batch: list[Entry]) -> bool:
+        return self._carried is not None or sum(entry[1] for entry in batch) >= self._max_rows
