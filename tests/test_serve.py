@@ -327,6 +327,8 @@ BAD_REQUESTS = [
     ("POST", "/v1/models/dense/predict", b'{"rows": [[1, 2]]}', 400, "rows need at least"),
     ("POST", "/v1/models/dense/predict", b'{"rows": [[0, "a", 7, "x", 1, 2, "b"]]}', 400, "'x' is not a"),
     ("POST", "/v1/models/dense/predict", b'{"records": [{"nope": 1}]}', 400, "unknown field(s) 'nope'"),
+    ("POST", "/v1/models/dense/predict", b'{"rows": [[[1, 2], "a", 7, 1, 1, 2, "b"]]}', 400, "got a list"),
+    ("POST", "/v1/models/dense/predict", b'{"records": [{"field_1": {"a": 1}}]}', 400, "got a dict"),
     ("POST", "/v1/models/dense/predict", b'{"rows": [[0]], "records": []}', 400, "one of"),
     ("POST", "/v1/models/dense/predict", b'{"images": ["AAAA"]}', 400, "does not read one image"),
     ("POST", "/v1/models/dense/predict", b'{"rows": [[1e39, "a", 0, 1, 2, 3, "b"]]}', 400, "infinite"),

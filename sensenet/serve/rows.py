@@ -31,19 +31,29 @@ def image_bytes(value: Any, where: str) -> bytes | None:
         ) from None
 
 
+def field_value(field: Any, value: Any, where: str) -> Any:
+    """A JSON value for `field`: image bytes from base64, else a number, string, boolean or null."""
+    if field.optype == "image":
+        return image_bytes(value, f"{where} (image)")
+    if isinstance(value, (list, dict)):
+        raise InputDataError(
+            f"{where} ({field.optype}): a value is a number, a string or null, got a {type(value).__name__}"
+        )
+    return value
+
+
 def rows_from_lists(served: ServedModel, rows: Any) -> list[list[Any]]:
     """Rows as lists of values in field index order; image columns decoded."""
     if not isinstance(rows, list) or not rows:
         raise InputDataError('"rows" must be a non-empty list of rows (lists of values)')
-    images = [f.index for f in served.fields if f.optype == "image"]
     decoded = []
     for r, row in enumerate(rows):
         if not isinstance(row, list):
             raise InputDataError(f"row {r}: expected a list of values, got {type(row).__name__}")
         row = list(row)
-        for index in images:
-            if index < len(row):
-                row[index] = image_bytes(row[index], f"row {r}, column {index} (image)")
+        for field in served.fields:
+            if field.index < len(row):
+                row[field.index] = field_value(field, row[field.index], f"row {r}, column {field.index}")
         decoded.append(row)
     return decoded
 
@@ -67,10 +77,7 @@ def rows_from_records(served: ServedModel, records: Any) -> list[list[Any]]:
             )
         row: list[Any] = [None] * served.row_length
         for name, value in record.items():
-            field = by_name[name]
-            if field.optype == "image":
-                value = image_bytes(value, f"record {r}, field {name!r}")
-            row[field.index] = value
+            row[by_name[name].index] = field_value(by_name[name], value, f"record {r}, field {name!r}")
         rows.append(row)
     return rows
 
