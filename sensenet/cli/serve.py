@@ -7,6 +7,9 @@ import logging
 
 from sensenet.exceptions import SettingsError
 from sensenet.extras import require_extra
+from sensenet.serve import ServeOptions
+from sensenet.serve.catalog import find_model_files
+from sensenet.serve.server import run_server
 
 HELP = "serve models over HTTP (Open Inference Protocol v2, plain JSON, Prometheus metrics)"
 USAGE = "sensenet serve [options] MODEL_OR_DIR [MODEL_OR_DIR ...]"
@@ -26,8 +29,9 @@ Endpoints:
                                   or {"images": [BASE64, ...]} -> {"predictions": [...]}
   GET  /metrics                   Prometheus text format
 
-Images travel as base64 strings of the image files. SIGTERM or Ctrl-C stops
-the server once the requests in progress are answered. Needs the extra
+Images travel as base64 strings of the image files. One access-log line per
+request goes to stderr (--quiet: warnings and errors only). SIGTERM or Ctrl-C
+stops the server once the requests in progress are answered. Needs the extra
 'serve': pip install "sensenet[serve]".
 """
 
@@ -50,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         metavar="MS",
-        help="longest a batch waits for more requests before predicting (default: 1)",
+        help="how long a batch waits for more requests when clients send concurrently (default: 1)",
     )
     parser.add_argument(
         "--max-body-bytes",
@@ -61,9 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _options(args: argparse.Namespace):
-    from sensenet.serve import ServeOptions
-
+def _options(args: argparse.Namespace) -> ServeOptions:
     if args.max_batch_size < 1:
         raise SettingsError(f"--max-batch-size must be at least 1, got {args.max_batch_size}")
     if not 0 <= args.max_wait_ms <= 10_000:
@@ -76,13 +78,9 @@ def _options(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensenet.serve.catalog import find_model_files
-
     require_extra("serve", "sensenet serve")
     options = _options(args)
     files = find_model_files(args.inputs)
-    from sensenet.serve.server import run_server
-
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
