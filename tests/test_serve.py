@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from sensenet.cli import main
+from sensenet.exceptions import ModelNotFoundError
 from sensenet.models.wrappers import create_model
 from tests.conftest import REPO_ROOT, fixture_path, load_cases
 
@@ -525,6 +526,29 @@ def test_command_line_errors(tmp_path, capsys, monkeypatch):
     (tmp_path / "notes.txt").write_text("x")
     assert main(["serve", str(tmp_path)]) == 1
     assert "holds no model files" in capsys.readouterr().err
+    assert main(["serve", "--threads", "0", str(tmp_path)]) == 1
+    assert "--threads must be at least 1" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "starlette", None)
     assert main(["serve", str(tmp_path)]) == 1
     assert 'pip install "sensenet[serve]"' in capsys.readouterr().err
+
+
+def test_model_files_and_their_names(tmp_path):
+    from sensenet.serve.catalog import find_model_files
+
+    for name in ("a.json", "b.json.gz", "c.smbundle", "notes.txt", ".json"):
+        (tmp_path / name).write_text("{}")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.json").write_text("{}")
+    found = find_model_files([str(tmp_path), str(tmp_path / "sub" / "d.json")])
+    assert {name: path.name for name, path in found.items()} == {
+        "a": "a.json",
+        "b": "b.json.gz",
+        "c": "c.smbundle",
+        "d": "d.json",
+    }
+    (tmp_path / "sub" / "a.json").write_text("{}")
+    with pytest.raises(ModelNotFoundError, match="two models would be served as 'a'"):
+        find_model_files([str(tmp_path), str(tmp_path / "sub")])
+    with pytest.raises(ModelNotFoundError, match="not a model file"):
+        find_model_files([str(tmp_path / "notes.txt")])

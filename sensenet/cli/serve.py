@@ -57,6 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long a batch waits for more requests when clients send concurrently (default: 1)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="threads one prediction may use (default: 1; requests run in parallel by batching; "
+        "an .smbundle keeps its own setting)",
+    )
+    parser.add_argument(
         "--max-body-bytes",
         type=int,
         default=16 * 1024 * 1024,
@@ -72,9 +80,11 @@ def _options(args: argparse.Namespace) -> ServeOptions:
         raise SettingsError(f"--max-wait-ms must be between 0 and 10000, got {args.max_wait_ms}")
     if args.max_body_bytes < 1:
         raise SettingsError(f"--max-body-bytes must be at least 1, got {args.max_body_bytes}")
+    if args.threads < 1:
+        raise SettingsError(f"--threads must be at least 1, got {args.threads}")
     if not 0 <= args.port <= 65535:
         raise SettingsError(f"--port must be between 0 and 65535, got {args.port}")
-    return ServeOptions(args.max_batch_size, args.max_wait_ms / 1000, args.max_body_bytes)
+    return ServeOptions(args.max_batch_size, args.max_wait_ms / 1000, args.max_body_bytes, args.threads)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -57,7 +57,7 @@ class ServerState:
     async def load(self) -> None:
         try:
             for name, path in self.files.items():
-                served = await asyncio.to_thread(load_model, name, path)
+                served = await asyncio.to_thread(load_model, name, path, self.options.model_settings)
                 batcher = MicroBatcher(
                     served.run,
                     max_batch_rows=self.options.max_batch_rows,

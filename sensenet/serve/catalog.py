@@ -159,10 +159,10 @@ def _each_image(model: Any, images: list[Any]) -> Outcome:
         return error
 
 
-def load_model(name: str, path: Path) -> ServedModel:
+def load_model(name: str, path: Path, settings: dict[str, Any] | None = None) -> ServedModel:
     """Read, build and warm up one model; errors are the library's, naming the file."""
     try:
-        model = create_model(os.fspath(path))
+        model = create_model(os.fspath(path), settings)
         served = ServedModel(name, path, model, model.kind, model.fields, model.classes)
         served.warm_up()
     except SensenetError as error:
