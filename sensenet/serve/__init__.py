@@ -2,8 +2,9 @@
 
 The server needs the optional extra ``serve`` (Starlette and uvicorn), checked by the command
 with `sensenet.extras.require_extra`. Modules: `catalog` finds and loads the model files,
-`batching` merges concurrent requests into one engine call, `protocol` and `records` turn
-requests into rows and results into answers, `metrics` counts, `app` ties them to routes.
+`batching` merges concurrent requests into one engine call, `protocol` (Open Inference
+Protocol tensors) and `records` (plain JSON) turn requests into rows (`rows`) and results into
+answers, `metrics` counts, `app` ties them to routes and `server` runs it under uvicorn.
 """
 
 from __future__ import annotations
