@@ -4,8 +4,8 @@ Run from the repository root (it reads the BigML fixtures, like the tests):
 
     SENSENET_FIXTURES=/work/shared/fixtures python3 benchmarks/serve.py
 
-Three servers, one after another, on 127.0.0.1: the same Starlette/uvicorn stack answering
-a constant JSON (the floor of the stack on this machine), `sensenet serve` with the dense
+Three servers on 127.0.0.1, measured in turn at each level: the same Starlette/uvicorn stack
+answering a constant JSON (the floor of the stack on this machine), `sensenet serve` with the dense
 fixture model (regression.json.gz case 0) and with the image fixture model
 (image_regression.json.gz: two digit images and a category per row). Each request is one
 row through the Open Inference Protocol (`/v2/models/NAME/infer`); the clients keep their
@@ -150,25 +150,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(name: str, command: list[str], port: int, request: bytes, counts: dict, log) -> list[tuple]:
-    process = start(command, port, log)
-    try:
-        asyncio.run(load(port, request, 1, WARM_UP_REQUESTS))
-        rows = []
-        for clients in CLIENTS:
-            cpu = cpu_seconds(process.pid)
-            seconds, latencies = asyncio.run(load(port, request, clients, counts[clients]))
-            cpu_ms = (cpu_seconds(process.pid) - cpu) / len(latencies) * 1000
-            p50, p99 = np.percentile(latencies, [50, 99]) * 1000
-            rows.append((name, clients, len(latencies) / seconds, p50, p99, cpu_ms))
-            rate = rows[-1][2]
-            print(
-                f"{name:>6} {clients:>3} clients: {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  "
-                f"server CPU {cpu_ms:.3f} ms/request"
-            )
-    finally:
-        stop(process)
-    return rows
+def measure(
+    name: str, process: subprocess.Popen, port: int, request: bytes, clients: int, total: int
+) -> tuple:
+    cpu = cpu_seconds(process.pid)
+    seconds, latencies = asyncio.run(load(port, request, clients, total))
+    cpu_ms = (cpu_seconds(process.pid) - cpu) / len(latencies) * 1000
+    p50, p99 = np.percentile(latencies, [50, 99]) * 1000
+    rate = len(latencies) / seconds
+    print(
+        f"{name:>6} {clients:>3} clients: {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  "
+        f"server CPU {cpu_ms:.3f} ms/request"
+    )
+    return name, clients, rate, p50, p99, cpu_ms
 
 
 def main() -> None:
@@ -176,23 +170,51 @@ def main() -> None:
         dense = json.load(stream)[0]
     with gzip.open(FIXTURES / "image_regression.json.gz") as stream:
         image = json.load(stream)[0]
-    with tempfile.TemporaryDirectory() as directory, open(Path(directory) / "servers.log", "wb") as log:
-        (Path(directory) / "dense.json").write_text(json.dumps(dense["model"]))
-        (Path(directory) / "digits.json").write_text(json.dumps(image["model"]))
-        serve = [sys.executable, "-m", "sensenet", "serve"]
-        port = free_port()
-        floor = [sys.executable, __file__, "--floor", str(port)]
-        rows = measure("floor", floor, port, http_request("floor", {}), REQUESTS, log)
-        port = free_port()
-        dense_request = http_request("dense", tensors(dense["model"], dense["validation"][0]["input"]))
-        command = [*serve, str(Path(directory) / "dense.json"), "--port", str(port)]
-        rows += measure("dense", command, port, dense_request, REQUESTS, log)
-        port = free_port()
-        image_request = http_request(
-            "digits", tensors(image["model"], image["validation"][0]["input"], FIXTURES / "images")
-        )
-        command = [*serve, str(Path(directory) / "digits.json"), "--port", str(port)]
-        rows += measure("image", command, port, image_request, IMAGE_REQUESTS, log)
+    with tempfile.TemporaryDirectory(prefix="sensenet-serve-bench-") as name:
+        rows = run_servers(Path(name), dense, image)
+    print_table(rows)
+
+
+def run_servers(directory: Path, dense: dict, image: dict) -> list[tuple]:
+    (directory / "dense.json").write_text(json.dumps(dense["model"]))
+    (directory / "digits.json").write_text(json.dumps(image["model"]))
+    dense_row = dense["validation"][0]["input"]
+    image_row = image["validation"][0]["input"]
+    servers = [  # name, command (the port follows), request, requests per level
+        ("floor", [sys.executable, __file__, "--floor"], http_request("floor", {}), REQUESTS),
+        (
+            "dense",
+            [sys.executable, "-m", "sensenet", "serve", str(directory / "dense.json"), "--port"],
+            http_request("dense", tensors(dense["model"], dense_row)),
+            REQUESTS,
+        ),
+        (
+            "image",
+            [sys.executable, "-m", "sensenet", "serve", str(directory / "digits.json"), "--port"],
+            http_request("digits", tensors(image["model"], image_row, FIXTURES / "images")),
+            IMAGE_REQUESTS,
+        ),
+    ]
+    running = []
+    rows = []
+    with open(directory / "servers.log", "wb") as log:
+        try:
+            for name, command, request, counts in servers:
+                port = free_port()
+                process = start([*command, str(port)], port, log)
+                running.append((name, process, port, request, counts))
+                asyncio.run(load(port, request, 1, WARM_UP_REQUESTS))
+            # Servers take turns at each level, so a change in the machine's load hits them alike.
+            for clients in CLIENTS:
+                for name, process, port, request, counts in running:
+                    rows.append(measure(name, process, port, request, clients, counts[clients]))
+        finally:
+            for _, process, *_ in running:
+                stop(process)
+    return rows
+
+
+def print_table(rows: list[tuple]) -> None:
     print(
         "\n| server | clients | requests/s | p50 ms | p99 ms | server CPU ms/request |\n"
         "| --- | --- | --- | --- | --- | --- |"
