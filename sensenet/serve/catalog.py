@@ -76,9 +76,11 @@ class ServedModel:
     fields: tuple[Any, ...]
     classes: list[str] | None
     row_length: int = field(init=False)
+    fields_by_name: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         self.row_length = max(f.index for f in self.fields) + 1
+        self.fields_by_name = {f.name: f for f in self.fields}
 
     @property
     def has_images(self) -> bool:

@@ -20,6 +20,10 @@ FLOAT_TYPES = ("FP16", "FP32", "FP64")
 INTEGER_TYPES = ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
 NUMBER_TYPES = FLOAT_TYPES + INTEGER_TYPES
 DATATYPES = (*NUMBER_TYPES, "BYTES")
+# The JSON values a tensor's elements may be (null is a missing value; a boolean is no number).
+NUMBER_ELEMENTS = frozenset({int, float, type(None)})
+INTEGER_ELEMENTS = frozenset({int, type(None)})
+STRING_ELEMENTS = frozenset({str, type(None)})
 TENSORS = """\
 Inputs, either:
 - one tensor per input field, named by the field's name, shape [rows] (or [rows, 1]):
@@ -107,7 +111,7 @@ def _flat(data: Any, name: str) -> list[Any]:
     """OIP data: row-major, flat or nested lists."""
     if not isinstance(data, list):
         raise InputDataError(f"input {name!r}: 'data' must be a list, got {type(data).__name__}")
-    if not any(isinstance(value, list) for value in data):
+    if list not in map(type, data):
         return data
     flat: list[Any] = []
     stack = [iter(data)]
@@ -132,11 +136,7 @@ def _tensor(entry: Any, position: int) -> tuple[str, str, list[int], list[Any]]:
         raise InputDataError(
             f"input {name!r}: 'datatype' must be one of {', '.join(DATATYPES)}, got {datatype!r}"
         )
-    if (
-        not isinstance(shape, list)
-        or not shape
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
-    ):
+    if not isinstance(shape, list) or not shape or not all(type(n) is int and n >= 0 for n in shape):
         raise InputDataError(f"input {name!r}: 'shape' must be a non-empty list of non-negative integers")
     data = _flat(entry.get("data"), name)
     if len(data) != math.prod(shape):
@@ -147,22 +147,16 @@ def _tensor(entry: Any, position: int) -> tuple[str, str, list[int], list[Any]]:
 
 
 def _check_numbers(name: str, datatype: str, data: list[Any]) -> None:
-    integral = datatype in INTEGER_TYPES
-    for i, value in enumerate(data):
-        if value is None:
-            continue
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or (integral and isinstance(value, float))
-        ):
-            raise InputDataError(f"input {name!r}, element {i}: {value!r} is not a {datatype} number")
+    allowed = INTEGER_ELEMENTS if datatype in INTEGER_TYPES else NUMBER_ELEMENTS
+    if not all(type(value) in allowed for value in data):
+        i, value = next((i, value) for i, value in enumerate(data) if type(value) not in allowed)
+        raise InputDataError(f"input {name!r}, element {i}: {value!r} is not a {datatype} number")
 
 
 def _check_strings(name: str, data: list[Any]) -> None:
-    for i, value in enumerate(data):
-        if value is not None and not isinstance(value, str):
-            raise InputDataError(f"input {name!r}, element {i}: a BYTES element is a string, got {value!r}")
+    if not all(type(value) in STRING_ELEMENTS for value in data):
+        i, value = next((i, value) for i, value in enumerate(data) if type(value) not in STRING_ELEMENTS)
+        raise InputDataError(f"input {name!r}, element {i}: a BYTES element is a string, got {value!r}")
 
 
 def _rows_of(name: str, shape: list[int]) -> int:
@@ -235,10 +229,10 @@ def parse_infer(body: Any, served: ServedModel) -> InferRequest:
     names = [name for name, _, _, _ in tensors]
     if len(set(names)) != len(names):
         raise InputDataError(f"input names repeat: {', '.join(names)}")
-    if names == [MATRIX_TENSOR] and MATRIX_TENSOR not in {f.name for f in served.fields}:
+    by_name = served.fields_by_name
+    if names == [MATRIX_TENSOR] and MATRIX_TENSOR not in by_name:
         _, datatype, shape, data = tensors[0]
         return InferRequest(_matrix(served, datatype, shape, data), shape[0], outputs, request_id)
-    by_name = {f.name: f for f in served.fields}
     unknown = [name for name in names if name not in by_name]
     missing = [name for name in by_name if name not in names]
     if unknown or missing:

@@ -62,7 +62,7 @@ def rows_from_records(served: ServedModel, records: Any) -> list[list[Any]]:
     """Records keyed by field name; a field left out is missing."""
     if not isinstance(records, list) or not records:
         raise InputDataError('"records" must be a non-empty list of objects keyed by field name')
-    by_name = {f.name: f for f in served.fields}
+    by_name = served.fields_by_name
     rows = []
     for r, record in enumerate(records):
         if not isinstance(record, Mapping):
