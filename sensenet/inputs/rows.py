@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import InputDataError
+from sensenet.spec.fields import shown
 from sensenet.spec.inputs import CategoricalInput, InputField, NumericInput
 
 MISSING_CATEGORY = -1.0
@@ -26,9 +27,11 @@ def _numeric_converter(field: NumericInput) -> Callable[[Any], float]:
         try:
             return float(value)
         except (TypeError, ValueError):
-            if value is None or value == "":
+            if value is None or (isinstance(value, str) and value == ""):
                 return math.nan
-            raise ValueError(f"{value!r} is not a number") from None
+            raise ValueError(f"{shown(value)} is not a number") from None
+        except OverflowError:
+            raise ValueError(f"{shown(value)} is too large (float32 holds |x| <= 3.4e38)") from None
 
     return convert
 
@@ -87,8 +90,8 @@ class RowEncoder:
         columns = self._columns
         try:
             values = [[convert(row[index]) for index, convert in columns] for row in rows]
-        except (ValueError, TypeError, IndexError, KeyError):
-            self._raise_for_bad_row(rows)
+        except Exception:  # any value's own __float__, __str__, __len__ or __getitem__ may raise
+            raise_for_bad_row(rows, self._columns, self.fields, self.row_length)
             raise
         matrix = np.array(values, dtype=np.float32).reshape(len(rows), len(columns))
         self._check_finite(matrix)
@@ -116,19 +119,44 @@ class RowEncoder:
                 f"row {row}, field index {self.fields[column].index}: infinite values cannot be standardised"
             )
 
-    def _raise_for_bad_row(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Find the first bad row and raise an error naming it and its column."""
-        for r, row in enumerate(rows):
-            if not isinstance(row, (list, tuple, np.ndarray)):
-                raise InputDataError(f"row {r}: expected a list of values, got {type(row).__name__}")
-            if len(row) < self.row_length:
-                raise InputDataError(
-                    f"row {r}: has {len(row)} values, but the model reads columns up to index "
-                    f"{self.row_length - 1} (rows need at least {self.row_length} values)"
-                )
-            for (index, convert), field in zip(self._columns, self.fields):
-                try:
-                    convert(row[index])
-                except (ValueError, TypeError) as error:
-                    kind = "numeric" if isinstance(field, NumericInput) else "categorical"
-                    raise InputDataError(f"row {r}, column {index} ({kind}): {error}") from None
+
+def _row_length(row: Any) -> int | None:
+    """The number of values in a row, None when it is no sequence (a 0-d array, a scalar)."""
+    if isinstance(row, np.ndarray):
+        return len(row) if row.ndim == 1 else None
+    return len(row) if isinstance(row, (list, tuple)) else None
+
+
+def raise_for_bad_row(
+    rows: Sequence[Any],
+    columns: Sequence[tuple[int, Callable[[Any], float]]],
+    fields: Sequence[NumericInput | CategoricalInput],
+    row_length: int,
+) -> None:
+    """Find the first bad row and raise an `InputDataError` naming it and its column.
+
+    Whatever a value does (its own ``__float__`` or ``__str__`` raising, nesting thousands
+    deep, an int beyond float range), the error is ours.
+    """
+    for r, row in enumerate(rows):
+        length = _row_length(row)
+        if length is None:
+            raise InputDataError(f"row {r}: expected a list of values, got {_kind_of(row)}")
+        if length < row_length:
+            raise InputDataError(
+                f"row {r}: has {length} values, but the model reads columns up to index "
+                f"{row_length - 1} (rows need at least {row_length} values)"
+            )
+        for (index, convert), field in zip(columns, fields):
+            try:
+                convert(row[index])
+            except Exception as error:
+                kind = "numeric" if isinstance(field, NumericInput) else "categorical"
+                reason = error if isinstance(error, ValueError) else f"cannot read its value ({shown(error)})"
+                raise InputDataError(f"row {r}, column {index} ({kind}): {reason}") from None
+
+
+def _kind_of(row: Any) -> str:
+    if isinstance(row, np.ndarray):
+        return f"a {row.ndim}-d array"
+    return type(row).__name__

@@ -110,7 +110,19 @@ class Deepnet(ModelWrapper):
     def __call__(self, input_data: Any) -> np.ndarray:
         matrix, images = self.encode_inputs(input_data)
         engine = self._engine.get()
-        return engine(matrix, images) if images else engine(matrix)
+        return _finite_outputs(engine(matrix, images) if images else engine(matrix))
+
+
+def _finite_outputs(outputs: np.ndarray) -> np.ndarray:
+    """Outputs, unless float32 overflowed inside the network: then our error names the row."""
+    finite = np.isfinite(outputs)
+    if not finite.all():
+        row = int(np.argwhere(~finite)[0][0])
+        raise InputDataError(
+            f"row {row}: the model's output is not a finite number (float32 overflowed inside the "
+            "network: the row's values are too far from what the model was trained on)"
+        )
+    return outputs
 
 
 def _image_encoder(spec: ModelSpec, settings: Settings) -> ImageEncoder | None:
