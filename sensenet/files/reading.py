@@ -20,7 +20,7 @@ from sensenet.exceptions import ImageError, InputDataError, ModelFormatError, Mo
 from sensenet.limits import MAX_FILE_BYTES, MAX_GZIP_RATIO, MAX_IMAGE_FILE_BYTES, Limit
 
 GZIP_MAGIC = b"\x1f\x8b"
-_CHUNK = 1 << 20
+_SMALL_INFLATION = 16 << 20  # any gzip may inflate this far, whatever its ratio
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ _OPEN_ERRORS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
     errno.ENOTDIR: "a component of the path is not a directory",
+    errno.ENXIO: "a socket or a device, not a regular file",
 }
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
@@ -105,7 +106,7 @@ def _read_capped(stream: BinaryIO, kind: FileKind, shown: str) -> bytes:
 
 def inflate_gzip(data: bytes, kind: FileKind, shown: str) -> bytes:
     """The contents of gzip `data` (all members), refused past the size and inflation-ratio limits."""
-    cap = min(kind.limit.value(), max(len(data), _CHUNK) * MAX_GZIP_RATIO.value())
+    cap = min(kind.limit.value(), max(len(data) * MAX_GZIP_RATIO.value(), _SMALL_INFLATION))
     parts: list[bytes] = []
     total = 0
     remaining = data
@@ -153,4 +154,5 @@ def read_text(path: str | bytes | os.PathLike, kind: FileKind, encoding: str = "
         return data.decode(encoding)
     except UnicodeDecodeError:
         shown = os.fsdecode(_name(path))
-        raise kind.invalid(f"{kind.label} {shown!r} is not {encoding.upper()} text") from None
+        encoding_name = encoding.upper().removesuffix("-SIG")
+        raise kind.invalid(f"{kind.label} {shown!r} is not {encoding_name} text") from None

@@ -93,7 +93,8 @@ class RowEncoder:
         except Exception:  # any value's own __float__, __str__, __len__ or __getitem__ may raise
             raise_for_bad_row(rows, self._columns, self.fields, self.row_length)
             raise
-        matrix = np.array(values, dtype=np.float32).reshape(len(rows), len(columns))
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused just below
+            matrix = np.array(values, dtype=np.float32).reshape(len(rows), len(columns))
         self._check_finite(matrix)
         return matrix
 

@@ -166,7 +166,9 @@ def as_array(value: Any, shape: Sequence[int | None], path: str) -> np.ndarray:
     """Convert nested lists to float32, checking rank, sizes and finiteness."""
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:
+        raise ModelFormatError(f"{path}: contains values beyond float32's range (|x| <= 3.4e38)") from None
+    except (TypeError, ValueError):
         raise ModelFormatError(
             f"{path}: expected a rectangular array of numbers, got {_describe(value)}"
         ) from None
