@@ -20,6 +20,7 @@ from sensenet.exceptions import ImageError, InputDataError, ModelFormatError, Mo
 from sensenet.limits import MAX_FILE_BYTES, MAX_GZIP_RATIO, MAX_IMAGE_FILE_BYTES, Limit
 
 GZIP_MAGIC = b"\x1f\x8b"
+_READ_CHUNK = 1 << 20
 _SMALL_INFLATION = 16 << 20  # any gzip may inflate this far, whatever its ratio
 
 
@@ -98,10 +99,15 @@ def _read_capped(stream: BinaryIO, kind: FileKind, shown: str) -> bytes:
     size = os.fstat(stream.fileno()).st_size
     if size > limit:
         raise kind.invalid(f"{kind.label} {shown}: {kind.limit.exceeded('its size in bytes', size)}")
-    data = stream.read(limit + 1)
-    if len(data) > limit:  # it grew while we read it
-        raise kind.invalid(f"{kind.label} {shown}: {kind.limit.exceeded('its size in bytes', len(data))}")
-    return data
+    # never ask for more than the file holds: a read of n bytes allocates n bytes first
+    parts = [stream.read(size + 1)] if size else []
+    total = len(parts[0]) if parts else 0
+    while not parts or parts[-1]:  # files that grow, or report size 0 (/proc)
+        parts.append(stream.read(min(_READ_CHUNK, limit + 1 - total)))
+        total += len(parts[-1])
+        if total > limit:
+            raise kind.invalid(f"{kind.label} {shown}: {kind.limit.exceeded('its size in bytes', total)}")
+    return b"".join(parts)
 
 
 def inflate_gzip(data: bytes, kind: FileKind, shown: str) -> bytes:
@@ -141,7 +147,10 @@ def read_file(path: str | bytes | os.PathLike, kind: FileKind = MODEL_FILE, gunz
     """
     with open_regular(path, kind) as stream:
         shown = repr(os.fsdecode(_name(path)))
-        data = _read_capped(stream, kind, shown)
+        try:
+            data = _read_capped(stream, kind, shown)
+        except OSError as error:  # an I/O error, or a special file posing as regular (/proc/self/mem)
+            raise kind.invalid(f"cannot read {kind.label} {shown}: {error.strerror or error}") from None
     if gunzip and data[:2] == GZIP_MAGIC:
         return inflate_gzip(data, kind, shown)
     return data

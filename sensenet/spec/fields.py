@@ -117,7 +117,9 @@ class Fields:
         value = self.raw(key)
         number = float32_number(value)
         if number is None:
-            raise self.error(key, f"expected a number float32 holds (|x| <= 3.4e38), got {_describe(value)}")
+            raise self.error(
+                key, f"expected a finite number float32 holds (|x| <= 3.4e38), got {_describe(value)}"
+            )
         return number
 
     def integer(
