@@ -213,12 +213,15 @@ def case_model(rng: random.Random, work: Path, fixtures: Fixtures) -> str:
     return ", ".join(changes)
 
 
+WEIGHT_KEYS = frozenset({"kernel", "weights", "mean_image", "depth_kernel", "point_kernel"})
+
+
 def case_image_model(rng: random.Random, work: Path, fixtures: Fixtures) -> str:
     """The image fixture model with mutations of its image network (not its weights' values)."""
     from sensenet.models.wrappers import create_model
 
     case = copy.deepcopy(fixtures.image_case)
-    changes = mutate(rng, case["model"]["image_network"], frozenset({"kernel", "weights"}))
+    changes = mutate(rng, case["model"]["image_network"], WEIGHT_KEYS)
     model = create_model(case["model"], {"image_path_prefix": str(FIXTURES)})
     row = [
         value.replace("tests/data/", "") if isinstance(value, str) else value
@@ -314,8 +317,14 @@ def _png_with_size(width: int, height: int) -> bytes:
 
 
 def _encoded(rng: random.Random, image: Image.Image) -> bytes:
+    """The image in a random format (converted to RGB when that format cannot hold its mode)."""
     out = io.BytesIO()
-    image.save(out, rng.choice(("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")))
+    file_format = rng.choice(("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP"))
+    try:
+        image.save(out, file_format)
+    except (OSError, KeyError, ValueError):
+        out = io.BytesIO()
+        image.convert("RGB").save(out, file_format)
     return out.getvalue()
 
 
@@ -400,7 +409,10 @@ def _bundle_bytes(rng: random.Random) -> bytes:
         header = json.dumps(listing).encode()
         body = b"abcdef"
     else:
-        header = json.dumps(_bundle_listing(rng)).encode()
+        try:
+            header = json.dumps(_bundle_listing(rng)).encode()
+        except RecursionError:  # a mutation nested it deeper than json writes
+            header = b"[" * 5000 + b"]" * 5000
     blocks = min(255, max(1, -(-len(header) // 1024)))
     if choice >= 0.4 or choice < 0.2:
         body = bytes(rng.randrange(256) for _ in range(rng.choice((0, 1, 3, 7))))
@@ -509,17 +521,21 @@ TINY = {
 }
 
 
-def _weights_bytes(network: dict, work: Path, fill: float | None = None) -> bytes:
+def _weights_bytes(network: dict, work: Path, poison: bool = False) -> bytes:
+    """A weights file of `network`; `poison` puts a NaN in its first kernel."""
+    import h5py
+
     from sensenet.pretrained import write_weights
     from tests.pretrained_helpers import with_generated_weights
 
-    filled = with_generated_weights(network)
-    if fill is not None:
-        filled["image_network"]["layers"][0]["kernel"] = np.full_like(
-            filled["image_network"]["layers"][0]["kernel"], fill
-        )
     path = work / "w.h5"
-    write_weights(filled, path, overwrite=True)
+    write_weights(with_generated_weights(network), path, overwrite=True)
+    if poison:
+        with h5py.File(path, "r+") as stream:
+            kernel = stream["image_network/0/kernel"]
+            values = kernel[()]
+            values.flat[0] = np.nan
+            kernel[...] = values
     data = path.read_bytes()
     path.unlink()
     return data
@@ -534,7 +550,7 @@ class WeightsServer:
         self.bodies = {
             "good": _weights_bytes(TINY, work),
             "wrong_shapes": _weights_bytes(wrong, work),
-            "huge_values": _weights_bytes(TINY, work, fill=1e38),
+            "nan_values": _weights_bytes(TINY, work, poison=True),
         }
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
@@ -597,7 +613,7 @@ BEHAVIOURS: dict[str, Callable[[BaseHTTPRequestHandler, dict], None]] = {
     "html": lambda h, b: _send(h, b"<html>denied</html>"),
     "empty": lambda h, b: _send(h, b""),
     "wrong_shapes": lambda h, b: _send(h, b["wrong_shapes"]),
-    "huge_values": lambda h, b: _send(h, b["huge_values"]),
+    "nan_values": lambda h, b: _send(h, b["nan_values"]),
     "garbage_hdf5": lambda h, b: _send(h, b["good"][:2000] + bytes(3000)),
     "trickle": _trickle,
     "redirect_loop": _redirect_loop,
