@@ -24,6 +24,7 @@ import pytest
 from PIL import Image
 
 import sensenet.pretrained as pretrained
+from sensenet.cli.rows import RowLayout, file_rows
 from sensenet.exceptions import (
     DownloadError,
     ImageError,
@@ -36,7 +37,7 @@ from sensenet.files.reading import IMAGE_FILE, MODEL_FILE, read_file
 from sensenet.inputs import load_image
 from sensenet.inputs.rescale import rescale
 from sensenet.models import bundle
-from sensenet.models.wrappers import create_model
+from sensenet.models.wrappers import convert, create_model
 from sensenet.spec import load_spec
 from tests.conftest import dense, numeric_field, regression_network
 from tests.pretrained_helpers import Reply, weights_server, with_generated_weights
@@ -235,6 +236,8 @@ def test_a_fifo_never_blocks(tmp_path):
         load_image(str(fifo))
     with pytest.raises(ModelFormatError, match="FIFO"):
         bundle.read_bundle(fifo, tmp_path)
+    with pytest.raises(InputDataError, match="FIFO"):
+        file_rows(str(fifo), RowLayout(None))
     assert time.monotonic() - started < 5
 
 
@@ -411,6 +414,31 @@ def test_a_tree_2000_deep_is_removed_without_recursion(tmp_path):
     os.close(current)
     bundle.remove_tree(root)
     assert not root.exists()
+
+
+@pytest.fixture(scope="module")
+def written_bundle(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("bundle") / "model.smbundle"
+    convert(create_model(small_network()), None, path, "smbundle")
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"deepnet_type": "ObjectDetector"}, "'ObjectDetector'"),
+        ({"preprocess": [numeric_field(0), numeric_field(1)]}, r"inputs \[\(None, 2\)\]"),
+        ({"output_exposition": {"type": "categorical", "values": ["a", "b", "c"]}}, "with 3 outputs"),
+        ({"settings": {"max_objects": 0}}, "settings.*max_objects"),
+    ],
+)
+def test_settings_that_contradict_the_graph_are_refused_at_load(change, message, written_bundle, tmp_path):
+    with bundle.extracted_bundle(written_bundle) as model_dir:
+        settings = model_dir / bundle.SETTINGS_PATH
+        settings.write_text(json.dumps({**json.loads(settings.read_text()), **change}))
+        bundle.write_bundle(model_dir, tmp_path / "changed.smbundle")
+    with pytest.raises(ModelFormatError, match=message):
+        create_model(tmp_path / "changed.smbundle")
 
 
 # --- downloads ----------------------------------------------------------------------------------

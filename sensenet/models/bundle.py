@@ -141,8 +141,15 @@ def _parse_header(header: bytes, where: str) -> Listing:
     return parsed
 
 
+def _read(stream: BinaryIO, size: int, where: str) -> bytes:
+    try:
+        return stream.read(size)
+    except OSError as error:  # an I/O error, or a special file posing as regular (/proc/self/mem)
+        raise ModelFormatError(f"{where}: cannot read the bundle ({error.strerror or error})") from None
+
+
 def _read_exactly(stream: BinaryIO, size: int, where: str) -> bytes:
-    data = stream.read(size)
+    data = _read(stream, size, where)
     if len(data) != size:
         raise ModelFormatError(f"{where}: truncated bundle (expected {size} more bytes, found {len(data)})")
     return data
@@ -158,7 +165,7 @@ def read_bundle(bundle_path: str | os.PathLike, destination: str | os.PathLike) 
     root = Path(destination)
     with open_regular(bundle_path, BUNDLE_FILE) as stream:
         total = os.fstat(stream.fileno()).st_size
-        if stream.read(len(GUARD)) != GUARD:
+        if _read(stream, len(GUARD), where) != GUARD:
             raise ModelFormatError(f"{where}: not a Sense/Net bundle (it does not start with {GUARD!r})")
         blocks = _read_exactly(stream, 1, where)[0]
         if blocks == 0:
