@@ -58,6 +58,7 @@ class RowEncoder:
         positions = list(enumerate(self.fields))
         numeric = [(c, f.index) for c, f in positions if isinstance(f, NumericInput)]
         self._numeric_columns = _columns([c for c, _ in numeric])
+        self._numeric_count = len(numeric)
         self._numeric_getter = itemgetter(*[i for _, i in numeric]) if numeric else None
         categorical = [(c, f.index) for c, f in positions if isinstance(f, CategoricalInput)]
         self._categorical = [(c, itemgetter(index), self._codes[index]) for c, index in categorical]
@@ -89,6 +90,8 @@ class RowEncoder:
         matrix = np.empty((count, self.width), np.float32)
         if self._numeric_getter is not None:
             block = np.asarray(list(map(self._numeric_getter, rows)), dtype=np.float64)
+            if block.shape != (count, self._numeric_count)[: block.ndim] or block.ndim > 2:
+                raise TypeError("a numeric value that is not a scalar")
             matrix[:, self._numeric_columns] = block.reshape(count, -1)
         for column, getter, codes in self._categorical:
             values = list(map(getter, rows))
@@ -107,6 +110,8 @@ class RowEncoder:
             is_name = value.__class__ is str
             values[column] = codes.get(value, MISSING_CATEGORY) if is_name else _category(codes, value, 0)
         matrix = np.array([values], dtype=np.float32)
+        if matrix.shape != (1, self.width):
+            raise TypeError("a value that is not a scalar")
         self._check_finite(matrix, None)
         return matrix
 
@@ -154,9 +159,12 @@ class RowEncoder:
 
     def _numeric_column(self, field: NumericInput, values: Sequence[Any]) -> np.ndarray:
         try:
-            return np.asarray(values, dtype=np.float64)
+            array = np.asarray(values, dtype=np.float64)
+            if array.shape == (len(values),):
+                return array
         except Exception:  # a value's own __float__ may raise anything: find it, value by value
-            return np.fromiter((_number(value, r) for r, value in enumerate(values)), np.float64, len(values))
+            pass
+        return np.fromiter((_number(value, r) for r, value in enumerate(values)), np.float64, len(values))
 
     def _categorical_column(self, field: CategoricalInput, values: Sequence[Any]) -> np.ndarray:
         codes = self._codes[field.index]
