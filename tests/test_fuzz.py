@@ -36,8 +36,8 @@ CATEGORIES = {
     "server": (60, 30),
 }
 WORKERS = 2
-# onnxruntime and numpy reserve address space beyond what they use; measured worker peak
-# (VmPeak) after the image model and the detector: about 1.6 GB
+# onnxruntime and numpy reserve address space beyond what they use; measured worker peak after
+# the image model and the detector ran: VmPeak 1.0 GB (resident 0.5 GB), so 3 GB leaves 2 GB to blow
 ADDRESS_SPACE_BYTES = 3 << 30
 READY_SECONDS = 120
 
