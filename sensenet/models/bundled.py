@@ -86,10 +86,11 @@ def _serving_signature(saved_model: Any, where: str) -> tuple[list[tuple], Any]:
     """The input shapes and the output structure of the SavedModel's ``serve`` function."""
     from sensenet.engines.keras.backend import tf
 
-    functions = getattr(getattr(saved_model, "serve", None), "concrete_functions", None)
-    if not functions:
+    serve = getattr(saved_model, "serve", None)
+    functions = getattr(serve, "concrete_functions", None)  # a Keras export's restored tf.function
+    function = functions[0] if functions else serve  # else a concrete function (the detector's)
+    if not hasattr(function, "structured_input_signature"):
         raise ModelFormatError(f"{where}: the bundle's SavedModel has no 'serve' function")
-    function = functions[0]
     inputs = [tuple(spec.shape.as_list()) for spec in tf.nest.flatten(function.structured_input_signature)]
     return inputs, function.structured_outputs
 
