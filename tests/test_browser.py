@@ -49,6 +49,9 @@ ROW_CASES = [
     ("regression.json.gz", 0, True),
 ]
 IMAGE_ROWS = 2
+# The image fixture model as built (warp, on its digits, square at the network's size), and cropping
+# photos of other shapes, one per image field.
+IMAGE_MODELS = {"images": (None, ()), "images-crop": ("crop", ("images/bus.jpg", "images/dog.jpg"))}
 IMAGE_PREFIX = "tests/data/"  # the image fixture's paths start here; FIXTURES holds images/
 DETECTOR_SETTINGS = {"bounding_box_threshold": 0.7, "iou_threshold": 0.2}
 PHOTO = "detection/pexels-pixabay-33358.jpg"
@@ -126,16 +129,22 @@ def cases(site):
         result[key] = (model, [_row_job(model, row) for row in rows], model(rows))
 
     case = load_cases("image_regression.json.gz")[0]
-    model = create_model(case["model"], {"image_path_prefix": str(FIXTURES)})
-    convert(model, None, root / "images", "tfjs")
-    rows = [_image_row(v["input"]) for v in case["validation"][:IMAGE_ROWS]]
-    jobs = []
-    for row in rows:
-        job = _row_job(model, row)
-        images = [(k, f) for k, f in enumerate(model.fields) if f.optype == "image"]
-        job["files"] = {str(k): str(FIXTURES / row[field.index]) for k, field in images}
-        jobs.append(job)
-    result["images"] = (model, jobs, model(rows))
+    for key, (rescale_type, photos) in IMAGE_MODELS.items():
+        settings = {"image_path_prefix": str(FIXTURES), "rescale_type": rescale_type}
+        model = create_model(case["model"], settings)
+        convert(model, None, root / key, "tfjs")
+        rows = [_image_row(v["input"]) for v in case["validation"][:IMAGE_ROWS]]
+        image_fields = [field for field in model.fields if field.optype == "image"]
+        for row in rows:
+            for field, photo in zip(image_fields, photos):
+                row[field.index] = photo
+        jobs = []
+        for row in rows:
+            job = _row_job(model, row)
+            images = [(k, f) for k, f in enumerate(model.fields) if f.optype == "image"]
+            job["files"] = {str(k): str(FIXTURES / row[field.index]) for k, field in images}
+            jobs.append(job)
+        result[key] = (model, jobs, model(rows))
 
     with zipfile.ZipFile(fixture_path("detection/cats_eye_tinyyolov4.zip")) as archive:
         (name,) = archive.namelist()
@@ -189,9 +198,10 @@ def test_row_models_show_the_python_predictions(cases, shown, key):
         assert [r["prediction"] for r in shown[key]] == [model.classes[i] for i in expected.argmax(axis=1)]
 
 
-def test_the_image_model_shows_the_python_predictions(cases, shown):
-    _, _, expected = cases["images"]
-    got = np.array([result["outputs"] for result in shown["images"]])
+@pytest.mark.parametrize("key", list(IMAGE_MODELS))
+def test_the_image_model_shows_the_python_predictions(cases, shown, key):
+    _, _, expected = cases[key]
+    got = np.array([result["outputs"] for result in shown[key]])
     assert np.abs(got - expected).max() <= TOLERANCE
 
 

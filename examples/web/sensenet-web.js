@@ -29,12 +29,13 @@ function roundHalfEven(x) {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
-// The input row (or column) TensorFlow's nearest-neighbour resize reads for each output one.
-function sourceIndices(inSize, outSize) {
+// The input row (or column) TensorFlow's nearest-neighbour resize reads for output ones
+// start .. start + count (a crop window never computes the whole scaled side).
+function sourceIndices(inSize, outSize, start = 0, count = outSize) {
   const scale = f32(f32(inSize) / f32(outSize));
-  const indices = new Int32Array(outSize);
-  for (let i = 0; i < outSize; i++) {
-    indices[i] = Math.min(Math.floor(f32(f32(i + 0.5) * scale)), inSize - 1);
+  const indices = new Int32Array(Math.max(0, Math.min(outSize, start + count) - start));
+  for (let i = 0; i < indices.length; i++) {
+    indices[i] = Math.min(Math.floor(f32(f32(start + i + 0.5) * scale)), inSize - 1);
   }
   return indices;
 }
@@ -67,8 +68,8 @@ const PLACEMENTS = {
 // `image` ({width, height, rgb: Uint8Array}) fitted to (height, width): Float32Array RGB 0-255.
 function fitImage(image, height, width, rescaleType) {
   const place = PLACEMENTS[rescaleType](image, height, width);
-  const rows = sourceIndices(image.height, place.height).subarray(place.top, place.top + height);
-  const columns = sourceIndices(image.width, place.width).subarray(place.left, place.left + width);
+  const rows = sourceIndices(image.height, place.height, place.top, height);
+  const columns = sourceIndices(image.width, place.width, place.left, width);
   const out = new Float32Array(height * width * 3);
   if (rescaleType === "pad") {
     // The padding level: the integer mean of the resized image's levels, rounded down.
