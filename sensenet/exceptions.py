@@ -41,3 +41,8 @@ class DownloadError(SensenetError, OSError):
 
 class OutputPathError(SensenetError, OSError):
     """An output path that exists already (and overwriting was not asked for) or cannot be written."""
+
+
+class MissingExtraError(SensenetError, ImportError):
+    """An optional extra (such as ``sensenet[spark]``) that is not installed; the message names the
+    ``pip install`` command that adds it."""

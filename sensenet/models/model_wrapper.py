@@ -12,6 +12,11 @@ class ModelWrapper:
         self._settings = settings
         self._preprocessors = preprocessors
 
+    def __reduce__(self):
+        """Pickles as its description (spec, settings): engines are built again on first use, so a
+        model ships to other processes (Spark executors) with its weights and no runtime state."""
+        return (type(self), (self._spec, self._settings, self._preprocessors))
+
     @property
     def spec(self) -> ModelSpec:
         return self._spec
