@@ -1,0 +1,176 @@
+"""Rows per second scoring generated rows of a fixture model on Spark (local[1], local[2]), against
+the single-process library on the same rows (the floor), and where the time goes.
+
+Run from the repository root (it reads the BigML fixtures, like the tests):
+
+    SENSENET_FIXTURES=/work/shared/fixtures python3 benchmarks/spark.py [rows] [case]
+
+The rows (default 1,000,000) are generated for `regression.json.gz` case `case` (default 2: six
+numeric and categorical fields, three classes), written once as 8 Parquet files, then:
+
+- floor: one process, `model(frame)` on 10,000-row pandas frames (Spark's Arrow batch size), split
+  into encoding (`model.encode`) and the engine (onnxruntime on the encoded matrix);
+- Spark pass-through: read the Parquet and send every Arrow batch through a Python worker that
+  returns it with constant prediction columns (what Spark and Arrow cost without the model);
+- Spark predict: `sensenet.spark.predict` written to Spark's `noop` sink.
+
+Targets (printed, not raised): local[2] at least 1.6x local[1]; local[1] (one core) at least half
+the floor.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
+
+import pandas as pd  # noqa: E402
+
+from sensenet.models.wrappers import create_model  # noqa: E402
+from sensenet.spark import predict  # noqa: E402
+
+BATCH_ROWS = 10_000
+FILES = 8
+MISSING = 0.05
+
+
+def generated_rows(model, rows: int, seed: int = 0) -> pd.DataFrame:
+    """Values around each numeric field's center and scale, categories drawn from the field's own,
+    5% of every column missing."""
+    generator = np.random.default_rng(seed)
+    columns = {}
+    for field, spec in zip(model.fields, model.spec.inputs):
+        missing = generator.random(rows) < MISSING
+        if field.optype == "numeric":
+            values = generator.normal(spec.center, spec.scale, rows)
+            values[missing] = np.nan
+        else:
+            values = np.asarray(field.values, dtype=object)[generator.integers(0, len(field.values), rows)]
+            values[missing] = None
+        columns[field.name] = values
+    return pd.DataFrame(columns)
+
+
+def write_parquet(frame: pd.DataFrame, directory: Path) -> str:
+    for k, part in enumerate(np.array_split(np.arange(len(frame)), FILES)):
+        frame.iloc[part].to_parquet(directory / f"part-{k}.parquet", index=False)
+    return str(directory)
+
+
+def timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def floor(model, frame: pd.DataFrame) -> dict[str, float]:
+    """Seconds for the whole frame in one process: model(frame), encoding alone, engine alone."""
+    chunks = [frame.iloc[s : s + BATCH_ROWS] for s in range(0, len(frame), BATCH_ROWS)]
+    model(chunks[0])
+    engine = model._engine.get()  # the engine alone, on matrices encoded beforehand
+    total = timed(lambda: [model(chunk) for chunk in chunks])
+    matrices = []
+    encode = timed(lambda: matrices.extend(model.encode(chunk) for chunk in chunks))
+    run = timed(lambda: [engine(matrix) for matrix in matrices])
+    return {"total": total, "encode": encode, "engine": run}
+
+
+def spark_session(master: str):
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    session = (
+        SparkSession.builder.master(master)
+        .appName("sensenet-benchmark")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def pass_through(df, model):
+    """The same shape of work as predict, without the model: Arrow in, constant predictions out."""
+    from pyspark.sql.types import ArrayType, DoubleType, FloatType, StringType, StructField, StructType
+
+    label, width = model.classes[0], len(model.classes)
+
+    def constant(frames):
+        for frame in frames:
+            n = len(frame)
+            frame["prediction"] = [label] * n
+            frame["probability"] = np.zeros(n)
+            frame["probabilities"] = list(np.zeros((n, width), np.float32))
+            yield frame
+
+    added = [
+        StructField("prediction", StringType()),
+        StructField("probability", DoubleType()),
+        StructField("probabilities", ArrayType(FloatType(), containsNull=False)),
+    ]
+    return df.mapInPandas(constant, StructType(df.schema.fields + added))
+
+
+def spark_runs(master: str, path: str, model, rows: int) -> dict[str, float]:
+    session = spark_session(master)
+    try:
+        df = session.read.parquet(path)
+        predict(df.limit(1000), model).write.format("noop").mode("overwrite").save()  # start workers
+        sink = lambda frame: frame.write.format("noop").mode("overwrite").save()  # noqa: E731
+        return {
+            "read": timed(lambda: sink(df)),
+            "pass": timed(lambda: sink(pass_through(df, model))),
+            "predict": timed(lambda: sink(predict(df, model))),
+            "partitions": df.rdd.getNumPartitions(),
+        }
+    finally:
+        session.stop()
+
+
+def main(rows: int = 1_000_000, case: int = 2) -> None:
+    with gzip.open(FIXTURES / "regression.json.gz") as stream:
+        network = json.load(stream)[case]["model"]
+    model = create_model(network)
+    frame = generated_rows(model, rows)
+    floor_seconds = floor(model, frame)
+    with tempfile.TemporaryDirectory() as directory:
+        path = write_parquet(frame, Path(directory))
+        runs = {master: spark_runs(master, path, model, rows) for master in ("local[1]", "local[2]")}
+    rate = lambda seconds: rows / seconds  # noqa: E731
+    print(f"{rows:,} rows, regression.json.gz case {case} ({len(model.fields)} fields, {model.kind})")
+    print(f"| measure | seconds | rows/s | per core |\n| --- | --- | --- | --- |")
+    for name, seconds in (
+        ("floor: model(frame), 1 process", floor_seconds["total"]),
+        ("  of which encoding", floor_seconds["encode"]),
+        ("  of which engine (onnxruntime)", floor_seconds["engine"]),
+    ):
+        print(f"| {name} | {seconds:.2f} | {rate(seconds):,.0f} | {rate(seconds):,.0f} |")
+    for master, run in runs.items():
+        cores = int(master[6:-1])
+        for name in ("read", "pass", "predict"):
+            label = {"read": "Parquet read only", "pass": "read + Arrow round trip", "predict": "predict"}[name]
+            seconds = run[name]
+            print(
+                f"| {master} {label} ({run['partitions']} partitions) | {seconds:.2f} | {rate(seconds):,.0f} "
+                f"| {rate(seconds) / cores:,.0f} |"
+            )
+    speedup = runs["local[1]"]["predict"] / runs["local[2]"]["predict"]
+    per_core = rate(runs["local[1]"]["predict"]) / rate(floor_seconds["total"])
+    print(f"local[2] / local[1]: {speedup:.2f}x (target >= 1.6x)")
+    print(f"local[1] / floor: {per_core:.2f} (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    main(*(int(arg) for arg in sys.argv[1:]))
