@@ -44,5 +44,4 @@ class OutputPathError(SensenetError, OSError):
 
 
 class MissingExtraError(SensenetError, ImportError):
-    """An optional extra (such as ``sensenet[spark]``) that is not installed; the message names the
-    ``pip install`` command that adds it."""
+    """A feature needs an optional extra that is not installed (the message names the pip command)."""

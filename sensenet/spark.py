@@ -233,7 +233,9 @@ def _batch_size(value: int | None, default: int) -> int:
 def _match_columns(model: Any, df: DataFrame) -> tuple[str, ...]:
     """The DataFrame column each model field reads, in the model's field order.
 
-    A model of one image field also reads the ``content`` column of ``spark.read.format("binaryFile")``.
+    As for a pandas frame (`sensenet.inputs.table`): by field name or id, else, when the model names
+    nothing, by position (column i is the row's column i). A model of one image field also reads the
+    ``content`` column of ``spark.read.format("binaryFile")``.
     """
     fields, columns = model.fields, list(df.columns)
     by_name = [
@@ -249,12 +251,14 @@ def _match_columns(model: Any, df: DataFrame) -> tuple[str, ...]:
             f"the DataFrame has no column for the model's field(s) {missing} (matched by name or field "
             f"id); its columns are {columns}"
         )
-    if len(columns) < len(fields):
+    needed = max(field.index for field in fields) + 1
+    if len(columns) < needed:
         raise InputDataError(
-            f"the model reads {len(fields)} fields in order ({[f.optype for f in fields]}) and does not "
-            f"name them, but the DataFrame has only {len(columns)} column(s): {columns}"
+            f"the model does not name its fields and reads columns up to index {needed - 1}, but the "
+            f"DataFrame has {len(columns)} column(s) ({columns}): give the row's columns in order, or "
+            f"name them after the fields ({[field.name for field in fields]})"
         )
-    return tuple(columns[: len(fields)])
+    return tuple(columns[field.index] for field in fields)
 
 
 def _check_column_types(model: Any, df: DataFrame, features: Sequence[str]) -> None:

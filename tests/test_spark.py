@@ -166,16 +166,22 @@ def test_named_fields_are_matched_by_name_or_id(spark):
     assert np.allclose(predicted, [row["output"] for row in case["validation"]], atol=TOLERANCE, rtol=0)
 
 
-def test_unnamed_fields_are_read_in_field_order(spark):
+def test_unnamed_fields_are_read_by_position(spark):
+    """Column i of the DataFrame is the row's column i (index 2, the objective, is not read)."""
     case = load_cases("regression.json.gz")[0]
     model = create_model(case["model"])
-    rows = _case_rows(case, model)
-    df = _frame(
-        spark, [f"c{k}" for k in range(len(model.fields))], [_spark_type(f) for f in model.fields], rows
-    )
-    scored = sensenet_spark.predict(
-        df.select(*[f"c{k}" for k in range(len(model.fields))], "id"), case["model"]
-    )
+    by_index = {field.index: field for field in model.fields}
+    width = max(by_index) + 1
+    rows = [
+        [
+            _typed(by_index[k], value) if k in by_index else "unused"
+            for k, value in enumerate(row["input"][:width])
+        ]
+        for row in case["validation"]
+    ]
+    types = [_spark_type(by_index[k]) if k in by_index else StringType() for k in range(width)]
+    columns = [f"c{k}" for k in range(width)]
+    scored = sensenet_spark.predict(_frame(spark, columns, types, rows).select(*columns, "id"), case["model"])
     predicted = np.array(_collect(scored, "prediction"))
     assert np.allclose(predicted, [row["output"][0] for row in case["validation"]], atol=TOLERANCE, rtol=0)
 
@@ -293,7 +299,7 @@ def test_driver_side_mistakes_are_our_errors(spark):
         sensenet_spark.predict(df, network, output_columns={"prediction": "id"})
     with pytest.raises(SettingsError, match="settings apply"):
         sensenet_spark.predict(df, model, {"engine": "onnx"})
-    with pytest.raises(InputDataError, match="only 2 column"):
+    with pytest.raises(InputDataError, match="up to index 6"):
         sensenet_spark.predict(df.select("id", "field_0"), network)
     arrays = spark.createDataFrame([([1.0],)], ["field_0"])
     with pytest.raises(InputDataError, match="array<double>"):
