@@ -157,11 +157,20 @@ def predict(
     message in `error_column`.
     """
     _require_pyspark()
+    from pyspark.sql.functions import col
+
     built = _driver_model(model, settings)
     output = OUTPUTS[built.kind]
     job = _plan(df, built, output, batch_size, keep_columns, output_columns, on_error, error_column)
-    needed = list(dict.fromkeys([*job.kept, *job.feature_columns]))
-    return df.select(*needed).mapInPandas(job.score_batches, _output_schema(df, job, output))
+    # Plain stand-in names on the way in: Spark's mapInPandas cannot resolve names holding dots
+    # (BigML's often do); each worker puts the real names back on its frames.
+    plain = [col(_quoted(name)).alias(f"_{k}") for k, name in enumerate(job.columns)]
+    return df.select(*plain).mapInPandas(job.score_batches, _output_schema(df, job, output))
+
+
+def _quoted(name: str) -> str:
+    """A column name as Spark reads it literally (dots, spaces, backticks)."""
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _driver_model(model: Any, settings: Mapping[str, Any] | None) -> Any:
@@ -213,6 +222,7 @@ def _plan(
         digest=hashlib.sha256(payload).hexdigest(),
         payload=df.sparkSession.sparkContext.broadcast(payload),
         kind=model.kind,
+        columns=tuple(dict.fromkeys([*kept, *features])),
         feature_columns=features,
         field_names=tuple(field.name for field in model.fields),
         kept=kept,
@@ -318,6 +328,7 @@ class _Job:
     digest: str
     payload: Any  # pyspark Broadcast of the pickled model
     kind: str
+    columns: tuple[str, ...]  # the DataFrame columns a worker receives, in order
     feature_columns: tuple[str, ...]
     field_names: tuple[str, ...]
     kept: tuple[str, ...]
@@ -328,6 +339,7 @@ class _Job:
     def score_batches(self, frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = _worker_model(self.digest, self.payload)
         for frame in frames:
+            frame.columns = list(self.columns)
             for start in range(0, len(frame), self.batch_size):
                 yield self._score(model, frame.iloc[start : start + self.batch_size].reset_index(drop=True))
 
@@ -341,7 +353,7 @@ class _Job:
             columns, errors = self._score_rows(model, frame, inputs)
         result = frame.loc[:, list(self.kept)]
         for name, values in zip(self.output_names, columns):
-            result[name] = values if len(values) else []
+            result[name] = values
         if self.error_column is not None:
             result[self.error_column] = errors if errors is not None else [None] * len(frame)
         return result
@@ -358,8 +370,8 @@ class _Job:
                 values, error = [column[0] for column in output.score(model, inputs.iloc[[r]])], None
             except SensenetError as problem:
                 if self.error_column is None:
-                    raise InputDataError(f"{_describe_row(frame.iloc[r])}: {problem}") from None
-                values, error = [None] * len(self.output_names), str(problem)
+                    raise InputDataError(f"{_describe_row(frame.iloc[r])}: {_message(problem)}") from None
+                values, error = [None] * len(self.output_names), _message(problem)
             for column, value in zip(columns, values):
                 column.append(value)
             errors.append(error)
@@ -373,9 +385,16 @@ def _describe_row(row: pd.Series, shown: int = 12) -> str:
     return "row with " + ", ".join(parts) + more
 
 
+def _message(problem: Exception) -> str:
+    """The library's message for a one-row frame, less its "row 0" (the row is named otherwise)."""
+    return str(problem).removeprefix("row 0, ")
+
+
 def _short(value: Any) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<{len(value)} bytes>"
+    if isinstance(value, np.generic):
+        value = value.item()
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

@@ -47,11 +47,10 @@ def _spark_type(field):
     return {"numeric": DoubleType(), "categorical": StringType(), "image": StringType()}[field.optype]
 
 
-def _frame(spark, columns, types, rows, partitions=3):
-    """A DataFrame with an `id` column first, spread over several partitions."""
+def _frame(spark, columns, types, rows):
+    """A DataFrame with an `id` column first (local data: one partition per core, no Spark job)."""
     schema = StructType([StructField("id", LongType())] + [StructField(c, t) for c, t in zip(columns, types)])
-    data = [[i, *row] for i, row in enumerate(rows)]
-    return spark.createDataFrame(spark.sparkContext.parallelize(data, partitions), schema)
+    return spark.createDataFrame([[i, *row] for i, row in enumerate(rows)], schema)
 
 
 def _sorted(df):
@@ -101,6 +100,7 @@ def _named_resource(network, names):
 
 @pytest.mark.parametrize("number", range(10))
 def test_row_models_equal_the_local_api_and_bigml(spark, tmp_path, number):
+    """A regression.json.gz case, columns shuffled, an extra column, missing values, 2 partitions."""
     case = load_cases("regression.json.gz")[number]
     path = tmp_path / "model.json"
     path.write_text(json.dumps(case["model"]))
@@ -108,13 +108,14 @@ def test_row_models_equal_the_local_api_and_bigml(spark, tmp_path, number):
     rows = _with_missing(_case_rows(case, model), number)
     columns = [field.name for field in model.fields]
     order = list(range(len(columns)))
-    random.Random(number).shuffle(order)  # the DataFrame's columns in another order, plus extra ones
+    random.Random(number).shuffle(order)
     df = _frame(
         spark,
         [columns[k] for k in order] + ["extra"],
         [_spark_type(model.fields[k]) for k in order] + [StringType()],
         [[row[k] for k in order] + ["kept"] for row in rows],
     )
+    assert df.rdd.getNumPartitions() == 2
     scored = _sorted(sensenet_spark.predict(df, str(path), batch_size=5))
     assert [row["extra"] for row in scored] == ["kept"] * len(rows)
     local = model(_as_rows(model, rows))
@@ -251,7 +252,7 @@ def _bad_row_frame(spark, model):
     rows = [[None if v is None else str(v) for v in row] for row in _case_rows(case, model)[:4]]
     rows[2][0] = "not a number"
     columns = [field.name for field in model.fields]
-    return _frame(spark, columns, [StringType()] * len(columns), rows, partitions=1), rows
+    return _frame(spark, columns, [StringType()] * len(columns), rows), rows
 
 
 def test_a_bad_row_fails_the_job_naming_its_columns(spark):
