@@ -2,16 +2,17 @@
 
 `predict` builds the model once on the driver (which checks it and reads its fields), broadcasts
 it once as a pickled description (weights included, so nothing is fetched on the executors), and
-scores with ``DataFrame.mapInPandas``: Spark hands each Python worker Arrow batches as pandas
-frames, which go to the library's data-frame path. Each worker builds the model once (a cache
-keyed by the payload's digest) and reuses it for every batch of every task it runs.
+scores with ``DataFrame.mapInArrow``: Spark hands each Python worker Arrow record batches; the
+model's columns become a pandas frame for the library's data-frame path, and the carried columns
+and the predictions stay Arrow arrays. Each worker builds the model once (a cache keyed by the
+payload's digest) and reuses it for every batch of every task it runs.
 
-Why ``mapInPandas`` and not ``pyspark.ml.functions.predict_batch_udf``: that helper turns columns
-into numeric tensors and returns scalars or numeric arrays. Deepnet rows mix numbers, category
-names and images (paths or bytes), a detector returns an array of structs, and a bad row must turn
-into nulls plus an error message without losing its batch. ``mapInPandas`` gives each batch as a
-frame, any output schema, the carried columns without a join, and the worker-level reuse that
-``predict_batch_udf`` offers, from one function.
+Why ``mapInArrow``: ``pyspark.ml.functions.predict_batch_udf`` turns columns into numeric tensors
+and returns scalars or numeric arrays, but deepnet rows mix numbers, category names and images
+(paths or bytes), a detector returns an array of structs, and a bad row must become nulls plus an
+error message without losing its batch. ``mapInPandas`` could do all that, but converting every
+carried column and the probability arrays to pandas and back cost more than the model itself
+(benchmarks/spark.py); ``mapInArrow`` converts only what the model reads.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import hashlib
 import pickle
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from sensenet.exceptions import (
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
     from pyspark.sql import DataFrame
 
 ON_ERROR = ("fail", "null")
@@ -74,11 +76,19 @@ class ClassifierOutput:
         return [StringType(), DoubleType(), ArrayType(FloatType(), containsNull=False)]
 
     @staticmethod
-    def score(model: Any, inputs: pd.DataFrame) -> list[Sequence]:
+    def score(model: Any, inputs: pd.DataFrame, types: Sequence[pa.DataType]) -> list[pa.Array]:
+        import pyarrow as pa
+
         probabilities = np.asarray(model(inputs), dtype=np.float32)
+        rows, classes = probabilities.shape
         best = probabilities.argmax(axis=1)
-        labels = np.asarray(model.classes, dtype=object)[best]
-        return [labels, probabilities[np.arange(len(best)), best].astype(np.float64), list(probabilities)]
+        labels = pa.DictionaryArray.from_arrays(pa.array(best.astype(np.int32)), pa.array(model.classes))
+        offsets = pa.array(np.arange(0, (rows + 1) * classes, classes, dtype=np.int32))
+        return [
+            labels.cast(pa.string()),
+            pa.array(probabilities[np.arange(rows), best].astype(np.float64)),
+            pa.ListArray.from_arrays(offsets, pa.array(probabilities.ravel())),
+        ]
 
 
 class RegressionOutput:
@@ -93,8 +103,10 @@ class RegressionOutput:
         return [DoubleType()]
 
     @staticmethod
-    def score(model: Any, inputs: pd.DataFrame) -> list[Sequence]:
-        return [np.asarray(model(inputs), dtype=np.float64)[:, 0]]
+    def score(model: Any, inputs: pd.DataFrame, types: Sequence[pa.DataType]) -> list[pa.Array]:
+        import pyarrow as pa
+
+        return [pa.array(np.asarray(model(inputs), dtype=np.float64)[:, 0])]
 
 
 class DetectorOutput:
@@ -116,9 +128,11 @@ class DetectorOutput:
         return [ArrayType(box, containsNull=False)]
 
     @staticmethod
-    def score(model: Any, inputs: pd.DataFrame) -> list[Sequence]:
+    def score(model: Any, inputs: pd.DataFrame, types: Sequence[pa.DataType]) -> list[pa.Array]:
+        import pyarrow as pa
+
         images = [None if _is_missing(value) else value for value in inputs.iloc[:, 0]]
-        return [[model(image) for image in images]]
+        return [pa.array([model(image) for image in images], type=types[0])]
 
 
 OUTPUTS = {"classification": ClassifierOutput, "regression": RegressionOutput, "detection": DetectorOutput}
@@ -158,14 +172,17 @@ def predict(
     """
     _require_pyspark()
     from pyspark.sql.functions import col
+    from pyspark.sql.pandas.types import to_arrow_schema
 
     built = _driver_model(model, settings)
     output = OUTPUTS[built.kind]
     job = _plan(df, built, output, batch_size, keep_columns, output_columns, on_error, error_column)
-    # Plain stand-in names on the way in: Spark's mapInPandas cannot resolve names holding dots
-    # (BigML's often do); each worker puts the real names back on its frames.
+    # Plain stand-in names on the way in: Spark's mapInArrow cannot resolve names holding dots
+    # (BigML's often do); workers find columns by position and return the real names.
     plain = [col(_quoted(name)).alias(f"_{k}") for k, name in enumerate(job.columns)]
-    return df.select(*plain).mapInPandas(job.score_batches, _output_schema(df, job, output))
+    schema = _output_schema(df, job, output)
+    job = replace(job, schema=to_arrow_schema(schema))
+    return df.select(*plain).mapInArrow(job.score_batches, schema)
 
 
 def _quoted(name: str) -> str:
@@ -323,7 +340,7 @@ def _output_schema(df: DataFrame, job: _Job, output: type) -> Any:
 
 @dataclass(frozen=True)
 class _Job:
-    """What every Python worker needs to score its batches; pickled once per task with the closure."""
+    """What every Python worker needs to score its batches; pickled with the closure of each task."""
 
     digest: str
     payload: Any  # pyspark Broadcast of the pickled model
@@ -335,53 +352,61 @@ class _Job:
     output_names: tuple[str, ...]
     error_column: str | None  # None: a bad row fails the job
     batch_size: int
+    schema: Any = None  # the output's Arrow schema, set by `predict`
 
-    def score_batches(self, frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def score_batches(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         model = _worker_model(self.digest, self.payload)
-        for frame in frames:
-            frame.columns = list(self.columns)
-            for start in range(0, len(frame), self.batch_size):
-                yield self._score(model, frame.iloc[start : start + self.batch_size].reset_index(drop=True))
+        for batch in batches:
+            for start in range(0, batch.num_rows, self.batch_size):
+                yield self._score(model, batch.slice(start, self.batch_size))
 
-    def _score(self, model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    def _score(self, model: Any, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Carried columns pass through as Arrow; only the model's columns become a pandas frame."""
+        import pyarrow as pa
+
         output = OUTPUTS[self.kind]
-        inputs = frame.loc[:, list(self.feature_columns)]
+        types = [self.schema.field(name).type for name in self.output_names]
+        inputs = batch.select([self.columns.index(name) for name in self.feature_columns]).to_pandas()
         inputs.columns = list(self.field_names)
         try:
-            columns, errors = output.score(model, inputs), None
+            arrays, errors = output.score(model, inputs, types), None
         except SensenetError:
-            columns, errors = self._score_rows(model, frame, inputs)
-        result = frame.loc[:, list(self.kept)]
-        for name, values in zip(self.output_names, columns):
-            result[name] = values
+            arrays, errors = self._score_rows(model, batch, inputs, types)
+        arrays = [batch.column(self.columns.index(name)) for name in self.kept] + arrays
         if self.error_column is not None:
-            result[self.error_column] = errors if errors is not None else [None] * len(frame)
-        return result
+            arrays.append(pa.array(errors if errors is not None else [None] * batch.num_rows, pa.string()))
+        return pa.RecordBatch.from_arrays(
+            [array.cast(field.type) for array, field in zip(arrays, self.schema)], schema=self.schema
+        )
 
     def _score_rows(
-        self, model: Any, frame: pd.DataFrame, inputs: pd.DataFrame
-    ) -> tuple[list[list], list[str | None]]:
+        self, model: Any, batch: pa.RecordBatch, inputs: pd.DataFrame, types: Sequence[pa.DataType]
+    ) -> tuple[list[pa.Array], list[str | None]]:
         """Row by row, for a batch that failed: bad rows raise (naming their columns) or get nulls."""
+        import pyarrow as pa
+
         output = OUTPUTS[self.kind]
-        columns: list[list] = [[] for _ in self.output_names]
+        rows: list[list[pa.Array]] = []
         errors: list[str | None] = []
         for r in range(len(inputs)):
             try:
-                values, error = [column[0] for column in output.score(model, inputs.iloc[[r]])], None
+                rows.append(output.score(model, inputs.iloc[[r]], types))
+                errors.append(None)
             except SensenetError as problem:
                 if self.error_column is None:
-                    raise InputDataError(f"{_describe_row(frame.iloc[r])}: {_message(problem)}") from None
-                values, error = [None] * len(self.output_names), _message(problem)
-            for column, value in zip(columns, values):
-                column.append(value)
-            errors.append(error)
-        return columns, errors
+                    row = batch.slice(r, 1).to_pylist()[0]
+                    raise InputDataError(f"{_describe_row(self.columns, row)}: {_message(problem)}") from None
+                rows.append([pa.nulls(1, kind) for kind in types])
+                errors.append(_message(problem))
+        arrays = [pa.concat_arrays([row[k].cast(kind) for row in rows]) for k, kind in enumerate(types)]
+        return arrays, errors
 
 
-def _describe_row(row: pd.Series, shown: int = 12) -> str:
+def _describe_row(names: Sequence[str], row: Mapping[str, Any], shown: int = 12) -> str:
     """The row's columns, short enough for an error message."""
-    parts = [f"{name}={_short(value)}" for name, value in list(row.items())[:shown]]
-    more = f", ... ({len(row) - shown} more)" if len(row) > shown else ""
+    values = list(row.values())
+    parts = [f"{name}={_short(value)}" for name, value in zip(names[:shown], values)]
+    more = f", ... ({len(names) - shown} more)" if len(names) > shown else ""
     return "row with " + ", ".join(parts) + more
 
 
@@ -393,8 +418,6 @@ def _message(problem: Exception) -> str:
 def _short(value: Any) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<{len(value)} bytes>"
-    if isinstance(value, np.generic):
-        value = value.item()
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
