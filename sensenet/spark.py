@@ -21,7 +21,7 @@ import hashlib
 import pickle
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -160,8 +160,9 @@ def predict(
 
     `model` is a JSON path, a dict (any form `create_model` takes) or a model from `create_model`
     (then `settings` must be None). Columns are matched to the model's fields by name (or field
-    id) when the model names its fields, else taken in field order; an image field reads a path
-    (string) or the file's bytes (binary, as ``spark.read.format("binaryFile")`` gives).
+    id) when the model names its fields, else by position (column i is the row's column i); an
+    image field reads a path (string) or the file's bytes (binary, as
+    ``spark.read.format("binaryFile")`` gives, whose ``content`` a one-image model finds itself).
 
     Added columns: classifiers ``prediction``, ``probability``, ``probabilities``; regressions
     ``prediction``; detectors ``objects``; renamed by `output_columns` ({"prediction": "label"}).
@@ -172,7 +173,6 @@ def predict(
     """
     _require_pyspark()
     from pyspark.sql.functions import col
-    from pyspark.sql.pandas.types import to_arrow_schema
 
     built = _driver_model(model, settings)
     output = OUTPUTS[built.kind]
@@ -180,9 +180,7 @@ def predict(
     # Plain stand-in names on the way in: Spark's mapInArrow cannot resolve names holding dots
     # (BigML's often do); workers find columns by position and return the real names.
     plain = [col(_quoted(name)).alias(f"_{k}") for k, name in enumerate(job.columns)]
-    schema = _output_schema(df, job, output)
-    job = replace(job, schema=to_arrow_schema(schema))
-    return df.select(*plain).mapInArrow(job.score_batches, schema)
+    return df.select(*plain).mapInArrow(job.score_batches, job.spark_schema)
 
 
 def _quoted(name: str) -> str:
@@ -234,6 +232,10 @@ def _plan(
             f"output column(s) {clashes} would repeat a column: rename them with output_columns "
             "(and error_column), or leave them out of keep_columns"
         )
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    error = error_column if on_error == "null" else None
+    schema = _output_schema(df, kept, names, error, output)
     payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     return _Job(
         digest=hashlib.sha256(payload).hexdigest(),
@@ -244,8 +246,10 @@ def _plan(
         field_names=tuple(field.name for field in model.fields),
         kept=kept,
         output_names=names,
-        error_column=error_column if on_error == "null" else None,
+        error_column=error,
         batch_size=size,
+        spark_schema=schema,
+        schema=to_arrow_schema(schema),
     )
 
 
@@ -325,14 +329,16 @@ def _output_names(defaults: tuple[str, ...], renames: Mapping[str, str] | None) 
     return tuple(renames.get(name, name) for name in defaults)
 
 
-def _output_schema(df: DataFrame, job: _Job, output: type) -> Any:
+def _output_schema(
+    df: DataFrame, kept: Sequence[str], names: Sequence[str], error_column: str | None, output: type
+) -> Any:
     from pyspark.sql.types import StringType, StructField, StructType
 
     types = {field.name: field for field in df.schema.fields}
-    added = [StructField(name, kind) for name, kind in zip(job.output_names, output.spark_types())]
-    if job.error_column is not None:
-        added.append(StructField(job.error_column, StringType()))
-    return StructType([types[name] for name in job.kept] + added)
+    added = [StructField(name, kind) for name, kind in zip(names, output.spark_types())]
+    if error_column is not None:
+        added.append(StructField(error_column, StringType()))
+    return StructType([types[name] for name in kept] + added)
 
 
 # --- the executor side -------------------------------------------------------------------------
@@ -352,7 +358,8 @@ class _Job:
     output_names: tuple[str, ...]
     error_column: str | None  # None: a bad row fails the job
     batch_size: int
-    schema: Any = None  # the output's Arrow schema, set by `predict`
+    spark_schema: Any  # the output's StructType
+    schema: Any  # the same as an Arrow schema
 
     def score_batches(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         model = _worker_model(self.digest, self.payload)
