@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from sensenet import InputDataError
+from sensenet.examples import example_path
 from sensenet.models.wrappers import create_model
 from tests.conftest import fixture_path, load_cases
 
@@ -182,3 +183,17 @@ def test_predict_records_and_frame():
     assert [r["prediction"] for r in regression.predict([i["input"] for i in CASES[0]["validation"]])] == (
         pytest.approx(values[:, 0].tolist(), abs=0)
     )
+
+
+@pytest.mark.parametrize("value", [[1, 2], [1.0], np.array([1.0])])
+def test_a_sequence_in_place_of_a_number_is_named_never_read_as_a_number(value):
+    model = create_model(CASES[0]["model"])
+    row = list(CASES[0]["validation"][0]["input"])
+    numeric = next(f.index for f in model.fields if f.optype == "numeric")
+    row[numeric] = value
+    for rows in ([row], [row, CASES[0]["validation"][1]["input"]]):
+        with pytest.raises(InputDataError, match=rf"row 0, column {numeric} \(numeric\): .* is not a number"):
+            model(rows)
+    every = [[value] * 4]
+    with pytest.raises(InputDataError, match="is not a number"):
+        create_model(example_path("iris"))(every)

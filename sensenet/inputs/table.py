@@ -55,17 +55,16 @@ def table_from_rows(rows: Sequence[Any], indexes: Sequence[int]) -> Table:
 
 def table_from_records(records: Sequence[Mapping[str, Any]], names: Sequence[ColumnName]) -> Table:
     """Dicts keyed by field name (or id): absent keys are missing values; other keys are ignored."""
-    for r, record in enumerate(records):
-        if not isinstance(record, Mapping):
-            raise InputDataError(f"row {r}: expected a dict keyed by field name, got {_kind(record)}")
+    if not set(map(type, records)) <= {dict}:
+        for r, record in enumerate(records):
+            if not isinstance(record, Mapping):
+                raise InputDataError(f"row {r}: expected a dict keyed by field name, got {_kind(record)}")
     known = {key for column in names for key in (column.name, column.id) if key is not None}
     if records and not any(key in known for record in records for key in record):
         raise InputDataError(
             f"no key of the given dicts names an input field; the model reads {[c.name for c in names]}"
         )
-    columns = {}
-    for column in names:
-        columns[column.index] = [_lookup(record, column) for record in records]
+    columns = {column.index: _record_column(records, column) for column in names}
     return Table(len(records), columns, {c.index: f"field {c.name!r}" for c in names})
 
 
@@ -97,10 +96,17 @@ def table_from_frame(frame: Any, names: Sequence[ColumnName], named: bool) -> Ta
     return Table(len(frame), columns, {c.index: f"column {c.index}" for c in names})
 
 
-def _lookup(record: Mapping[str, Any], column: ColumnName) -> Any:
-    if column.name in record:
-        return record[column.name]
-    return record.get(column.id) if column.id is not None else None
+_ABSENT = object()
+
+
+def _record_column(records: Sequence[Mapping[str, Any]], column: ColumnName) -> list[Any]:
+    """The field's values by name, else by id, else None (missing)."""
+    values = [record.get(column.name, _ABSENT) for record in records]
+    if any(value is _ABSENT for value in values):
+        for r, value in enumerate(values):
+            if value is _ABSENT:
+                values[r] = records[r].get(column.id) if column.id is not None else None
+    return values
 
 
 def _frame_key(by_key: Mapping[str, Any], column: ColumnName) -> Any:

@@ -58,7 +58,7 @@ class ObjectDetector(ModelWrapper):
         self._unfiltered = bool(settings.output_unfiltered_boxes)
         self._padded = bool(settings.pad_bounding_box_output)
         nodes = network.metadata.output_nodes
-        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, nodes))
+        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, nodes, settings.threads))
         self._keras_model = Lazy(lambda: make_node_engine("keras", network, nodes).model)
 
     def _run_heads(self, pixels: np.ndarray) -> list[np.ndarray]:

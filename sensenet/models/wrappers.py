@@ -79,6 +79,8 @@ class Deepnet(ModelWrapper):
         """The numeric matrix and one pixel batch per image field: what an engine is called with."""
         if self._images is None and isinstance(input_data, np.ndarray):
             return self._encoder.encode_array(input_data), []
+        if self._images is None and _is_rows(input_data):
+            return self._encoder.encode_rows(self._rows(input_data)), []
         table = self._table(input_data)
         images = self._images.encode_table(table) if self._images is not None else []
         return self._encoder.encode_table(table), images
@@ -133,6 +135,13 @@ class Deepnet(ModelWrapper):
 
 
 _IMAGE_TYPES = (str, bytes, bytearray, os.PathLike, np.ndarray)
+
+
+def _is_rows(input_data: Any) -> bool:
+    """A row or a list of rows (lists), as opposed to dicts, frames and other forms."""
+    if not isinstance(input_data, (list, tuple)) or not input_data:
+        return False
+    return not isinstance(input_data[0], Mapping)
 
 
 def _image_encoder(spec: ModelSpec, settings: Settings) -> ImageEncoder | None:
