@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql.types import BinaryType, DoubleType, LongType, StringType, StructField, StructType
 
 from sensenet import spark as sensenet_spark
-from sensenet.exceptions import InputDataError, MissingExtraError, SettingsError
+from sensenet.exceptions import InputDataError, MissingExtraError, SettingsError, UnsupportedError
 from sensenet.models.wrappers import create_model
 from tests.conftest import FIXTURES, fixture_path, load_cases
 
@@ -313,3 +313,15 @@ def test_a_missing_pyspark_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark", None)
     with pytest.raises(MissingExtraError, match=r'pip install "sensenet\[spark\]"'):
         sensenet_spark.predict(None, {})
+
+
+def test_a_model_read_from_a_bundle_is_refused(spark):
+    """A bundle's model runs a loaded SavedModel, which cannot travel: the user is told to ship the JSON."""
+    from sensenet.models.bundled import BundledDeepnet
+
+    network = load_cases("regression.json.gz")[0]["model"]
+    model = create_model(network)
+    bundled = BundledDeepnet(model.spec, model.settings, model.preprocessors, saved_model=object())
+    df, _ = _bad_row_frame(spark, model)
+    with pytest.raises(UnsupportedError, match="BigML JSON"):
+        sensenet_spark.predict(df, bundled)
