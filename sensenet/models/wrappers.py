@@ -123,7 +123,7 @@ class Deepnet(ModelWrapper):
     def __call__(self, input_data: Any) -> np.ndarray:
         matrix, images = self.encode_inputs(input_data)
         engine = self._engine.get()
-        return engine(matrix, images) if images else engine(matrix)
+        return _finite_outputs(engine(matrix, images) if images else engine(matrix))
 
     def predict(self, input_data: Any, as_frame: bool = False) -> Any:
         """Records, one per row: ``{"prediction", "probability", <class>: p, ...}`` for a classifier,
@@ -132,6 +132,18 @@ class Deepnet(ModelWrapper):
         classes = self.classes
         records = classification_records(outputs, classes) if classes else regression_records(outputs)
         return to_frame(records) if as_frame else records
+
+
+def _finite_outputs(outputs: np.ndarray) -> np.ndarray:
+    """Outputs, unless float32 overflowed inside the network: then our error names the row."""
+    finite = np.isfinite(outputs)
+    if not finite.all():
+        row = int(np.argwhere(~finite)[0][0])
+        raise InputDataError(
+            f"row {row}: the model's output is not a finite number (float32 overflowed inside the "
+            "network: the row's values are too far from what the model was trained on)"
+        )
+    return outputs
 
 
 _IMAGE_TYPES = (str, bytes, bytearray, os.PathLike, np.ndarray)
