@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.detection.yolo import Detections
-from sensenet.exceptions import ModelFormatError, SettingsError
+from sensenet.exceptions import ModelFormatError, SettingsError, UnsupportedError
 from sensenet.lazy import Lazy
 from sensenet.models.bundle import SETTINGS_PATH, load_bundle
 from sensenet.models.detector import ObjectDetector
@@ -44,6 +44,13 @@ class SavedModelEngine:
         return self.model.serve(arrays if len(arrays) > 1 else arrays[0]).numpy()
 
 
+def _refuse_pickling(model: Any) -> None:
+    raise UnsupportedError(
+        "a model read from an .smbundle runs a loaded SavedModel and cannot be pickled or shipped: "
+        "use the model's BigML JSON instead"
+    )
+
+
 class BundledDeepnet(Deepnet):
     """A Deepnet whose graph is the bundle's SavedModel; its spec holds inputs and output only."""
 
@@ -54,6 +61,8 @@ class BundledDeepnet(Deepnet):
         # `_model` is the loaded SavedModel: a bundle keeps no Keras layers.
         self._keras_model = Lazy(lambda: saved_model)
 
+    __reduce__ = _refuse_pickling
+
 
 class BundledDetector(ObjectDetector):
     """An ObjectDetector whose decoding and suppression run in the bundle's detector graph."""
@@ -63,6 +72,8 @@ class BundledDetector(ObjectDetector):
         self._saved_model = saved_model
         # `_model` is the loaded SavedModel: `sensenet.export.detector_graph` on network-size pixels.
         self._keras_model = Lazy(lambda: saved_model)
+
+    __reduce__ = _refuse_pickling
 
     def _find(self, fitted: np.ndarray) -> Detections:
         found = self._saved_model.serve(fitted)

@@ -21,8 +21,14 @@ class ModelWrapper:
         self._spec = spec
         self._settings = settings
         self._preprocessors = preprocessors
+        self._names = names
         self._fields = describe_fields(spec.inputs, names)
         self._names_fields = fields_are_named(spec.inputs, names)
+
+    def __reduce__(self):
+        """Pickles as its description (spec, settings, names): engines are built again on first use,
+        so a model ships to other processes (Spark executors) with its weights and no runtime state."""
+        return (type(self), (self._spec, self._settings, self._preprocessors, self._names))
 
     @property
     def spec(self) -> ModelSpec:
