@@ -6,8 +6,9 @@ gives the same pixels. Pad and crop sizes are computed in float32, as BigML's gr
 
 - warp: resize to (height, width), ignoring the aspect ratio;
 - pad: scale by min(height / H, width / W), round each side (ties to even), resize, then fill the
-  bottom rows and right columns with one value for all channels: the integer mean of the resized
-  image's levels, rounded down (``tf.reduce_mean`` of the uint8 image). The seed's graph padded
+  bottom rows and right columns with one value for all channels: the float32 mean of the resized
+  image's levels over all its pixels and channels, as BigML's ``tf.reduce_mean`` of the float
+  image computes it (`sensenet.inputs.float32_mean`), so generally not a whole level. The seed's graph padded
   by the float shortfall truncated, one pixel short of the target when the scaled side's fraction
   lies in (0, 0.5]; here the result always has the target size;
 - crop: scale by max(height / H, width / W), round each side, resize, then keep the window whose
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import ImageError, SettingsError
+from sensenet.inputs.float32_mean import float32_mean
 
 DEFAULT_RESCALE_TYPE = "warp"
 
@@ -89,10 +91,14 @@ def _warp(image: np.ndarray, height: int, width: int) -> np.ndarray:
 def _pad(image: np.ndarray, height: int, width: int) -> np.ndarray:
     place = _pad_placement(image, height, width)
     scaled = resize_nearest(image, place.height, place.width)
-    fill = scaled.sum(dtype=np.uint64) // scaled.size
-    padded = np.full((height, width, image.shape[2]), fill, dtype=image.dtype)
+    padded = np.full((height, width, image.shape[2]), pad_fill(scaled), dtype=np.float32)
     padded[: place.height, : place.width] = scaled
     return padded
+
+
+def pad_fill(scaled: np.ndarray) -> np.float32:
+    """The level pad fills with: the float32 mean of the resized image, as BigML computes it."""
+    return float32_mean(scaled)
 
 
 def _crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -145,10 +151,13 @@ def _rescaler(rescale_type: Any) -> Callable[[np.ndarray, int, int], np.ndarray]
 def rescale(
     image: np.ndarray, height: int, width: int, rescale_type: str = DEFAULT_RESCALE_TYPE
 ) -> np.ndarray:
-    """``image`` (H, W, 3) uint8 fitted to (height, width, 3) by ``rescale_type``: warp, pad or crop."""
+    """``image`` (H, W, 3) uint8 fitted to (height, width, 3) by ``rescale_type``: warp, pad or crop.
+
+    The result is float32 (the levels, and pad's fill, which is generally not a whole level).
+    """
     fit = _rescaler(rescale_type)
     fitted = fit(_check_image(image), _check_size("height", height), _check_size("width", width))
-    return np.ascontiguousarray(fitted)
+    return np.ascontiguousarray(fitted, dtype=np.float32)
 
 
 def placement(image: np.ndarray, height: int, width: int, rescale_type: str) -> Placement:
