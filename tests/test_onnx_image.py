@@ -13,7 +13,7 @@ import onnx
 import pytest
 from PIL import Image
 
-from sensenet.detection.yolo import detect
+from sensenet.detection.yolo import decode, non_max_suppression
 from sensenet.engines.keras.backend import keras
 from sensenet.engines.keras.deepnet import KerasEngine
 from sensenet.engines.keras.image import ImageStandardization, graph_outputs, image_feature_model
@@ -486,7 +486,7 @@ def test_detector_heads_decode_to_bigml_scores():
     image = load_image(str(fixture_path("detection/pexels-pixabay-33358.jpg")))
     x = rescale(image, meta.height, meta.width, meta.rescale_type).astype(np.float32)[np.newaxis]
     raw = OnnxImageNetwork(spec.image_network, [head.layer for head in heads])(x)
-    found = detect([r[0] for r in raw], heads, 1, iou_threshold=0.2, score_threshold=0.7, max_objects=100)
+    found = non_max_suppression(decode([r[0] for r in raw], heads, 1), 0.2, 0.7, 100)
     assert np.abs(found.scores - [0.79633, 0.74563]).max() <= TOLERANCE
 
 

@@ -57,7 +57,9 @@ class Placement:
     """Where an image lands in the network input: resized to (height, width) pixels, then shifted
     up and left by (top, left) (a crop); what it does not cover is padding. ``scale_y`` and
     ``scale_x`` are the exact resize ratios (network pixels per original pixel), which map
-    coordinates back: the rounded sizes would be off by up to half a pixel per side."""
+    coordinates back: the rounded sizes would be off by up to half a pixel per side.
+    ``network`` is, for pad, the network input's (height, width): BigML maps pad boxes back
+    from there (see `to_original_pixels`)."""
 
     height: int
     width: int
@@ -65,16 +67,19 @@ class Placement:
     scale_x: float
     top: int = 0
     left: int = 0
+    network: tuple[int, int] | None = None
 
 
 def _warp_placement(image: np.ndarray, height: int, width: int) -> Placement:
-    return Placement(height, width, height / image.shape[0], width / image.shape[1])
+    scale_y = np.float32(height) / np.float32(image.shape[0])
+    scale_x = np.float32(width) / np.float32(image.shape[1])
+    return Placement(height, width, float(scale_y), float(scale_x))
 
 
 def _pad_placement(image: np.ndarray, height: int, width: int) -> Placement:
     scaled, (scaled_height, scaled_width) = _scaled_sides(image, height, width, np.minimum)
     ratio = float(scaled[0] / np.float32(image.shape[0]))
-    return Placement(int(scaled_height), int(scaled_width), ratio, ratio)
+    return Placement(int(scaled_height), int(scaled_width), ratio, ratio, network=(height, width))
 
 
 def _crop_placement(image: np.ndarray, height: int, width: int) -> Placement:
@@ -168,12 +173,25 @@ def placement(image: np.ndarray, height: int, width: int, rescale_type: str) -> 
 
 
 def to_original_pixels(boxes: np.ndarray, shape: tuple[int, ...], place: Placement) -> np.ndarray:
-    """Boxes [x1, y1, x2, y2] in network-input pixels mapped back onto the original image, clipped."""
+    """Boxes [x1, y1, x2, y2] in network-input pixels mapped onto the original image, rounded to whole
+    pixels (half to even) as BigML rounds them, float32.
+
+    Pad boxes are mapped as BigML maps them: divided by the network input's sides (x by its width,
+    y by its height), then multiplied by the original image's longer side, in float32. Warp and
+    crop boxes are shifted by the crop offset and divided by the resize ratios, in float32. Coordinates may
+    lie outside the image (negative, or past its right or bottom edge), as BigML's do.
+    """
     height, width = shape[:2]
-    x = (boxes[:, [0, 2]] + place.left) / place.scale_x
-    y = (boxes[:, [1, 3]] + place.top) / place.scale_y
-    mapped = np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], axis=1)
-    return np.clip(mapped, 0, [width, height, width, height])
+    if place.network is not None:
+        net_height, net_width = place.network
+        sides = np.array([net_width, net_height, net_width, net_height], dtype=np.float32)
+        mapped = (boxes.astype(np.float32) / sides) * np.float32(max(height, width))
+    else:
+        boxes = boxes.astype(np.float32)
+        x = (boxes[:, [0, 2]] + np.float32(place.left)) / np.float32(place.scale_x)
+        y = (boxes[:, [1, 3]] + np.float32(place.top)) / np.float32(place.scale_y)
+        mapped = np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], axis=1)
+    return np.round(mapped).astype(np.float32).reshape(-1, 4)
 
 
 def choose_rescale_type(setting: str | None, network_default: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.detection.yolo import Detections
+from sensenet.inputs.rescale import to_original_pixels
 from sensenet.lazy import Lazy
 from sensenet.models.bundle import SETTINGS_PATH, load_bundle
 from sensenet.models.detector import ObjectDetector
@@ -63,10 +64,13 @@ class BundledDetector(ObjectDetector):
         # `_model` is the loaded SavedModel: `sensenet.export.detector_graph` on network-size pixels.
         self._keras_model = Lazy(lambda: saved_model)
 
-    def _find(self, fitted: np.ndarray) -> Detections:
+    def _candidates(self, fitted: np.ndarray, shape: tuple[int, ...], place) -> Detections:
+        """The graph's kept boxes, in rounded original pixels (the wrapper's suppression then runs
+        on those, as BigML's does)."""
         found = self._saved_model.serve(fitted)
         count = int(found["count"])
-        return Detections(*(found[key].numpy()[:count] for key in ("boxes", "scores", "classes")))
+        boxes, scores, classes = (found[key].numpy()[:count] for key in ("boxes", "scores", "classes"))
+        return Detections(to_original_pixels(boxes, shape, place), scores, classes)
 
 
 def _image_network(fields: Fields, inputs: tuple) -> ImageNetwork | None:
