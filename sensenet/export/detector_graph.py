@@ -111,18 +111,22 @@ def baked_settings(detector: Any) -> dict:
     }
 
 
-def _network_size_detector(detector: Any, to_pixels=None):
-    """A function of one (1, height, width, 3) pixel batch giving the dict of `OUTPUT_NAMES`;
+def _network_size_detector(detector: Any):
+    """A function of one (1, height, width, 3) pixel batch giving the dict of `OUTPUT_NAMES`; its
     ``to_pixels`` maps the candidate boxes (network pixels) before suppression."""
     from sensenet.engines.keras.backend import keras, tf
 
     source = detector._model
     if not isinstance(source, keras.Model):  # read from a bundle: its graph is this function already
-        return lambda pixels: dict(source.serve(pixels))
-    heads, class_count, settings = detector._heads, len(detector._classes), baked_settings(detector)
-    to_pixels = to_pixels or (lambda boxes: boxes)
 
-    def run(pixels):
+        def bundled(pixels, to_pixels=lambda boxes: boxes):  # its boxes are suppressed already
+            found = dict(source.serve(pixels))
+            return {**found, "boxes": to_pixels(found["boxes"])}
+
+        return bundled
+    heads, class_count, settings = detector._heads, len(detector._classes), baked_settings(detector)
+
+    def run(pixels, to_pixels=lambda boxes: boxes):
         outputs = source(pixels, training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         decoded = [_decode_head(raw[0], head, class_count) for raw, head in zip(outputs, heads)]
@@ -149,17 +153,18 @@ def detector_function(detector: Any, any_size: bool = False):
 
     check_exportable(detector)
     height, width = detector._input_size
+    run = _network_size_detector(detector)  # built here, eagerly: the model's weights are made now
     if not any_size:
         spec = tf.TensorSpec((1, height, width, 3), tf.float32, name="pixels")
-        return tf.function(_network_size_detector(detector)).get_concrete_function(spec)
+        return tf.function(lambda pixels: run(pixels)).get_concrete_function(spec)
 
     def warped(image):
         sides = tf.cast(tf.shape(image)[1:3], tf.float32)
         # As `sensenet.inputs.rescale.to_original_pixels` for warp: divide by the float32 resize
         # ratios, round half to even; then suppress on those boxes, as BigML does.
         ratios = tf.tile(tf.stack([np.float32(width) / sides[1], np.float32(height) / sides[0]]), [2])
-        run = _network_size_detector(detector, to_pixels=lambda boxes: tf.round(boxes / ratios))
-        return run(tf.image.resize(image, (height, width), method="nearest"))
+        resized = tf.image.resize(image, (height, width), method="nearest")
+        return run(resized, to_pixels=lambda boxes: tf.round(boxes / ratios))
 
     spec = tf.TensorSpec((1, None, None, 3), tf.float32, name="image")
     return tf.function(warped).get_concrete_function(spec)
