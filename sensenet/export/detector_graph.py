@@ -10,25 +10,23 @@ convert; its IoU >= threshold rule is kept by passing the float32 just below
 the threshold to V4's IoU > threshold). The detector's
 ``bounding_box_threshold``, ``iou_threshold`` and ``max_objects`` are baked in.
 
-Outputs, for one image: ``boxes`` (max_objects, 4) ``[x1, y1, x2, y2]``,
-``scores`` (max_objects,), ``classes`` (max_objects,) int32 and ``count``
-(the number of valid rows; the rest are zeros).
+Outputs, for one image: ``boxes`` (max_objects, 4) ``[x1, y1, x2, y2]`` in
+whole pixels of the original image (origin top-left, not clipped to it, as
+BigML's), ``scores`` (max_objects,), ``classes`` (max_objects,) int32 and
+``count`` (the number of valid rows; the rest are zeros). As BigML does, the
+candidate boxes are mapped onto the original image and rounded before the
+suppression, which compares those rounded boxes.
 
-Two inputs are offered:
+Two input forms are offered:
 
-- network-size pixels (1, height, width, 3), float32 RGB 0-255, already
-  fitted by any rescale type; boxes are in those pixels (the .smbundle and
-  TF.js exports; the caller fits the image and maps boxes back, as
-  `ObjectDetector` does with `sensenet.inputs.rescale`);
-- with ``any_size``, an image of any size (1, H, W, 3), warped inside the
-  graph with TensorFlow's nearest resize (sensenet's "warp", pixel for
-  pixel); the candidate boxes are mapped onto that image and rounded to
-  whole pixels before suppression, as BigML does, and are not clipped (TFLite).
-
-With network-size pixels the graph does not know the original image, so it
-suppresses on unrounded network-pixel boxes: the caller maps and rounds the
-kept boxes and suppresses them again (`sensenet.models.bundled`); a box may
-then survive that BigML's rounding would have suppressed.
+- ``pixels`` (1, height, width, 3), float32 RGB 0-255, already fitted by the
+  detector's rescale type (`sensenet.inputs.rescale.rescale`), and
+  ``image_size``, the original image's (height, width) as float32, from which
+  the graph maps boxes back as `sensenet.inputs.rescale.to_original_pixels`
+  does (the .smbundle and TF.js exports);
+- with ``any_size``, ``image``: an image of any size (1, H, W, 3), warped
+  inside the graph with TensorFlow's nearest resize (sensenet's "warp", pixel
+  for pixel) (TFLite).
 """
 
 from __future__ import annotations
@@ -111,29 +109,47 @@ def baked_settings(detector: Any) -> dict:
     }
 
 
+def _to_original_pixels(boxes, image_size, rescale_type: str, height: int, width: int):
+    """`sensenet.inputs.rescale.to_original_pixels` in TensorFlow ops, same float32 order:
+    ``image_size`` is the original (height, width), float32."""
+    from sensenet.engines.keras.backend import tf
+
+    def xyxy(y, x):
+        return tf.stack([x, y, x, y])
+
+    target = np.array([height, width], np.float32)
+    if rescale_type == "pad":
+        mapped = boxes / xyxy(*target) * tf.reduce_max(image_size)
+    elif rescale_type == "warp":
+        ratios = target / image_size
+        mapped = boxes / xyxy(ratios[0], ratios[1])
+    else:  # crop
+        scaled = image_size * tf.reduce_max(target / image_size)
+        offsets = tf.round((scaled - target) / np.float32(2))
+        mapped = (boxes + xyxy(offsets[0], offsets[1])) / (scaled[0] / image_size[0])
+    return tf.round(mapped)
+
+
 def _network_size_detector(detector: Any):
-    """A function of one (1, height, width, 3) pixel batch giving the dict of `OUTPUT_NAMES`; its
-    ``to_pixels`` maps the candidate boxes (network pixels) before suppression."""
+    """A function of one (1, height, width, 3) pixel batch and the original image's (height, width)
+    giving the dict of `OUTPUT_NAMES`: boxes in rounded original pixels, suppressed on those."""
     from sensenet.engines.keras.backend import keras, tf
 
     source = detector._model
     if not isinstance(source, keras.Model):  # read from a bundle: its graph is this function already
-
-        def bundled(pixels, to_pixels=lambda boxes: boxes):  # its boxes are suppressed already
-            found = dict(source.serve(pixels))
-            return {**found, "boxes": to_pixels(found["boxes"])}
-
-        return bundled
+        return lambda pixels, image_size: dict(source.serve(pixels, image_size))
     heads, class_count, settings = detector._heads, len(detector._classes), baked_settings(detector)
+    height, width = detector._input_size
 
-    def run(pixels, to_pixels=lambda boxes: boxes):
+    def run(pixels, image_size):
         outputs = source(pixels, training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         decoded = [_decode_head(raw[0], head, class_count) for raw, head in zip(outputs, heads)]
         boxes, scores, classes = (
             tf.concat([getattr(d, key) for d in decoded], axis=0) for key in DETECTION_KEYS
         )
-        return dict(zip(OUTPUT_NAMES, _suppress(Detections(to_pixels(boxes), scores, classes), settings)))
+        boxes = _to_original_pixels(boxes, image_size, detector._rescale_type, height, width)
+        return dict(zip(OUTPUT_NAMES, _suppress(Detections(boxes, scores, classes), settings)))
 
     return run
 
@@ -155,16 +171,13 @@ def detector_function(detector: Any, any_size: bool = False):
     height, width = detector._input_size
     run = _network_size_detector(detector)  # built here, eagerly: the model's weights are made now
     if not any_size:
-        spec = tf.TensorSpec((1, height, width, 3), tf.float32, name="pixels")
-        return tf.function(lambda pixels: run(pixels)).get_concrete_function(spec)
+        pixels = tf.TensorSpec((1, height, width, 3), tf.float32, name="pixels")
+        image_size = tf.TensorSpec((2,), tf.float32, name="image_size")
+        return tf.function(run).get_concrete_function(pixels, image_size)
 
     def warped(image):
-        sides = tf.cast(tf.shape(image)[1:3], tf.float32)
-        # As `sensenet.inputs.rescale.to_original_pixels` for warp: divide by the float32 resize
-        # ratios, round half to even; then suppress on those boxes, as BigML does.
-        ratios = tf.tile(tf.stack([np.float32(width) / sides[1], np.float32(height) / sides[0]]), [2])
         resized = tf.image.resize(image, (height, width), method="nearest")
-        return run(resized, to_pixels=lambda boxes: tf.round(boxes / ratios))
+        return run(resized, tf.cast(tf.shape(image)[1:3], tf.float32))
 
     spec = tf.TensorSpec((1, None, None, 3), tf.float32, name="image")
     return tf.function(warped).get_concrete_function(spec)

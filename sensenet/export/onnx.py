@@ -18,10 +18,13 @@ from sensenet.exceptions import UnsupportedError
 from sensenet.spec.inputs import ImageInput
 
 
-def _expected_inputs(spec: Any) -> int:
-    """The input matrix (when there are non-image fields) plus one input per image field."""
+def _expected_inputs(model: Any) -> int:
+    """The input matrix (when there are non-image fields) plus one input per image field; a
+    detector also takes its image's original size (to give boxes in its pixels)."""
+    spec = model.spec
     images = sum(isinstance(field, ImageInput) for field in spec.inputs)
-    return (1 if spec.numeric_inputs else 0) + images
+    detector_size = 1 if model.deepnet_type == "ObjectDetector" else 0
+    return (1 if spec.numeric_inputs else 0) + images + detector_size
 
 
 def _deepnet_graph(model: Any):
@@ -55,10 +58,10 @@ def write_onnx(model: Any, path: Path) -> None:
             "graph from; convert to onnx from the model JSON instead"
         )
     graph = GRAPHS[model.deepnet_type](model)
-    if len(graph.graph.input) != _expected_inputs(spec):
+    if len(graph.graph.input) != _expected_inputs(model):
         raise UnsupportedError(
             f"the ONNX builder gives {len(graph.graph.input)} input(s) for this model, which needs "
-            f"{_expected_inputs(spec)} (its image inputs are not covered yet); use tflite, tfjs or smbundle"
+            f"{_expected_inputs(model)} (its image inputs are not covered yet); use tflite, tfjs or smbundle"
         )
     try:
         onnx.checker.check_model(graph, full_check=True)

@@ -5,15 +5,15 @@ The heads come from `sensenet.engines.onnx.image.image_network_graph` (what the
 same float32 order: each head decoded as `sensenet.detection.yolo.decode_head` does,
 then ONE class-agnostic ONNX ``NonMaxSuppression`` over every candidate (each
 box scoring for its best class), as BigML suppresses, cut to ``max_objects``.
-Thresholds and ``max_objects`` are baked in. The graph does not know the
-original image, so it suppresses on unrounded network-pixel boxes (see
-`sensenet.export.detector_graph`).
+Thresholds and ``max_objects`` are baked in.
 
-Input ``pixels``: (1, height, width, 3) float32 RGB 0-255, fitted to the
-network by any rescale type (as for the .smbundle and TF.js exports).
+Inputs as the TensorFlow detector graph's network-size form: ``pixels``
+(1, height, width, 3) float32 RGB 0-255, fitted by the detector's rescale
+type, and ``image_size``, the original image's (height, width) as float32.
 Outputs as the TensorFlow detector graph's: ``boxes`` (max_objects, 4)
-``[x1, y1, x2, y2]`` in those pixels, ``scores``, ``classes`` (int32) and
-``count``; rows past ``count`` are zeros.
+``[x1, y1, x2, y2]`` in whole pixels of the original image (mapped and
+rounded before the suppression, as BigML does), ``scores``, ``classes``
+(int32) and ``count``; rows past ``count`` are zeros.
 """
 
 from __future__ import annotations
@@ -102,6 +102,32 @@ def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, settings: 
     }
 
 
+IMAGE_SIZE = "image_size"
+
+
+def _to_original_pixels(g: GraphBuilder, boxes: str, rescale_type: str, height: int, width: int) -> str:
+    """`sensenet.inputs.rescale.to_original_pixels` in ONNX ops, same float32 order, from the
+    graph input ``image_size`` (the original (height, width), float32)."""
+    target = g.constant(np.array([height, width], np.float32))
+
+    def xyxy(pair: str) -> str:  # (y, x) -> (x, y, x, y)
+        return g.op("Gather", pair, g.constant([1, 0, 1, 0], np.int64), axis=0)
+
+    if rescale_type == "pad":
+        sides = g.constant(np.array([width, height, width, height], np.float32))
+        mapped = g.op("Mul", g.op("Div", boxes, sides), g.op("ReduceMax", IMAGE_SIZE, keepdims=1))
+    elif rescale_type == "warp":
+        mapped = g.op("Div", boxes, xyxy(g.op("Div", target, IMAGE_SIZE)))
+    else:  # crop
+        scale = g.op("ReduceMax", g.op("Div", target, IMAGE_SIZE), keepdims=1)
+        scaled = g.op("Mul", IMAGE_SIZE, scale)
+        offsets = g.op("Round", g.op("Div", g.op("Sub", scaled, target), g.constant(np.float32(2))))
+        first = g.constant([0], np.int64)
+        ratio = g.op("Div", g.op("Gather", scaled, first, axis=0), g.op("Gather", IMAGE_SIZE, first, axis=0))
+        mapped = g.op("Div", g.op("Add", boxes, xyxy(offsets)), ratio)
+    return g.op("Round", mapped)
+
+
 OUTPUT_TYPES = {
     "boxes": TensorProto.FLOAT,
     "scores": TensorProto.FLOAT,
@@ -120,15 +146,18 @@ def _decoder(detector: Any, head_shapes: list[tuple], heads_model: onnx.ModelPro
         _decode_head(g, f"head_{k}", head, shape, class_count)
         for k, (head, shape) in enumerate(zip(detector._heads, head_shapes))
     ]
-    found = [g.op("Concat", *parts, axis=0) for parts in zip(*decoded)]
-    outputs = _suppress(g, *found, settings)
+    boxes, scores, classes = (g.op("Concat", *parts, axis=0) for parts in zip(*decoded))
+    height, width = detector._input_size
+    boxes = _to_original_pixels(g, boxes, detector._rescale_type, height, width)
+    outputs = _suppress(g, boxes, scores, classes, settings)
     for name, tensor in outputs.items():
         g.nodes.append(helper.make_node("Identity", [tensor], [name]))
     sizes = {"boxes": [max_objects, 4], "scores": [max_objects], "classes": [max_objects], "count": []}
     graph = helper.make_graph(
         g.nodes,
         "sensenet_detector",
-        [helper.make_tensor_value_info(f"head_{k}", TensorProto.FLOAT, s) for k, s in enumerate(head_shapes)],
+        [helper.make_tensor_value_info(f"head_{k}", TensorProto.FLOAT, s) for k, s in enumerate(head_shapes)]
+        + [helper.make_tensor_value_info(IMAGE_SIZE, TensorProto.FLOAT, [2])],
         [helper.make_tensor_value_info(name, OUTPUT_TYPES[name], sizes[name]) for name in outputs],
         initializer=g.initializers,
     )
@@ -142,7 +171,8 @@ def _fixed_batch(model: onnx.ModelProto) -> None:
 
 
 def detector_graph(detector: Any) -> onnx.ModelProto:
-    """The whole detector: input ``pixels``, outputs ``boxes``, ``scores``, ``classes``, ``count``."""
+    """The whole detector: inputs ``pixels`` and ``image_size``, outputs ``boxes``, ``scores``,
+    ``classes``, ``count``."""
     check_exportable(detector)
     network = detector.spec.image_network
     nodes = network.metadata.output_nodes
@@ -155,4 +185,14 @@ def detector_graph(detector: Any) -> onnx.ModelProto:
     # Both parts name their tensors alike: prefix the decoder's (but its outputs, the graph's).
     decoder = onnx.compose.add_prefix(_decoder(detector, head_shapes, heads), PREFIX, rename_outputs=False)
     io_map = [(node_output_name(n), f"{PREFIX}head_{k}") for k, n in enumerate(nodes)]
-    return onnx.compose.merge_models(heads, decoder, io_map=io_map)
+    merged = onnx.compose.merge_models(heads, decoder, io_map=io_map)
+    _rename_input(merged, PREFIX + IMAGE_SIZE, IMAGE_SIZE)
+    return merged
+
+
+def _rename_input(model: onnx.ModelProto, old: str, new: str) -> None:
+    for value in model.graph.input:
+        if value.name == old:
+            value.name = new
+    for node in model.graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]

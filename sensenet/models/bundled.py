@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from sensenet.detection.yolo import Detections
-from sensenet.inputs.rescale import to_original_pixels
 from sensenet.lazy import Lazy
 from sensenet.models.bundle import SETTINGS_PATH, load_bundle
 from sensenet.models.detector import ObjectDetector
@@ -65,12 +64,11 @@ class BundledDetector(ObjectDetector):
         self._keras_model = Lazy(lambda: saved_model)
 
     def _candidates(self, fitted: np.ndarray, shape: tuple[int, ...], place) -> Detections:
-        """The graph's kept boxes, in rounded original pixels (the wrapper's suppression then runs
-        on those, as BigML's does)."""
-        found = self._saved_model.serve(fitted)
+        """The graph's kept boxes, already in rounded original pixels and suppressed (suppressing
+        them again keeps them all)."""
+        found = self._saved_model.serve(fitted, np.array(shape[:2], np.float32))
         count = int(found["count"])
-        boxes, scores, classes = (found[key].numpy()[:count] for key in ("boxes", "scores", "classes"))
-        return Detections(to_original_pixels(boxes, shape, place), scores, classes)
+        return Detections(*(found[key].numpy()[:count] for key in ("boxes", "scores", "classes")))
 
 
 def _image_network(fields: Fields, inputs: tuple) -> ImageNetwork | None:
