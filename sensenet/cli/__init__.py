@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from sensenet import __version__
-from sensenet.cli import convert, detect, features, info, predict
+from sensenet.cli import convert, detect, features, info, predict, serve
 from sensenet.exceptions import SensenetError
 
 COMMANDS: dict[str, ModuleType] = {
@@ -26,6 +26,7 @@ COMMANDS: dict[str, ModuleType] = {
     "features": features,
     "convert": convert,
     "info": info,
+    "serve": serve,
 }
 
 EXIT_ERROR = 1
