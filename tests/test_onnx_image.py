@@ -392,7 +392,7 @@ def test_engine_checks_the_number_of_pixel_batches():
 def test_detector_has_no_readout_to_build():
     model = image_model(
         [{"type": "image", "index": 0}],
-        [conv(6)],
+        [conv(12)],  # 2 anchors x (5 + 1 class)
         [],
         1,
         outputs=[{"input": 0, "anchors": [[10, 14], [23, 27]], "strides": 1}],
@@ -402,7 +402,7 @@ def test_detector_has_no_readout_to_build():
     with pytest.raises(UnsupportedError, match="object detector"):
         deepnet_graph(spec, Settings())
     (raw,) = OnnxImageNetwork(spec.image_network, spec.image_network.metadata.output_nodes)(pixels(1))
-    assert raw.shape == (1, 7, 9, 6)
+    assert raw.shape == (1, 7, 9, 12)
 
 
 @pytest.fixture(scope="module")

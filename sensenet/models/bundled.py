@@ -111,7 +111,7 @@ def check_against_graph(spec: ModelSpec, deepnet_type: str, saved_model: Any, wh
         metadata = spec.image_network.metadata
         images = [(None, metadata.height, metadata.width, 3)] * len(spec.image_inputs)
     if deepnet_type == "ObjectDetector":
-        wanted = [(1, *images[0][1:])] if images else []
+        wanted = [(1, *images[0][1:]), (2,)] if images else []  # pixels, the original image's size
         kind_ok = isinstance(outputs, dict) and DETECTOR_OUTPUTS <= set(outputs)
     else:
         wanted = ([(None, len(spec.numeric_inputs))] if spec.numeric_inputs else []) + images
