@@ -75,8 +75,10 @@ class BundledDetector(ObjectDetector):
 
     __reduce__ = _refuse_pickling
 
-    def _find(self, fitted: np.ndarray) -> Detections:
-        found = self._saved_model.serve(fitted)
+    def _candidates(self, fitted: np.ndarray, shape: tuple[int, ...], place) -> Detections:
+        """The graph's kept boxes, already in rounded original pixels and suppressed (suppressing
+        them again keeps them all)."""
+        found = self._saved_model.serve(fitted, np.array(shape[:2], np.float32))
         count = int(found["count"])
         return Detections(*(found[key].numpy()[:count] for key in ("boxes", "scores", "classes")))
 
@@ -120,7 +122,7 @@ def check_against_graph(spec: ModelSpec, deepnet_type: str, saved_model: Any, wh
         metadata = spec.image_network.metadata
         images = [(None, metadata.height, metadata.width, 3)] * len(spec.image_inputs)
     if deepnet_type == "ObjectDetector":
-        wanted = [(1, *images[0][1:])] if images else []
+        wanted = [(1, *images[0][1:]), (2,)] if images else []  # pixels, the original image's size
         kind_ok = isinstance(outputs, dict) and DETECTOR_OUTPUTS <= set(outputs)
     else:
         wanted = ([(None, len(spec.numeric_inputs))] if spec.numeric_inputs else []) + images
