@@ -62,9 +62,7 @@ class RowEncoder:
         }
         positions = list(enumerate(self.fields))
         numeric = [(c, f.index) for c, f in positions if isinstance(f, NumericInput)]
-        self._numeric_columns = _columns([c for c, _ in numeric])
-        self._numeric_count = len(numeric)
-        self._numeric_getter = itemgetter(*[i for _, i in numeric]) if numeric else None
+        self._numeric = [(c, itemgetter(index)) for c, index in numeric]
         categorical = [(c, f.index) for c, f in positions if isinstance(f, CategoricalInput)]
         self._categorical = [(c, itemgetter(index), self._codes[index]) for c, index in categorical]
         self._row_getter = _getter([f.index for f in self.fields])
@@ -98,17 +96,16 @@ class RowEncoder:
             raise TypeError("not a list of lists")
         count = len(rows)
         matrix = np.empty((count, self.width), np.float32)
-        if self._numeric_getter is not None:
-            block = np.asarray(list(map(self._numeric_getter, rows)), dtype=np.float64)
-            if block.shape != (count, self._numeric_count)[: block.ndim] or block.ndim > 2:
-                raise TypeError("a numeric value that is not a scalar")
-            matrix[:, self._numeric_columns] = block.reshape(count, -1)
+        for column, getter in self._numeric:
+            try:  # fromiter takes numbers a third faster than a list; None and strings need numpy's reading
+                matrix[:, column] = np.fromiter(map(getter, rows), np.float64, count)
+            except (TypeError, ValueError):
+                values = np.asarray(list(map(getter, rows)), dtype=np.float64)
+                if values.shape != (count,):
+                    raise TypeError("a numeric value that is not a scalar") from None
+                matrix[:, column] = values
         for column, getter, codes in self._categorical:
-            values = list(map(getter, rows))
-            found = np.asarray(list(map(codes.get, values)), dtype=np.float64)
-            for r in np.flatnonzero(np.isnan(found)).tolist():
-                found[r] = _category(codes, values[r], r)
-            matrix[:, column] = found
+            matrix[:, column] = _category_codes(codes, list(map(getter, rows)))
         self._check_finite(matrix, None)
         return matrix
 
@@ -205,13 +202,7 @@ class RowEncoder:
         return np.fromiter((_number(value, r) for r, value in enumerate(values)), np.float64, len(values))
 
     def _categorical_column(self, field: CategoricalInput, values: Sequence[Any]) -> np.ndarray:
-        codes = self._codes[field.index]
-        lookup = codes.get
-        encoded = [lookup(value, MISSING_CATEGORY) if value.__class__ is str else None for value in values]
-        for r, code in enumerate(encoded):
-            if code is None:
-                encoded[r] = _category(codes, values[r], r)
-        return np.asarray(encoded, np.float64)
+        return _category_codes(self._codes[field.index], values)
 
 
 class _BadValue(ValueError):
@@ -231,6 +222,23 @@ def _number(value: Any, row: int) -> float:
         raise _BadValue(f"{_short(value)} is not a number", row) from None
     except Exception as error:  # the value's own __float__ failed
         raise _BadValue(f"{_short(value)} cannot be read as a number ({_short(error)})", row) from None
+
+
+def _category_codes(codes: dict[str, float], values: Sequence[Any]) -> np.ndarray:
+    """A categorical column's codes: one dict lookup per value in C when every value is a known
+    name; otherwise value by value, misses (unknown, missing, not a plain string) included."""
+    try:
+        found = np.fromiter(map(codes.get, values), np.float64, len(values))  # a miss reads as NaN
+        if not np.isnan(found).any():
+            return found
+    except TypeError:  # a value that cannot be a dict key
+        pass
+    return np.fromiter(
+        (codes.get(value, MISSING_CATEGORY) if value.__class__ is str else _category(codes, value, r)
+         for r, value in enumerate(values)),
+        np.float64,
+        len(values),
+    )
 
 
 def _category(codes: dict[str, float], value: Any, row: int) -> float:
@@ -269,13 +277,6 @@ def _numeric_runs(numeric: list[tuple[int, int]]) -> list[tuple[slice, slice, st
         (slice(first_index, stop_index), slice(first, stop), struct.Struct(f"<{stop - first}f"))
         for first, stop, first_index, stop_index in runs
     ]
-
-
-def _columns(columns: list[int]) -> slice | list[int]:
-    """A slice when the columns are consecutive (numpy assigns a slice faster than a list)."""
-    if columns and columns == list(range(columns[0], columns[-1] + 1)):
-        return slice(columns[0], columns[-1] + 1)
-    return columns
 
 
 def _short(value: Any) -> str:
