@@ -3,30 +3,43 @@
 `FORMATS` maps each format name to the function that writes it (a function
 from a built wrapper and a path to files at that path) and to the settings the
 format needs when the model is built for it. `export_model` does what every
-format shares: refuse an existing output unless asked to overwrite, write into
-a staging directory beside the destination, and move the result into place only
-when the writer succeeded, so a failed export leaves nothing behind.
+format shares, through `sensenet.files.writing`: refuse an existing output
+unless asked to overwrite, write into a staging directory beside the
+destination, and move the result into place only when the writer succeeded,
+so a failed or killed export leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import shutil
-import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sensenet.exceptions import OutputPathError, SettingsError
+from sensenet.exceptions import SettingsError, UnsupportedError
+from sensenet.files.writing import check_destination, publish, staging_directory
 from sensenet.models.settings import ensure_settings
+
+
+def _is_tfjs_directory(path: Path) -> bool:
+    """A TF.js graph-model directory as `write_tfjs` writes it: model.json and weight shards only."""
+    entries = list(path.iterdir())
+    return (path / "model.json").is_file() and all(
+        entry.is_file() and not entry.is_symlink() and (entry.name == "model.json" or entry.suffix == ".bin")
+        for entry in entries
+    )
 
 
 @dataclass(frozen=True)
 class Format:
     writer: str  # "module:function"; the function takes (wrapper, path) and writes path
     settings: dict[str, Any] = field(default_factory=dict)  # defaults a model built for it needs
+    # Whether an existing directory at the output is one this format wrote (so overwrite may replace it).
+    replaceable: Callable[[Path], bool] | None = None
+    rescale_types: tuple[str, ...] | None = None  # how it can fit images, when it cannot keep the model's
 
     def load_writer(self) -> Callable[[Any, Path], None]:
         module_name, attribute = self.writer.split(":")
@@ -34,8 +47,11 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    "tflite": Format("sensenet.export.tflite:write_tflite", {"rescale_type": "warp"}),  # LiteRT file
-    "tfjs": Format("sensenet.export.tfjs:write_tfjs"),  # TensorFlow.js graph-model directory
+    # LiteRT file; images of any size are warped inside the graph
+    "tflite": Format(
+        "sensenet.export.tflite:write_tflite", {"rescale_type": "warp"}, rescale_types=("warp",)
+    ),
+    "tfjs": Format("sensenet.export.tfjs:write_tfjs", replaceable=_is_tfjs_directory),  # graph-model dir
     "smbundle": Format("sensenet.export.smbundle:write_smbundle"),  # SavedModel + settings, one file
     "h5": Format("sensenet.export.h5:write_h5"),  # Keras weights
     "onnx": Format("sensenet.export.onnx:write_onnx"),  # the ONNX engine's graph
@@ -48,43 +64,44 @@ def get_format(name: Any) -> Format:
     return FORMATS[name]
 
 
-def _check_destination(target: Path, overwrite: bool) -> None:
-    if os.path.lexists(target) and not overwrite:
-        raise OutputPathError(f"{target} already exists; pass overwrite=True to replace it")
-    parent = target.parent
-    if not parent.is_dir():
-        raise OutputPathError(f"cannot write {target}: the directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputPathError(f"cannot write {target}: the directory {parent} is not writable")
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
-
-
 def export_model(model: Any, output_path: str | os.PathLike, to_format: str, overwrite: bool = False) -> Path:
     """Write `model` (a built wrapper) in `to_format` at exactly `output_path`."""
-    writer = get_format(to_format).load_writer()
-    target = Path(output_path)
-    if not target.name:
-        raise OutputPathError(f"output path {output_path!r} has no file name")
-    _check_destination(target, overwrite)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    except OSError as error:
-        raise OutputPathError(f"cannot write {target}: {error.strerror}") from None
-    try:
+    output_format = get_format(to_format)
+    writer = output_format.load_writer()
+    target = check_destination(output_path, overwrite, directory=output_format.replaceable is not None)
+    with staging_directory(target) as staging:
         staged = staging / target.name
         writer(model, staged)
-        if os.path.lexists(target):
-            _remove(target)
-        os.replace(staged, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        publish(staged, target, overwrite, output_format.replaceable)
     return target
+
+
+def _fitted_images(to_format: str, requested: str | None) -> None:
+    """Refuse, before any building, a rescale type the format cannot hold."""
+    allowed = get_format(to_format).rescale_types
+    if requested is not None and allowed is not None and requested not in allowed:
+        raise UnsupportedError(
+            f"{to_format} models fit images with rescale_type {allowed[0]!r} only, inside the graph; "
+            f"{requested!r} cannot be exported to {to_format}. Leave rescale_type unset (--rescale-type "
+            f"off) for a {to_format} model that uses {allowed[0]!r}, whose results differ from "
+            f"{requested!r}, or convert to {', '.join(n for n in FORMATS if n != to_format)}, which keep it"
+        )
+
+
+def _warn_refitted(model: Any, to_format: str) -> None:
+    """Say so when the format fits images differently from the model's own rescale type."""
+    allowed = get_format(to_format).rescale_types
+    network = model.spec.image_network if model.spec is not None else None
+    own = network.metadata.rescale_type if network is not None else None
+    if allowed is None or own is None or own in allowed:
+        return
+    warnings.warn(
+        f"this model fits images with rescale_type {own!r}, but a {to_format} model fits them with "
+        f"{allowed[0]!r} inside the graph: its results differ from the model's own; convert to "
+        f"{', '.join(n for n in FORMATS if n != to_format)} to keep {own!r}",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def convert_model(
@@ -93,11 +110,14 @@ def convert_model(
     """`sensenet.models.wrappers.convert`: build the model for the format unless given a wrapper."""
     from sensenet.models.wrappers import Deepnet, ObjectDetector, create_model
 
-    required = get_format(to_format).settings
+    output_format = get_format(to_format)
+    check_destination(output_path, overwrite, directory=output_format.replaceable is not None)
     if not isinstance(model, (Deepnet, ObjectDetector)):
         settings_object = ensure_settings(settings)
-        for key, value in required.items():
+        _fitted_images(to_format, settings_object.rescale_type)
+        for key, value in output_format.settings.items():
             if getattr(settings_object, key) is None:
                 setattr(settings_object, key, value)
         model = create_model(model, settings_object)
+        _warn_refitted(model, to_format)
     return export_model(model, output_path, to_format, overwrite)

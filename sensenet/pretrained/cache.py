@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
 from sensenet.exceptions import DownloadError, ModelFormatError
+from sensenet.files.writing import publish, temporary_file_beside
 from sensenet.pretrained.networks import network_version
 from sensenet.pretrained.weights import load_weights, weights_file_format
 
@@ -111,16 +111,13 @@ def download(url: str, target: Path) -> None:
     directory = target.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
+        with temporary_file_beside(target) as temporary:
+            _fetch(url, temporary, target)
+            publish(temporary, target, overwrite=True)
     except OSError as error:
+        if isinstance(error, DownloadError):
+            raise
         raise DownloadError(
             f"cannot write to the weights cache {directory}: {error}; set {CACHE_PATH_VARIABLE} "
             "to a writable directory"
         ) from None
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        _fetch(url, temporary, target)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
