@@ -18,7 +18,7 @@ import io
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from sensenet.exceptions import ImageError
 
@@ -67,7 +67,9 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     # Pillow's decoders fail with many exception types (OSError, SyntaxError, ValueError,
     # struct.error, zlib.error, DecompressionBombError...): each means the bytes are no usable image.
     except Exception as error:
-        reason = str(error) or type(error).__name__
+        # Pillow names its in-memory stream ("cannot identify image file <_io.BytesIO object at 0x...>").
+        reason = "unknown image format" if isinstance(error, UnidentifiedImageError) else str(error)
+        reason = reason or type(error).__name__
         raise ImageError(
             f"{name}: cannot be decoded as an image ({reason}): it is truncated, corrupt or not in a "
             f"format Pillow reads (JPEG, PNG, GIF, TIFF, BMP, WebP, ...)"
