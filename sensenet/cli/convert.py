@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import warnings
 
 from sensenet.cli.model_file import add_model_arguments, open_model, split_model_argument
 from sensenet.cli.native_logs import native_logs_silenced
-from sensenet.exceptions import InputDataError, OutputPathError
+from sensenet.cli.usage import UsageError
 from sensenet.export import FORMATS
+from sensenet.files.writing import check_destination
 from sensenet.models.settings import RESCALE_TYPES
 
 HELP = "write a model as TFLite, TensorFlow.js, ONNX, a SavedModel bundle or Keras weights"
@@ -22,7 +25,10 @@ Write a BigML deepnet in another format, at exactly OUT:
   h5        the Keras model's weights
   onnx      the ONNX graph sensenet's default engine runs
 
-An existing OUT is replaced only with --force; a failed conversion leaves nothing behind.
+An existing OUT is replaced only with --force (a link is replaced, never
+written through; a directory only if it is a TF.js model); a failed or killed
+conversion leaves nothing behind. A line on stderr names what was written
+(not with --quiet).
 """
 
 
@@ -43,18 +49,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _size(path: str) -> int:
+    if os.path.isdir(path):
+        return sum(entry.stat().st_size for entry in os.scandir(path) if entry.is_file())
+    return os.path.getsize(path)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
+
+
 def run(args: argparse.Namespace) -> int:
     from sensenet.models.wrappers import convert
 
     model_path, extra = split_model_argument(args, args.inputs)
     if extra:
-        raise InputDataError(f"convert takes one model; unexpected argument(s) {extra}")
-    if os.path.lexists(args.output) and not args.force:
-        raise OutputPathError(
-            f"{args.output} already exists; choose another OUT or pass --force to replace it"
-        )
+        raise UsageError(f"convert takes one model; unexpected argument(s) {extra}")
+    check_destination(args.output, args.force, directory=FORMATS[args.to].replaceable is not None)
     settings = {"rescale_type": args.rescale_type} if args.rescale_type else None
     document = open_model(model_path).document
-    with native_logs_silenced(not args.debug):
+    # Warnings are shown after the block, which keeps TensorFlow's native logs (and stderr) quiet.
+    with warnings.catch_warnings(record=True) as caught, native_logs_silenced(not args.debug):
+        warnings.simplefilter("default")
         convert(document, settings, args.output, args.to, overwrite=args.force)
+    for warning in caught:
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    if not args.quiet:
+        print(
+            f"sensenet convert: wrote {args.output} ({args.to}, {_megabytes(_size(args.output))})",
+            file=sys.stderr,
+        )
     return 0

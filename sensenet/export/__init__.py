@@ -57,6 +57,12 @@ FORMATS: dict[str, Format] = {
     "onnx": Format("sensenet.export.onnx:write_onnx"),  # the ONNX engine's graph
 }
 
+KEEP_RESCALE_TYPE = (
+    "onnx",
+    "smbundle",
+    "tfjs",
+)  # the formats of whole models that fit images as the model does
+
 
 def get_format(name: Any) -> Format:
     if not isinstance(name, str) or name not in FORMATS:
@@ -82,9 +88,9 @@ def _fitted_images(to_format: str, requested: str | None) -> None:
     if requested is not None and allowed is not None and requested not in allowed:
         raise UnsupportedError(
             f"{to_format} models fit images with rescale_type {allowed[0]!r} only, inside the graph; "
-            f"{requested!r} cannot be exported to {to_format}. Leave rescale_type unset (--rescale-type "
-            f"off) for a {to_format} model that uses {allowed[0]!r}, whose results differ from "
-            f"{requested!r}, or convert to {', '.join(n for n in FORMATS if n != to_format)}, which keep it"
+            f"{requested!r} cannot be exported to {to_format}. Convert to {' or '.join(KEEP_RESCALE_TYPE)}, "
+            f"which keep {requested!r}, or convert without the rescale_type setting (--rescale-type) for a "
+            f"{to_format} model that uses {allowed[0]!r}, whose results differ from {requested!r}'s"
         )
 
 
@@ -98,7 +104,7 @@ def _warn_refitted(model: Any, to_format: str) -> None:
     warnings.warn(
         f"this model fits images with rescale_type {own!r}, but a {to_format} model fits them with "
         f"{allowed[0]!r} inside the graph: its results differ from the model's own; convert to "
-        f"{', '.join(n for n in FORMATS if n != to_format)} to keep {own!r}",
+        f"{' or '.join(KEEP_RESCALE_TYPE)} to keep {own!r}",
         UserWarning,
         stacklevel=3,
     )
