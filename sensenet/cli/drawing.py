@@ -29,9 +29,8 @@ def drawing_paths(images: Sequence[str], directory: str, suffix: str, force: boo
         stem, extension = os.path.splitext(os.path.basename(image))
         target = os.path.join(directory, f"{stem}{suffix}{extension}")
         lands_on = os.path.join(os.path.realpath(directory), os.path.basename(target))
-        if lands_on == os.path.realpath(image) or (
-            os.path.exists(target) and os.path.samefile(target, image)
-        ):
+        same_file = os.path.exists(target) and os.path.exists(image) and os.path.samefile(target, image)
+        if lands_on == os.path.realpath(image) or same_file:
             raise OutputPathError(
                 f"--draw {directory} is the directory of {image}: its copy would replace the original; "
                 "choose another directory or add --draw-suffix"

@@ -78,10 +78,11 @@ def _kept_positions(keep: tuple[str, ...], columns: Sequence[str] | None, label:
     return [positions[name] for name in keep]
 
 
-def argument_rows(arguments: Sequence[str], layout: RowLayout) -> RowSource:
+def argument_rows(arguments: Sequence[str], layout: RowLayout | None = None) -> RowSource:
     """Rows written as comma-separated values, one per argument (CSV quoting allowed)."""
     rows = [[value or None for value in next(csv.reader([argument]), [])] for argument in arguments]
     label = "command-line rows"
+    layout = layout or RowLayout(None)
     kept_positions = _kept_positions(layout.keep, layout.names, label)
     kept = [[_at(row, column) for column in kept_positions] for row in rows] if layout.keep else None
     return RowSource(label, rows, list(range(1, len(rows) + 1)), kept, unit="row")
