@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     model_path, extra = split_model_argument(args, args.inputs)
     if extra:
         raise UsageError(f"convert takes one model; unexpected argument(s) {extra}")
-    check_destination(args.output, args.force, directory=FORMATS[args.to].replaceable is not None)
+    check_destination(args.output, args.force, FORMATS[args.to].replaceable)
     settings = {"rescale_type": args.rescale_type} if args.rescale_type else None
     document = open_model(model_path).document
     # Warnings are shown after the block, which keeps TensorFlow's native logs (and stderr) quiet.

@@ -74,7 +74,7 @@ def export_model(model: Any, output_path: str | os.PathLike, to_format: str, ove
     """Write `model` (a built wrapper) in `to_format` at exactly `output_path`."""
     output_format = get_format(to_format)
     writer = output_format.load_writer()
-    target = check_destination(output_path, overwrite, directory=output_format.replaceable is not None)
+    target = check_destination(output_path, overwrite, output_format.replaceable)
     with staging_directory(target) as staging:
         staged = staging / target.name
         writer(model, staged)
@@ -117,7 +117,7 @@ def convert_model(
     from sensenet.models.wrappers import Deepnet, ObjectDetector, create_model
 
     output_format = get_format(to_format)
-    check_destination(output_path, overwrite, directory=output_format.replaceable is not None)
+    check_destination(output_path, overwrite, output_format.replaceable)
     if not isinstance(model, (Deepnet, ObjectDetector)):
         settings_object = ensure_settings(settings)
         _fitted_images(to_format, settings_object.rescale_type)

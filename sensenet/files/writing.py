@@ -40,8 +40,14 @@ def _overwrite_flag(overwrite: object) -> bool:
     return overwrite
 
 
-def check_destination(path: str | os.PathLike, overwrite: bool = False, directory: bool = False) -> Path:
-    """Refuse, before any work, a destination that cannot be written or would be replaced unasked."""
+def check_destination(
+    path: str | os.PathLike, overwrite: bool = False, replaceable: Callable[[Path], bool] | None = None
+) -> Path:
+    """Refuse, before any work, a destination that cannot be written or would be replaced unasked.
+
+    An existing directory is replaced (with `overwrite`) only when `replaceable` says it is one its
+    format wrote.
+    """
     overwrite = _overwrite_flag(overwrite)
     target = Path(path)
     if not target.name or target.name in (".", ".."):
@@ -51,14 +57,21 @@ def check_destination(path: str | os.PathLike, overwrite: bool = False, director
             raise OutputPathError(
                 f"{target} already exists; choose another name or pass --force (overwrite=True) to replace it"
             )
-        if target.is_dir() and not target.is_symlink() and not directory:
-            raise OutputPathError(f"{target} is a directory; name a file to write")
+        if target.is_dir() and not target.is_symlink() and not (replaceable and replaceable(target)):
+            raise _foreign_directory(target)
     parent = target.parent
     if not parent.is_dir():
         raise OutputPathError(f"cannot write {target}: the directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputPathError(f"cannot write {target}: the directory {parent} is not writable")
     return target
+
+
+def _foreign_directory(target: Path) -> OutputPathError:
+    return OutputPathError(
+        f"{target} is a directory this format did not write; it is kept: remove it yourself or choose "
+        "another name"
+    )
 
 
 def _is_running(pid: int) -> bool:
@@ -187,10 +200,7 @@ def publish(
     if not (overwrite and os.path.lexists(target)):
         move(staged, target)
     elif target_is_directory and (replaceable is None or not replaceable(target)):
-        raise OutputPathError(
-            f"{target} is a directory this format did not write; it is kept: remove it yourself "
-            "or choose another name"
-        )
+        raise _foreign_directory(target)
     elif not is_directory and not target_is_directory:
         os.replace(staged, target)  # atomic; replaces a link, not what it points to
     else:
