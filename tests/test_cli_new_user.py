@@ -289,3 +289,17 @@ def test_conversion_staging_of_a_killed_run_is_cleaned_and_directories_are_never
     forced = sensenet("convert", "--example", "iris", "--to", "tfjs", "-o", str(folder), "--force")
     assert_one_line_error(forced, 1, "a directory this format did not write")
     assert (folder / "keep.jpg").read_bytes() == b"precious"
+
+
+def test_features_skip_bad_images_and_write_nothing_on_failure(tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    dog, out = str(fixture_path("images/dog.jpg")), tmp_path / "features.npy"
+    words = ("features", "mobilenetv2", "--no-pretrained-weights", dog, str(broken), "-o", str(out))
+    failed = sensenet(*words)
+    assert_one_line_error(failed, 1, str(broken), "cannot be decoded")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.png"]
+    skipped = sensenet(*words, "--skip-errors")
+    assert skipped.returncode == 3, skipped.stderr
+    assert skipped.stderr.splitlines()[0].startswith(f"sensenet features: skipped {broken}: ")
+    assert np.load(out).shape == (1, 1280)

@@ -118,19 +118,19 @@ def run(args: argparse.Namespace) -> int:
     extractor = create_image_feature_extractor(network, settings)
 
     skips = Skips(args.skip_errors, "features")
+    calls = []
+
+    def extract(batch: list[str]) -> np.ndarray:
+        # The first call may start TensorFlow, whose native logs stay off stderr (skips are reported there).
+        with native_logs_silenced(enabled=not calls and not args.debug):
+            calls.append(len(batch))
+            return np.asarray(extractor([os.path.abspath(path) for path in batch]), dtype=np.float32)
+
     batches, kept_images = [], []
     with Progress(len(images), "images", enabled=not args.quiet) as progress:
         for start in range(0, len(images), BATCH_IMAGES):
             paths = images[start : start + BATCH_IMAGES]
-            with native_logs_silenced(enabled=start == 0 and not args.debug):  # TensorFlow starts
-                kept, results = run_each(
-                    paths,
-                    lambda batch: np.asarray(
-                        extractor([os.path.abspath(p) for p in batch]), dtype=np.float32
-                    ),
-                    lambda i, batch=paths: batch[i],
-                    skips,
-                )
+            kept, results = run_each(paths, extract, lambda i, batch=paths: batch[i], skips)
             batches.extend(results)
             kept_images.extend(paths[i] for i in kept)
             progress.update(len(paths))
