@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO_ROOT))
 FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
 
 from sensenet.engines.onnx.deepnet import INPUT_NAME, deepnet_graph, image_input_name  # noqa: E402
-from sensenet.engines.onnx.engine import session_options  # noqa: E402
+from sensenet.engines.onnx.engine import session_options, session_threads  # noqa: E402
 from sensenet.inputs import load_image, rescale  # noqa: E402
 from sensenet.models.wrappers import create_model  # noqa: E402
 
@@ -117,23 +117,73 @@ def floor_session(network: dict):
 
     model = create_model(network)
     graph = deepnet_graph(model.spec, model.settings).SerializeToString()
-    session = onnxruntime.InferenceSession(graph, session_options(), providers=["CPUExecutionProvider"])
-    return model, session
+    threads = session_threads(None, model.spec.image_network is not None)  # the model's own threads
+    options = session_options(threads)
+    return model, onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
-def one_row(label: str, network: dict, row: list, target_us: float) -> None:
+def one_row(label: str, network: dict, row: list, target_us: float | None = None, keras: bool = True) -> None:
     onnx_model, session = floor_session(network)
-    keras_model = create_model(network, {"engine": "keras"})
     matrix = onnx_model.encode(row)
-    figures = {
-        "onnx": timings(lambda: onnx_model(row), 5000),
-        "keras": timings(lambda: keras_model(row), 500),
-        "ort floor": timings(lambda: session.run(None, {INPUT_NAME: matrix}), 5000),
-    }
+    figures = interleaved(
+        {"onnx": lambda: onnx_model(row), "ort floor": lambda: session.run(None, {INPUT_NAME: matrix})}, 5000
+    )
+    if keras:
+        keras_model = create_model(network, {"engine": "keras"})
+        figures["keras"] = timings(lambda: keras_model(row), 500)
     print(f"\none row through the public API (a Python list): {label}")
     for engine, values in figures.items():
         print(f"  {engine:10s} {summary(values, 1e6, 'us')}")
-    print(f"  {verdict(statistics.median(figures['onnx']) * 1e6, target_us, 'us')}")
+    ratio = statistics.median(figures["onnx"]) / statistics.median(figures["ort floor"])
+    print(f"  onnx / ort floor: {ratio:.2f}x  {verdict(ratio, 1.5, 'x')}")
+    if target_us is not None:
+        print(f"  {verdict(statistics.median(figures['onnx']) * 1e6, target_us, 'us')}")
+
+
+def wide_network(numeric: int = 600, categorical: int = 41, values: int = 5) -> tuple[dict, list]:
+    """A 641-input classifier (numeric and categorical fields) and one row for it."""
+    rng = np.random.default_rng(0)
+    preprocess = [{"type": "numeric", "index": i, "mean": 0.0, "stdev": 1.0} for i in range(numeric)] + [
+        {"type": "categorical", "index": numeric + i, "values": [f"v{j}" for j in range(values)]}
+        for i in range(categorical)
+    ]
+    width = numeric + categorical * values
+    network = {
+        "preprocess": preprocess,
+        "layers": [
+            {"type": "dense", "weights": rng.normal(size=(width, 16)).tolist(), "offset": [0.0] * 16,
+             "activation_function": "relu"},
+            {"type": "dense", "weights": rng.normal(size=(16, 3)).tolist(), "offset": [0.0] * 3,
+             "activation_function": "softmax"},
+        ],
+        "output_exposition": {"type": "categorical", "values": ["a", "b", "c"]},
+        "trees": None,
+    }
+    row = rng.normal(size=numeric).tolist() + [f"v{i % values}" for i in range(categorical)]
+    return network, row
+
+
+def input_forms(label: str, network: dict, row: list) -> None:
+    """10,000 rows given as lists, dicts and a DataFrame, against the same rows as a ready array."""
+    import pandas
+
+    model = create_model(network)
+    rows = [list(row) for _ in range(BATCH_ROWS)]
+    records = [{field.name: row[field.index] for field in model.fields} for _ in range(BATCH_ROWS)]
+    frame = pandas.DataFrame(records)
+    array = model.encode(rows)
+    calls = {
+        "ready array": lambda: model(array),
+        "lists": lambda: model(rows),
+        "dicts": lambda: model(records),
+        "DataFrame": lambda: model(frame),
+    }
+    figures = interleaved(calls, 30, warmup=3)
+    floor = statistics.median(figures["ready array"])
+    print(f"\n{BATCH_ROWS:,} rows by input form: {label}")
+    for source, values in figures.items():
+        ratio = statistics.median(values) / floor
+        print(f"  {source:12s} {summary(values, 1e3, 'ms')}  {ratio:.2f}x  {verdict(ratio, 1.5, 'x')}")
 
 
 def many_rows(label: str, network: dict, row: list) -> None:
@@ -157,6 +207,17 @@ def many_rows(label: str, network: dict, row: list) -> None:
             )
         rate = BATCH_ROWS / statistics.median(figures["onnx"])
         print(f"    {verdict(rate, target, 'rows/s', higher_is_better=True)}")
+
+
+BARE_START = """
+import json, sys, time
+start = time.perf_counter()
+import numpy as np
+import onnxruntime
+session = onnxruntime.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+session.run(None, {session.get_inputs()[0].name: np.asarray(json.loads(sys.argv[2]), np.float32)})
+print(json.dumps({"seconds": time.perf_counter() - start}))
+"""
 
 
 def run_child(script: str, *args: str) -> tuple[float, dict]:
@@ -191,6 +252,16 @@ def cold_start(network: dict, row: list, directory: Path) -> None:
         if engine == "onnx":
             print(f"  {verdict(statistics.median(walls), 0.6, 's')}")
             print(f"  {verdict(statistics.median(peaks), 200, 'MB')}")
+            onnx_walls = walls
+    from sensenet.models.wrappers import convert
+
+    exported = directory / "dense.onnx"
+    convert(str(path), None, exported, "onnx")
+    matrix = json.dumps(create_model(str(path)).encode(row).tolist())
+    bare = [run_child(BARE_START, str(exported), matrix)[0] for _ in range(7)]
+    ratio = statistics.median(onnx_walls) / statistics.median(bare)
+    print(f"  bare process (numpy + onnxruntime, exported graph, one row) wall {summary(bare, 1e3, 'ms')}")
+    print(f"  sensenet cold start / bare process: {ratio:.2f}x  {verdict(ratio, 2.0, 'x')}")
 
 
 def large_network(widths: list[int], seed: int = 0) -> dict:
@@ -316,7 +387,10 @@ def rows() -> None:
         row_of(regression[ENSEMBLE_CASES[0]]),
         50,
     )
+    wide, wide_row = wide_network()
+    one_row("641-input net (600 numeric, 41 categorical fields)", wide, wide_row, keras=False)
     many_rows("dense net (regression.json.gz case 0)", dense_case["model"], row_of(dense_case))
+    input_forms("dense net (regression.json.gz case 0)", dense_case["model"], row_of(dense_case))
     with tempfile.TemporaryDirectory() as directory:
         cold_start(dense_case["model"], row_of(dense_case), Path(directory))
         create_model_time(Path(directory))

@@ -41,3 +41,7 @@ class DownloadError(SensenetError, OSError):
 
 class OutputPathError(SensenetError, OSError):
     """An output path that exists already (and overwriting was not asked for) or cannot be written."""
+
+
+class MissingExtraError(SensenetError, ImportError):
+    """A feature needs an optional extra that is not installed (the message names the pip command)."""

@@ -6,8 +6,7 @@ subcommand takes --quiet and --debug. Every failure ends the command with one
 line on stderr: exit status 2 for a usage error (`UsageError`, or one argparse
 finds), 1 for anything else (a `SensenetError`, an unreadable file, and as a
 last resort any other exception, named as an internal error); --debug shows
-the traceback instead. Warnings are one line each, shown when the command
-succeeds (a failure is its one error line). SIGTERM ends a
+the traceback instead. Warnings are one line each too. SIGTERM ends a
 command as Ctrl-C does, so temporary files are removed either way.
 """
 
@@ -25,7 +24,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from sensenet import __version__
-from sensenet.cli import convert, detect, features, info, predict
+from sensenet.cli import convert, detect, features, info, predict, serve
 from sensenet.cli.usage import UsageError
 from sensenet.exceptions import SensenetError
 
@@ -35,6 +34,7 @@ COMMANDS: dict[str, ModuleType] = {
     "features": features,
     "convert": convert,
     "info": info,
+    "serve": serve,
 }
 
 EXIT_ERROR = 1
@@ -80,9 +80,11 @@ def _is_positional(word: str) -> bool:
     return word == "-" or word[1:2].isdigit() or (word[1:2] == "." and word[2:3].isdigit())
 
 
-def _show_warnings(command: str, caught: list[warnings.WarningMessage]) -> None:
-    for warning in caught:
-        print(f"sensenet {command}: warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
+def _show_warning(command: str):
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"sensenet {command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    return show
 
 
 def _terminated(signal_number: int, frame: object) -> NoReturn:
@@ -123,12 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.inputs = [*getattr(args, "inputs", []), *extra]
-    # Warnings are kept until the command succeeds (a failure is its one error line), then
-    # shown one line each; so TensorFlow's silenced native logs cannot swallow them either.
-    with warnings.catch_warnings(record=True) as caught, _terminate_as_exit():
-        warnings.simplefilter("default")
+    with warnings.catch_warnings(), _terminate_as_exit():
+        warnings.showwarning = _show_warning(args.command)
         try:
-            status = COMMANDS[args.command].run(args)
+            return COMMANDS[args.command].run(args)
         except BrokenPipeError:
             # The reader went away (`sensenet predict ... | head`): stop quietly.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -152,5 +152,3 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             _failure(args, error, internal=True)
             return EXIT_ERROR
-    _show_warnings(args.command, caught)
-    return status

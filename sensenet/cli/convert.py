@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from sensenet.cli.model_file import add_model_arguments, open_model, split_model_argument
 from sensenet.cli.native_logs import native_logs_silenced
@@ -67,8 +68,12 @@ def run(args: argparse.Namespace) -> int:
     check_destination(args.output, args.force, FORMATS[args.to].replaceable)
     settings = {"rescale_type": args.rescale_type} if args.rescale_type else None
     document = open_model(model_path).document
-    with native_logs_silenced(not args.debug):
+    # Warnings are shown after the block, whose stderr is silenced for TensorFlow's native logs.
+    with warnings.catch_warnings(record=True) as caught, native_logs_silenced(not args.debug):
+        warnings.simplefilter("default")
         convert(document, settings, args.output, args.to, overwrite=args.force)
+    for warning in caught:
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     if not args.quiet:
         print(
             f"sensenet convert: wrote {args.output} ({args.to}, {_megabytes(_size(args.output))})",

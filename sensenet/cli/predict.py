@@ -142,17 +142,21 @@ def _layout(model_file: ModelFile, model: Deepnet, args: argparse.Namespace) -> 
     return RowLayout(usable, model_file.objective_name, not args.no_header, keep)
 
 
-def _warn_extra_values(sources: list[RowSource], row_length: int) -> None:
-    """Say once that rows hold more values than the model reads (they are ignored)."""
+def _extra_values(sources: list[RowSource], row_length: int) -> str | None:
+    """The warning, said once after the predictions, when rows hold more values than the model reads."""
     for source in sources:
         for position, row in enumerate(source.rows):
             if isinstance(row, (list, tuple)) and len(row) > row_length:
-                warnings.warn(
+                return (
                     f"{source.where(position)}: {len(row)} values, but the model reads {row_length}: "
-                    "extra values are ignored (said once, for the first such row)",
-                    stacklevel=2,
+                    "extra values are ignored (said once, for the first such row)"
                 )
-                return
+    return None
+
+
+def _warn(message: str | None) -> None:
+    if message is not None:
+        warnings.warn(message, stacklevel=2)
 
 
 def _encode(
@@ -210,10 +214,10 @@ def _predict_images(
             predict_images(model, images, writer, args.quiet, skips)
         return len(images)
     sources = _row_sources(arguments, layout, args.input_format, _row_length(model))
-    _warn_extra_values(sources, _row_length(model))
     with open_output(args.output, args.force) as stream:
         writer = PredictionWriter(stream, args.format, classes, layout.keep)
         predict_image_rows(model, sources, writer, args.quiet, bool(args.image_prefix), skips)
+    _warn(_extra_values(sources, _row_length(model)))
     return sum(len(source.rows) for source in sources)
 
 
@@ -239,7 +243,6 @@ def run(args: argparse.Namespace) -> int:
         total = _predict_images(args, model, arguments, layout, skips)
         return skips.exit_status(total, "items")
     sources = _row_sources(arguments, layout, args.input_format, _row_length(model))
-    _warn_extra_values(sources, _row_length(model))
     matrix, kept = _encode(model, sources, args.quiet, skips)
 
     with open_output(args.output, args.force) as stream:
@@ -249,4 +252,5 @@ def run(args: argparse.Namespace) -> int:
                 batch = matrix[start : start + BATCH_ROWS]
                 writer.write(model(batch), kept[start : start + BATCH_ROWS] if layout.keep else None)
                 progress.update(len(batch))
+    _warn(_extra_values(sources, _row_length(model)))
     return skips.exit_status(sum(len(source.rows) for source in sources), "rows")

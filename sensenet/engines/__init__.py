@@ -43,6 +43,7 @@ def make_engine(name: str | None, spec: Any, settings: Any) -> Any:
     return _engine_class(ENGINES, name)(spec, settings)
 
 
-def make_node_engine(name: str | None, network: Any, nodes: Any) -> Any:
-    """Runs `network` on a pixel batch and returns the raw outputs of `nodes`."""
-    return _engine_class(NODE_ENGINES, name)(network, nodes)
+def make_node_engine(name: str | None, network: Any, nodes: Any, threads: int | None = None) -> Any:
+    """Runs `network` on a pixel batch and returns the raw outputs of `nodes`, on `threads` threads
+    (None: every core)."""
+    return _engine_class(NODE_ENGINES, name)(network, nodes, threads=threads)

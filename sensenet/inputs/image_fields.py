@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.exceptions import InputDataError, SensenetError
+from sensenet.exceptions import SensenetError
 from sensenet.inputs.rescale import choose_rescale_type
+from sensenet.inputs.table import Table
 from sensenet.spec.image_layers import ImageMetadata
 from sensenet.spec.inputs import ImageInput
 
@@ -55,13 +56,13 @@ class ImageEncoder:
             batch[r] = self._pixels_at(value, f"image {r}")
         return batch
 
-    def encode_rows(self, rows: Sequence[Sequence[Any]]) -> list[np.ndarray]:
+    def encode_table(self, table: Table) -> list[np.ndarray]:
         """One float32 (rows, height, width, 3) batch per image field, in ``preprocess`` order."""
         batches = []
         for index in self.indexes:
-            batch = np.empty((len(rows), self.height, self.width, 3), np.float32)
-            for r, row in enumerate(rows):
-                batch[r] = self._pixels_at(_column(row, r, index), f"row {r}, column {index} (image)")
+            batch = np.empty((table.length, self.height, self.width, 3), np.float32)
+            for r, value in enumerate(table.columns[index]):
+                batch[r] = self._pixels_at(value, f"row {r}, {table.label(index)} (image)")
             batches.append(batch)
         return batches
 
@@ -71,13 +72,3 @@ class ImageEncoder:
         except SensenetError as error:
             raise type(error)(f"{where}: {error}") from None
 
-
-def _column(row: Any, r: int, index: int) -> Any:
-    if not isinstance(row, (list, tuple)):
-        raise InputDataError(f"row {r}: expected a list of values, got {type(row).__name__}")
-    if len(row) <= index:
-        raise InputDataError(
-            f"row {r}: has {len(row)} values, but the model reads an image from column {index} "
-            f"(rows need at least {index + 1} values)"
-        )
-    return row[index]

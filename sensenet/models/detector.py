@@ -14,8 +14,10 @@ from sensenet.inputs import load_image
 from sensenet.inputs.rescale import choose_rescale_type, placement, rescale, to_original_pixels
 from sensenet.lazy import Lazy
 from sensenet.models.model_wrapper import ModelWrapper
+from sensenet.models.records import as_frame as to_frame
 from sensenet.models.settings import Settings
 from sensenet.spec.model import ModelSpec
+from sensenet.spec.source import FieldNames
 
 DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_IOU_THRESHOLD = 0.5
@@ -37,9 +39,15 @@ class ObjectDetector(ModelWrapper):
 
     deepnet_type = "ObjectDetector"  # the wrapper kind a bundle records
 
-    def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict] | None = None):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        settings: Settings,
+        preprocessors: list[dict] | None = None,
+        names: FieldNames | None = None,
+    ):
         network = spec.image_network
-        super().__init__(spec, settings, preprocessors)
+        super().__init__(spec, settings, preprocessors, names)
         self._classes = list(spec.classes)
         self._heads = network.metadata.heads
         self._input_size = (network.metadata.height, network.metadata.width)
@@ -50,7 +58,7 @@ class ObjectDetector(ModelWrapper):
         self._unfiltered = bool(settings.output_unfiltered_boxes)
         self._padded = bool(settings.pad_bounding_box_output)
         nodes = network.metadata.output_nodes
-        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, nodes))
+        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, nodes, settings.threads))
         self._keras_model = Lazy(lambda: make_node_engine("keras", network, nodes).model)
 
     def _run_heads(self, pixels: np.ndarray) -> list[np.ndarray]:
@@ -78,6 +86,14 @@ class ObjectDetector(ModelWrapper):
             f"cannot detect objects in {type(input_data).__name__}: expected an image (path, bytes or "
             "pixel array) or a list of images"
         )
+
+    def predict(self, images: Any, as_frame: bool = False) -> Any:
+        """Records, one per image: ``{"objects": [{"box", "label", "score"}, ...]}``; a pandas
+        DataFrame of them with ``as_frame``."""
+        found = self(images)
+        one = not found or isinstance(found[0], dict)
+        records = [{"objects": objects} for objects in ([found] if one else found)]
+        return to_frame(records) if as_frame else records
 
     def _detect_one(self, image: Any) -> Any:
         if isinstance(image, np.ndarray) and image.ndim == 4:

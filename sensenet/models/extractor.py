@@ -40,7 +40,7 @@ class ImageFeatureExtractor:
             rescale_type=settings.rescale_type,
         )
         last = [len(network.nodes) - 1]
-        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, last))
+        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, last, settings.threads))
         self._keras_model = Lazy(lambda: make_node_engine("keras", network, last).model)
 
     @property

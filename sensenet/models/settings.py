@@ -69,6 +69,7 @@ class Settings:
     pad_bounding_box_output: bool | None = None
     regression_normalize: bool | None = None
     rescale_type: str | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -93,6 +94,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "pad_bounding_box_output": _optional(_boolean),
     "regression_normalize": _optional(_boolean),
     "rescale_type": _optional(_choice(RESCALE_TYPES)),
+    "threads": _optional(_positive_int),
 }
 
 VALID_KEYS = tuple(sorted(_CHECKS))

@@ -13,25 +13,30 @@ from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError
 from sensenet.inputs.image_fields import ImageEncoder
 from sensenet.inputs.rows import RowEncoder
+from sensenet.inputs.table import Table, table_from_frame, table_from_records, table_from_rows
 from sensenet.lazy import Lazy
 from sensenet.models.bundle import is_bundle_path
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
 from sensenet.models.model_wrapper import ModelWrapper
+from sensenet.models.records import as_frame as to_frame
+from sensenet.models.records import classification_records, is_frame, regression_records
 from sensenet.models.settings import Settings, ensure_settings
 from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
 from sensenet.spec import ModelSpec, find_network, parse_network
 from sensenet.spec.model import BOUNDING_BOX
+from sensenet.spec.source import FieldNames
 
 
 class Deepnet(ModelWrapper):
     """A BigML deepnet that predicts locally.
 
     Call it with one row (a list of values indexed like BigML's fields), a list
-    of rows, or a 2-D numeric array with one column per input field in
-    ``preprocess`` order (categorical fields as the index of their value). It
-    returns a float32 array of shape (rows, outputs): class probabilities in
-    ``_classes`` order, or one regression value.
+    of rows, a dict keyed by field name (or id), a list of such dicts, a pandas
+    DataFrame (see `fields`), or a 2-D numeric array with one column per input
+    field in ``preprocess`` order (categorical fields as the index of their value).
+    It returns a float32 array of shape (rows, outputs): class probabilities in
+    `classes` order, or one regression value. `predict` gives records instead.
 
     In the rows of an image model, an image field's column holds a path, the
     bytes of an image file, an array of pixels, or None (missing). A model
@@ -41,9 +46,15 @@ class Deepnet(ModelWrapper):
 
     deepnet_type = "Deepnet"  # the wrapper kind a bundle records
 
-    def __init__(self, spec: ModelSpec, settings: Settings, preprocessors: list[dict] | None = None):
-        super().__init__(spec, settings, preprocessors)
-        self._classes = list(spec.classes) if spec.classes else None
+    def __init__(
+        self,
+        spec: ModelSpec,
+        settings: Settings,
+        preprocessors: list[dict] | None = None,
+        names: FieldNames | None = None,
+    ):
+        super().__init__(spec, settings, preprocessors, names)
+        self._classes = self.classes
         self._encoder = RowEncoder(spec.inputs)
         self._images = _image_encoder(spec, settings)
         self._engine = Lazy(lambda: make_engine(settings.engine, spec, settings))
@@ -66,51 +77,71 @@ class Deepnet(ModelWrapper):
 
     def encode_inputs(self, input_data: Any) -> tuple[np.ndarray, list[np.ndarray]]:
         """The numeric matrix and one pixel batch per image field: what an engine is called with."""
-        if self._images is None:
-            return self._encode_matrix(input_data), []
-        rows = self._image_rows(input_data)
-        return self._encoder.encode_rows(rows), self._images.encode_rows(rows)
+        if self._images is None and isinstance(input_data, np.ndarray):
+            return self._encoder.encode_array(input_data), []
+        if self._images is None and _is_rows(input_data):
+            return self._encoder.encode_rows(self._rows(input_data)), []
+        table = self._table(input_data)
+        images = self._images.encode_table(table) if self._images is not None else []
+        return self._encoder.encode_table(table), images
 
-    def _image_rows(self, input_data: Any) -> list:
-        """Rows from `input_data`, turning a lone image (or a 4-D batch of them) into rows."""
+    def _table(self, input_data: Any) -> Table:
+        """Any tabular input form as columns (see `sensenet.inputs.table`)."""
+        if is_frame(input_data):
+            return table_from_frame(input_data, [f.column for f in self.fields], self.names_fields)
+        if isinstance(input_data, Mapping):
+            return table_from_records([input_data], [f.column for f in self.fields])
+        if isinstance(input_data, (list, tuple)) and input_data and isinstance(input_data[0], Mapping):
+            return table_from_records(input_data, [f.column for f in self.fields])
+        return table_from_rows(self._rows(input_data), self._encoder.indexes)
+
+    def _rows(self, input_data: Any) -> list:
+        """Rows from a list of rows or one row; for a one-image model, also an image or a 4-D batch."""
         fields = self._spec.inputs
-        alone = len(fields) == 1
-        is_batch = isinstance(input_data, np.ndarray) and input_data.ndim == 4
-        if isinstance(input_data, (str, bytes, bytearray, os.PathLike, np.ndarray)):
-            if not alone:
+        if self._images is not None and isinstance(input_data, _IMAGE_TYPES):
+            if len(fields) != 1:
                 raise InputDataError(
                     f"this model reads {len(fields)} fields: give a row (list of values indexed like "
                     "BigML's fields) or a list of rows, not an image alone"
                 )
             padding = [None] * fields[0].index
-            return [padding + [image] for image in input_data] if is_batch else [padding + [input_data]]
-        if isinstance(input_data, (list, tuple)):
-            if not input_data:
-                raise InputDataError("no rows given: expected a row (list of values) or a list of rows")
-            return list(input_data) if isinstance(input_data[0], (list, tuple)) else [input_data]
-        raise InputDataError(
-            f"cannot predict on {type(input_data).__name__}: expected a row (list of values), a list of "
-            "rows, or for a single-image model an image (path, bytes or array)"
-        )
-
-    def _encode_matrix(self, input_data: Any) -> np.ndarray:
-        if isinstance(input_data, np.ndarray):
-            return self._encoder.encode_array(input_data)
+            if isinstance(input_data, np.ndarray) and input_data.ndim == 4:
+                return [padding + [image] for image in input_data]
+            return [padding + [input_data]]
         if isinstance(input_data, (list, tuple)):
             if not input_data:
                 raise InputDataError("no rows given: expected a row (list of values) or a list of rows")
             if isinstance(input_data[0], (list, tuple, np.ndarray)):
-                return self._encoder.encode_rows(input_data)
-            return self._encoder.encode_rows([input_data])
+                return list(input_data)
+            return [input_data]
         raise InputDataError(
-            f"cannot predict on {type(input_data).__name__}: expected a row (list of values), "
-            "a list of rows or a 2-D numeric array"
+            f"cannot predict on {type(input_data).__name__}: expected a row (list of values), a list of "
+            "rows, a dict keyed by field name, a list of dicts, a pandas DataFrame, a 2-D numeric array"
+            + (", or for a single-image model an image (path, bytes or array)" if self._images else "")
         )
 
     def __call__(self, input_data: Any) -> np.ndarray:
         matrix, images = self.encode_inputs(input_data)
         engine = self._engine.get()
         return engine(matrix, images) if images else engine(matrix)
+
+    def predict(self, input_data: Any, as_frame: bool = False) -> Any:
+        """Records, one per row: ``{"prediction", "probability", <class>: p, ...}`` for a classifier,
+        ``{"prediction": value}`` for a regression; a pandas DataFrame of them with ``as_frame``."""
+        outputs = self(input_data)
+        classes = self.classes
+        records = classification_records(outputs, classes) if classes else regression_records(outputs)
+        return to_frame(records) if as_frame else records
+
+
+_IMAGE_TYPES = (str, bytes, bytearray, os.PathLike, np.ndarray)
+
+
+def _is_rows(input_data: Any) -> bool:
+    """A row or a list of rows (lists), as opposed to dicts, frames and other forms."""
+    if not isinstance(input_data, (list, tuple)) or not input_data:
+        return False
+    return not isinstance(input_data[0], Mapping)
 
 
 def _image_encoder(spec: ModelSpec, settings: Settings) -> ImageEncoder | None:
@@ -146,7 +177,7 @@ def create_model(
     if settings_object.extract_image_features:
         return extractor_from_spec(spec, settings_object, source.origin)
     wrapper = ObjectDetector if spec.output.kind == BOUNDING_BOX else Deepnet
-    return wrapper(spec, settings_object, source.network.get("preprocess"))
+    return wrapper(spec, settings_object, source.network.get("preprocess"), source.names)
 
 
 def create_image_feature_extractor(

@@ -9,6 +9,10 @@ the last bits with the op fusion chosen.
 
 import os
 
+from sensenet.extras import require_extra
+
+require_extra("tensorflow", "the Keras engine, TensorFlow-based exports and .smbundle models")
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")

@@ -123,7 +123,8 @@ class KerasImageNetwork:
 
     name = "keras"
 
-    def __init__(self, network: ImageNetwork, nodes: Sequence[int]):
+    def __init__(self, network: ImageNetwork, nodes: Sequence[int], threads: int | None = None):
+        """`threads` is accepted for the registry's sake: TensorFlow sizes its own thread pools."""
         meta = network.metadata
         pixels = keras.Input(shape=(meta.height, meta.width, meta.channels), dtype="float32", name="pixels")
         outputs = graph_outputs(network.nodes, ImageStandardization(meta)(pixels))

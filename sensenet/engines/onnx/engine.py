@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,19 +16,24 @@ from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.model import ModelSpec
 
 
-def session_options() -> onnxruntime.SessionOptions:
-    """One thread per call: a row costs microseconds, less than waking a thread pool would.
+def session_threads(threads: int | None, image_network: bool) -> int:
+    """The threads one call may use: the user's `threads` setting, else one for a row network (a
+    row costs microseconds, less than waking a thread pool would) and every core for an image
+    network (where a convolution splits well). Calls from several threads run in parallel."""
+    if threads is not None:
+        return threads
+    return (os.cpu_count() or 1) if image_network else 1
 
-    Calls from several threads run in parallel on their own threads.
-    """
+
+def session_options(threads: int = 1) -> onnxruntime.SessionOptions:
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     return options
 
 
-def _session(graph: bytes) -> onnxruntime.InferenceSession:
-    return onnxruntime.InferenceSession(graph, session_options(), providers=["CPUExecutionProvider"])
+def _session(graph: bytes, threads: int) -> onnxruntime.InferenceSession:
+    return onnxruntime.InferenceSession(graph, session_options(threads), providers=["CPUExecutionProvider"])
 
 
 class OnnxEngine:
@@ -40,7 +46,8 @@ class OnnxEngine:
     name = "onnx"
 
     def __init__(self, spec: ModelSpec, settings: Settings):
-        self._session = _session(deepnet_graph(spec, settings).SerializeToString())
+        threads = session_threads(settings.threads, spec.image_network is not None)
+        self._session = _session(deepnet_graph(spec, settings).SerializeToString(), threads)
         self._outputs = [OUTPUT_NAME]
         self._has_matrix = bool(spec.numeric_inputs)
         self._image_names = [image_input_name(i) for i in range(len(spec.image_inputs))]
@@ -67,14 +74,16 @@ class OnnxImageNetwork:
     would compute them.
     """
 
-    def __init__(self, network: ImageNetwork, nodes: Sequence[int]):
+    def __init__(self, network: ImageNetwork, nodes: Sequence[int], threads: int | None = None):
         count = len(network.nodes)
         if not nodes or any(not 0 <= node < count for node in nodes):
             raise InputDataError(
                 f"expected one or more node positions from 0 to {count - 1} (the network has {count} "
                 f"nodes), got {list(nodes)}"
             )
-        self._session = _session(image_network_graph(network, nodes).SerializeToString())
+        self._session = _session(
+            image_network_graph(network, nodes).SerializeToString(), session_threads(threads, True)
+        )
         self._outputs = [node_output_name(node) for node in nodes]
 
     def __call__(self, pixels: np.ndarray) -> list[np.ndarray]:

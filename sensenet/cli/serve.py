@@ -1,0 +1,99 @@
+"""`sensenet serve`: models behind HTTP (Open Inference Protocol v2 and a plain JSON endpoint)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from sensenet.exceptions import SettingsError
+from sensenet.extras import require_extra
+from sensenet.serve import ServeOptions
+from sensenet.serve.catalog import find_model_files
+from sensenet.serve.server import run_server
+
+HELP = "serve models over HTTP (Open Inference Protocol v2, plain JSON, Prometheus metrics)"
+USAGE = "sensenet serve [options] MODEL_OR_DIR [MODEL_OR_DIR ...]"
+DESCRIPTION = """\
+Serve BigML deepnets over HTTP. Each MODEL file (.json, .json.gz, .smbundle)
+is served under its file name without that suffix; a DIR stands for the model
+files directly inside it. Models load once, at start-up; /v2/health/ready
+answers 200 when all are built.
+
+Endpoints:
+  GET  /v2, /v2/health/live, /v2/health/ready
+  GET  /v2/models/NAME            metadata: input and output tensors
+  GET  /v2/models/NAME/ready
+  POST /v2/models/NAME/infer      Open Inference Protocol (KServe v2) tensors
+  GET  /v1/models                 the names served
+  POST /v1/models/NAME/predict    {"rows": [[...]]}, {"records": [{FIELD: value}]}
+                                  or {"images": [BASE64, ...]} -> {"predictions": [...]}
+  GET  /metrics                   Prometheus text format
+
+Images travel as base64 strings of the image files. One access-log line per
+request goes to stderr (--quiet: warnings and errors only). SIGTERM or Ctrl-C
+stops the server once the requests in progress are answered. Needs the extra
+'serve': pip install "sensenet[serve]".
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = USAGE
+    parser.description = DESCRIPTION
+    parser.add_argument("inputs", nargs="*", metavar="MODEL_OR_DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
+    parser.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=64,
+        metavar="ROWS",
+        help="most rows predicted in one engine call by merging requests (default: 64)",
+    )
+    parser.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=1.0,
+        metavar="MS",
+        help="how long a batch waits for more requests when clients send concurrently (default: 1)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="threads one prediction may use (default: 1; requests run in parallel by batching; "
+        "an .smbundle keeps its own setting)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=16 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest request body accepted; larger ones get 413 (default: 16 MiB)",
+    )
+
+
+def _options(args: argparse.Namespace) -> ServeOptions:
+    if args.max_batch_size < 1:
+        raise SettingsError(f"--max-batch-size must be at least 1, got {args.max_batch_size}")
+    if not 0 <= args.max_wait_ms <= 10_000:
+        raise SettingsError(f"--max-wait-ms must be between 0 and 10000, got {args.max_wait_ms}")
+    if args.max_body_bytes < 1:
+        raise SettingsError(f"--max-body-bytes must be at least 1, got {args.max_body_bytes}")
+    if args.threads < 1:
+        raise SettingsError(f"--threads must be at least 1, got {args.threads}")
+    if not 0 <= args.port <= 65535:
+        raise SettingsError(f"--port must be between 0 and 65535, got {args.port}")
+    return ServeOptions(args.max_batch_size, args.max_wait_ms / 1000, args.max_body_bytes, args.threads)
+
+
+def run(args: argparse.Namespace) -> int:
+    require_extra("serve", "sensenet serve")
+    options = _options(args)
+    files = find_model_files(args.inputs)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    run_server(files, args.host, args.port, options)
+    return 0

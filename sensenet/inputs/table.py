@@ -1,0 +1,135 @@
+"""Every tabular input form held column by column, before anything is encoded.
+
+Rows (lists indexed like BigML's fields), dicts keyed by field name or id, lists of
+such dicts and pandas DataFrames all become a `Table`: one column of raw values per
+input field, keyed by the field's row ``index``. The encoders then work a column at
+a time with numpy instead of a value at a time in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sensenet.exceptions import InputDataError
+
+ROW_TYPES = (list, tuple, np.ndarray)
+
+
+@dataclass(frozen=True)
+class ColumnName:
+    """How a model's input field is matched in dicts and frames, and named in errors."""
+
+    index: int  # the row column the field reads
+    name: str
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    length: int
+    columns: Mapping[int, Sequence[Any]]  # field index -> that field's values, one per row
+    labels: Mapping[int, str]  # field index -> how an error names the column
+
+    def label(self, index: int) -> str:
+        return self.labels.get(index, f"column {index}")
+
+
+def table_from_rows(rows: Sequence[Any], indexes: Sequence[int]) -> Table:
+    """Rows (each a list of values indexed like BigML's fields) as columns."""
+    needed = max(indexes, default=-1) + 1
+    for r, row in enumerate(rows):
+        if not isinstance(row, ROW_TYPES) or (isinstance(row, np.ndarray) and row.ndim != 1):
+            raise InputDataError(f"row {r}: expected a list of values, got {_kind(row)}")
+        if len(row) < needed:
+            raise InputDataError(
+                f"row {r}: has {len(row)} values, but the model reads columns up to index "
+                f"{needed - 1} (rows need at least {needed} values)"
+            )
+    columns = {index: [row[index] for row in rows] for index in indexes}
+    return Table(len(rows), columns, {})
+
+
+def table_from_records(records: Sequence[Mapping[str, Any]], names: Sequence[ColumnName]) -> Table:
+    """Dicts keyed by field name (or id): absent keys are missing values; other keys are ignored."""
+    if not set(map(type, records)) <= {dict}:
+        for r, record in enumerate(records):
+            if not isinstance(record, Mapping):
+                raise InputDataError(f"row {r}: expected a dict keyed by field name, got {_kind(record)}")
+    known = {key for column in names for key in (column.name, column.id) if key is not None}
+    if records and not any(key in known for record in records for key in record):
+        raise InputDataError(
+            f"no key of the given dicts names an input field; the model reads {[c.name for c in names]}"
+        )
+    columns = {column.index: _record_column(records, column) for column in names}
+    return Table(len(records), columns, {c.index: f"field {c.name!r}" for c in names})
+
+
+def table_from_frame(frame: Any, names: Sequence[ColumnName], named: bool) -> Table:
+    """A pandas DataFrame: columns by field name or id, or, for a model that names nothing, by position.
+
+    When the model names its fields, every field must have a column (extra columns are
+    ignored). Otherwise the frame's columns are the row's columns, in order.
+    """
+    by_key = {str(key): key for key in frame.columns}
+    matched = {c.index: _frame_key(by_key, c) for c in names}
+    if all(key is not None for key in matched.values()):
+        columns = {index: _frame_column(frame[key]) for index, key in matched.items()}
+        return Table(len(frame), columns, {c.index: f"column {c.name!r}" for c in names})
+    if named:
+        missing = [c.name for c in names if matched[c.index] is None]
+        raise InputDataError(
+            f"the data frame has no column for field(s) {missing}; its columns are "
+            f"{[str(key) for key in frame.columns][:20]}"
+        )
+    needed = max((c.index for c in names), default=-1) + 1
+    if frame.shape[1] < needed:
+        raise InputDataError(
+            f"the data frame has {frame.shape[1]} columns, but the model reads columns up to index "
+            f"{needed - 1}: name the columns after the fields ({[c.name for c in names]}) or give "
+            "them in field order"
+        )
+    columns = {c.index: _frame_column(frame.iloc[:, c.index]) for c in names}
+    return Table(len(frame), columns, {c.index: f"column {c.index}" for c in names})
+
+
+_ABSENT = object()
+
+
+def _record_column(records: Sequence[Mapping[str, Any]], column: ColumnName) -> list[Any]:
+    """The field's values by name, else by id, else None (missing)."""
+    values = [record.get(column.name, _ABSENT) for record in records]
+    if any(value is _ABSENT for value in values):
+        for r, value in enumerate(values):
+            if value is _ABSENT:
+                values[r] = records[r].get(column.id) if column.id is not None else None
+    return values
+
+
+def _frame_key(by_key: Mapping[str, Any], column: ColumnName) -> Any:
+    for key in (column.name, column.id):
+        if key is not None and key in by_key:
+            return by_key[key]
+    return None
+
+
+def _frame_column(series: Any) -> Any:
+    """A numeric column as a float array (missing as NaN); anything else as objects with None."""
+    dtype = series.dtype
+    if getattr(dtype, "kind", "O") in "biuf":
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if str(dtype) == "category":
+        return series.astype(object).where(series.notna(), None).to_numpy()
+    mask = series.isna().to_numpy()
+    values = series.to_numpy(dtype=object)
+    if mask.any():
+        values = values.copy()
+        values[mask] = None
+    return values
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__

@@ -1,0 +1,92 @@
+"""Concurrent requests to one model merged into one engine call, run off the event loop.
+
+Requests queue up while the worker thread predicts; when it is free, it takes every waiting
+request (up to ``max_batch_rows`` rows). When the last batch held several requests (clients
+are sending concurrently), it first waits ``max_wait`` seconds for more to arrive; a lone
+client never waits. A request larger than the limit runs alone, never split.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+BatchRunner = Callable[[list[Any]], list[Any]]
+Entry = tuple[Any, int, "asyncio.Future[Any]"]  # (item, rows, where its outcome goes)
+BatchObserver = Callable[[int, int], None]  # (requests, rows) of each engine call
+
+
+class MicroBatcher:
+    def __init__(
+        self, run: BatchRunner, *, max_batch_rows: int, max_wait: float, observe: BatchObserver, name: str
+    ):
+        self._run = run
+        self._max_rows = max_batch_rows
+        self._max_wait = max_wait
+        self._observe = observe
+        self._queue: asyncio.Queue[Entry] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"predict-{name}")
+        self._task: asyncio.Task | None = None
+        self._carried: Entry | None = None
+        self._last_batch = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, item: Any, rows: int) -> Any:
+        """The outcome of one request: its result, or its own error raised here."""
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, rows, future))
+        return await future
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._collect()
+            try:
+                outcomes = await loop.run_in_executor(
+                    self._executor, self._run, [item for item, _, _ in batch]
+                )
+            except Exception as error:  # our fault: every request of the batch learns of it
+                outcomes = [error] * len(batch)
+            self._observe(len(batch), sum(rows for _, rows, _ in batch))
+            for (_, _, future), outcome in zip(batch, outcomes):
+                if future.done():  # the client went away
+                    continue
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    async def _collect(self) -> list[Entry]:
+        first = self._carried or await self._queue.get()
+        self._carried = None
+        batch = [first]
+        self._take_waiting(batch)
+        if self._max_wait > 0 and self._last_batch > 1 and not self._full(batch):
+            await asyncio.sleep(self._max_wait)
+            self._take_waiting(batch)
+        self._last_batch = len(batch)
+        return batch
+
+    def _take_waiting(self, batch: list[Entry]) -> None:
+        """Add the queued requests that fit; the first that does not opens the next batch."""
+        rows = sum(entry[1] for entry in batch)
+        while self._carried is None and not self._queue.empty():
+            entry = self._queue.get_nowait()
+            if rows + entry[1] > self._max_rows:
+                self._carried = entry
+            else:
+                batch.append(entry)
+                rows += entry[1]
+
+    def _full(self, batch: list[Entry]) -> bool:
+        return self._carried is not None or sum(entry[1] for entry in batch) >= self._max_rows

@@ -1,0 +1,172 @@
+"""The models a server answers for: files found from the command line, each loaded once.
+
+A model is named by its file name less ``.json``, ``.json.gz`` or ``.smbundle``; a directory
+stands for the model files directly inside it. `ServedModel.run` is what a batch of requests
+becomes in the worker thread: one engine call for all of them, each request's bad input
+answered on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sensenet.exceptions import ModelNotFoundError, SensenetError
+from sensenet.models.wrappers import create_model
+
+MODEL_SUFFIXES = (".json.gz", ".json", ".smbundle")
+DETECTION = "detection"  # `model.kind` of an object detector
+
+# What one request asks of the worker: rows (lists indexed like BigML's fields), an encoded
+# matrix, or for a detector a list of images (bytes or None).
+Item = Any
+Outcome = Any  # an (rows, outputs) array, a list of object lists, or the SensenetError of that item
+
+
+def model_name(path: Path) -> str | None:
+    """The name a model file is served under, None when the file is no model file."""
+    for suffix in MODEL_SUFFIXES:
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            return path.name[: -len(suffix)]
+    return None
+
+
+def find_model_files(arguments: Sequence[str]) -> dict[str, Path]:
+    """Model name -> file, from files and directories; names must not repeat."""
+    found: dict[str, Path] = {}
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            files = [p for p in sorted(path.iterdir()) if p.is_file() and model_name(p)]
+            if not files:
+                raise ModelNotFoundError(f"{argument}: the directory holds no model files ({_suffixes()})")
+        elif path.is_file():
+            if model_name(path) is None:
+                raise ModelNotFoundError(f"{argument}: not a model file (expected {_suffixes()})")
+            files = [path]
+        else:
+            raise ModelNotFoundError(f"model file or directory not found: {argument}")
+        for file in files:
+            name = model_name(file)
+            if name in found:
+                raise ModelNotFoundError(f"two models would be served as {name!r}: {found[name]} and {file}")
+            found[name] = file
+    if not found:
+        raise ModelNotFoundError("no model given: name one or more model files or directories")
+    return found
+
+
+def _suffixes() -> str:
+    return ", ".join(MODEL_SUFFIXES)
+
+
+@dataclass
+class ServedModel:
+    """One loaded model and what the protocols need to know of it."""
+
+    name: str
+    path: Path
+    model: Any
+    kind: str
+    fields: tuple[Any, ...]
+    classes: list[str] | None
+    row_length: int = field(init=False)
+    fields_by_name: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.row_length = max(f.index for f in self.fields) + 1
+        self.fields_by_name = {f.name: f for f in self.fields}
+
+    @property
+    def has_images(self) -> bool:
+        return any(f.optype == "image" for f in self.fields)
+
+    @property
+    def matrix_width(self) -> int:
+        """Columns of the encoded matrix: one per non-image field."""
+        return sum(1 for f in self.fields if f.optype != "image")
+
+    def run(self, items: list[Item]) -> list[Outcome]:
+        """Predict a batch of requests in one go; called in the worker thread."""
+        if self.kind == DETECTION:
+            return [_each_image(self.model, images) for images in items]
+        if self.has_images:
+            return self._run_image_rows(items)
+        return self._run_matrix(items)
+
+    def _run_matrix(self, items: list[Item]) -> list[Outcome]:
+        matrices = self._encode_each(items)
+        outcomes: list[Outcome] = [m if isinstance(m, SensenetError) else None for m in matrices]
+        kept = [position for position, m in enumerate(matrices) if not isinstance(m, SensenetError)]
+        if kept:
+            outputs = self.model(np.concatenate([matrices[position] for position in kept]))
+            _split(outputs, [len(matrices[position]) for position in kept], kept, outcomes)
+        return outcomes
+
+    def _encode_each(self, items: list[Item]) -> list[np.ndarray | SensenetError]:
+        """Each item's matrix: the rows of all items encoded in one go, unless some are bad."""
+        if len(items) > 1 and not any(isinstance(item, np.ndarray) for item in items):
+            try:
+                return np.split(self.model.encode([row for rows in items for row in rows]), _ends(items))
+            except SensenetError:
+                pass  # some request is bad: encode each alone, each error naming its own rows
+        return [_guarded(self.model.encode, item) for item in items]
+
+    def _run_image_rows(self, items: list[Item]) -> list[Outcome]:
+        """All rows in one call; when some request is bad, each request on its own."""
+        try:
+            outputs = self.model([row for rows in items for row in rows])
+        except SensenetError:
+            return [_guarded(self.model, rows) for rows in items]
+        outcomes: list[Outcome] = [None] * len(items)
+        _split(outputs, [len(rows) for rows in items], list(range(len(items))), outcomes)
+        return outcomes
+
+    def warm_up(self) -> None:
+        """Build the engine and predict once, so the first request pays for neither."""
+        if self.kind == DETECTION:
+            self.model(None)
+        else:
+            self.model([[None] * self.row_length])
+
+
+def _split(outputs: np.ndarray, lengths: list[int], positions: list[int], outcomes: list[Outcome]) -> None:
+    start = 0
+    for position, length in zip(positions, lengths):
+        outcomes[position] = outputs[start : start + length]
+        start += length
+
+
+def _ends(groups: list[Any]) -> list[int]:
+    """Where each group ends in their concatenation (all but the last)."""
+    return np.cumsum([len(group) for group in groups])[:-1].tolist()
+
+
+def _guarded(call: Any, data: Any) -> Outcome:
+    try:
+        return call(data)
+    except SensenetError as error:
+        return error
+
+
+def _each_image(model: Any, images: list[Any]) -> Outcome:
+    try:
+        return [model(image) for image in images]
+    except SensenetError as error:
+        return error
+
+
+def load_model(name: str, path: Path, settings: dict[str, Any] | None = None) -> ServedModel:
+    """Read, build and warm up one model; errors are the library's, naming the file."""
+    try:
+        model = create_model(os.fspath(path), settings)
+        served = ServedModel(name, path, model, model.kind, model.fields, model.classes)
+        served.warm_up()
+    except SensenetError as error:
+        raise type(error)(f"{path}: {error}") from None
+    return served
