@@ -44,6 +44,8 @@ def output_names(model: Any) -> tuple[str, ...]:
     """The signature's output names, in the documented order."""
     if model.deepnet_type == "ObjectDetector":
         return OUTPUT_NAMES
+    if model.spec is None:  # a bare Keras model in a wrapper's place: nothing says what it gives
+        return ("output",)
     return ("probabilities",) if model.spec.output.classes else ("prediction",)
 
 
