@@ -16,8 +16,11 @@ tensors come in the converter's (alphabetical) order.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,21 @@ def _signature_function(model: Any):
     return tf.function(named, input_signature=specs)
 
 
+@contextmanager
+def _converter_notices_hidden() -> Iterator[None]:
+    """TensorFlow's absl notices while it saves and reloads the graph (about gradients it never needs)."""
+    logger = logging.getLogger("absl")
+
+    def hidden(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+    logger.addFilter(hidden)
+    try:
+        yield
+    finally:
+        logger.removeFilter(hidden)
+
+
 def tflite_bytes(model: Any) -> bytes:
     from sensenet.engines.keras.backend import tf
 
@@ -79,9 +97,12 @@ def tflite_bytes(model: Any) -> bytes:
         )
     module = tf.Module()
     module.serve = _signature_function(model)
-    with tempfile.TemporaryDirectory(prefix="sensenet-tflite-") as saved:
+    with tempfile.TemporaryDirectory(prefix="sensenet-tflite-") as saved, _converter_notices_hidden():
         # Through a SavedModel, the one converter path that keeps a signature's names.
-        tf.saved_model.save(module, saved, signatures={SIGNATURE: module.serve.get_concrete_function()})
+        # Gradients are not exported (some activations carry custom ones that cannot be saved).
+        options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+        signatures = {SIGNATURE: module.serve.get_concrete_function()}
+        tf.saved_model.save(module, saved, signatures=signatures, options=options)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         # Anything that is not a builtin op fails here, loudly, instead of needing the Flex delegate.
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
