@@ -92,6 +92,10 @@ MODEL_NAMES = FIXTURE_MODELS + BUNDLED_MODELS
 SHARDED, SHARDED_SOURCE = "sharded", "regression-6"
 
 
+# These tests feed every export the input matrix; tests/test_convert_selfcontained.py feeds raw values.
+MATRIX_OPTIONS = {"onnx": {"self_contained": False}, "tflite": {"self_contained": False}}
+
+
 class Converted:
     """Built models, their input matrices and Python predictions, and each model's files per format."""
 
@@ -112,7 +116,7 @@ class Converted:
             self.models[name] = (network, bundled, matrix, expected)
         if key not in self._paths:
             target = self.root / f"{name}.{to_format}"
-            convert(self.models[name][1], None, target, to_format)
+            convert(self.models[name][1], None, target, to_format, **MATRIX_OPTIONS.get(to_format, {}))
             self._paths[key] = target
         return self._paths[key]
 

@@ -85,7 +85,7 @@ def test_weights_are_downloaded_once_then_read_from_the_cache(cache, server, ser
     path = pretrained.get_weights(NAME, base_url=server.url)
     assert path == cache / FILENAME
     assert path.read_bytes() == body
-    assert cache_files(cache) == [FILENAME]
+    assert cache_files(cache) == [FILENAME, FILENAME + ".sha256"]
     assert pretrained.get_weights(NAME, base_url=server.url) == path
     assert server.requests == [f"/weights/{FILENAME}"]
 
@@ -102,7 +102,7 @@ def test_a_model_gets_its_weights_through_the_cache(cache, server, served_networ
         for position, layer_shapes in enumerate(shapes):
             for key in layer_shapes:
                 np.testing.assert_array_equal(ours[position][key], theirs[position][key])
-    assert cache_files(cache) == [FILENAME]
+    assert cache_files(cache) == [FILENAME, FILENAME + ".sha256"]
 
 
 def test_a_cached_file_that_is_not_hdf5_is_downloaded_again(cache, server, served_network):

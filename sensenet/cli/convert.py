@@ -25,6 +25,9 @@ Write a BigML deepnet in another format, at exactly OUT:
   h5        the Keras model's weights
   onnx      the ONNX graph sensenet's default engine runs
 
+ONNX and TFLite files are self-contained: one input per field, named by the field, raw
+values in (numbers, category strings); --matrix-input gives them the encoded matrix instead.
+
 An existing OUT is replaced only with --force (a link is replaced, never
 written through; a directory only if it is a TF.js model); a failed or killed
 conversion leaves nothing behind. A line on stderr names what was written
@@ -42,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", required=True, metavar="OUT", help="the file (or directory) to write"
     )
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    parser.add_argument(
+        "--matrix-input",
+        action="store_true",
+        help="onnx, tflite: take the encoded input matrix, as the other formats do, not one input per field",
+    )
     parser.add_argument(
         "--rescale-type",
         choices=RESCALE_TYPES,
@@ -68,10 +76,11 @@ def run(args: argparse.Namespace) -> int:
     check_destination(args.output, args.force, FORMATS[args.to].replaceable)
     settings = {"rescale_type": args.rescale_type} if args.rescale_type else None
     document = open_model(model_path).document
+    self_contained = False if args.matrix_input else None
     # Warnings are shown after the block, whose stderr is silenced for TensorFlow's native logs.
     with warnings.catch_warnings(record=True) as caught, native_logs_silenced(not args.debug):
         warnings.simplefilter("default")
-        convert(document, settings, args.output, args.to, overwrite=args.force)
+        convert(document, settings, args.output, args.to, overwrite=args.force, self_contained=self_contained)
     for warning in caught:
         warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     if not args.quiet:

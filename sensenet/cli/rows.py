@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from sensenet.exceptions import InputDataError
+from sensenet.files.reading import ROWS_FILE, read_text
 
 INPUT_FORMATS = ("csv", "jsonl")
 SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -192,11 +193,7 @@ def file_rows(name: str, layout: RowLayout, input_format: str | None = None) -> 
     """Rows from a CSV or JSON Lines file, or stdin for "-"; the format from the name or the content."""
     label = "stdin" if name == "-" else name
     try:
-        if name == "-":
-            text = sys.stdin.read()
-        else:
-            with open(name, encoding="utf-8-sig", newline="") as stream:
-                text = stream.read()
+        text = sys.stdin.read() if name == "-" else read_text(name, ROWS_FILE, encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise InputDataError(f"{label}: not UTF-8 text; expected CSV or JSON Lines") from None
     kind = input_format or SUFFIX_FORMATS.get(Path(name).suffix.lower()) or _sniff_format(text)

@@ -1,8 +1,10 @@
 """Exports of a built model to files other runtimes read, one module per format.
 
 `FORMATS` maps each format name to the function that writes it (a function
-from a built wrapper and a path to files at that path) and to the settings the
-format needs when the model is built for it. `export_model` does what every
+from a built wrapper and a path to files at that path), to the settings the
+format needs when the model is built for it, and to whether it can hold
+BigML's input encoding itself (`self_contained`: one input per field, raw
+values in; see `sensenet.export.onnx_fields`). `export_model` does what every
 format shares, through `sensenet.files.writing`: refuse an existing output
 unless asked to overwrite, write into a staging directory beside the
 destination, and move the result into place only when the writer succeeded,
@@ -25,11 +27,10 @@ from sensenet.models.settings import ensure_settings
 
 
 def _is_tfjs_directory(path: Path) -> bool:
-    """A TF.js graph-model directory as `write_tfjs` writes it: model.json and weight shards only."""
-    entries = list(path.iterdir())
+    """A TF.js graph-model directory as `write_tfjs` writes it: its JSON files and weight shards only."""
     return (path / "model.json").is_file() and all(
-        entry.is_file() and not entry.is_symlink() and (entry.name == "model.json" or entry.suffix == ".bin")
-        for entry in entries
+        entry.is_file() and not entry.is_symlink() and entry.suffix in (".json", ".bin")
+        for entry in path.iterdir()
     )
 
 
@@ -37,31 +38,45 @@ def _is_tfjs_directory(path: Path) -> bool:
 class Format:
     writer: str  # "module:function"; the function takes (wrapper, path) and writes path
     settings: dict[str, Any] = field(default_factory=dict)  # defaults a model built for it needs
+    # The default of the self_contained option; None: the format takes the encoded matrix only.
+    self_contained: bool | None = None
     # Whether an existing directory at the output is one this format wrote (so overwrite may replace it).
     replaceable: Callable[[Path], bool] | None = None
     rescale_types: tuple[str, ...] | None = None  # how it can fit images, when it cannot keep the model's
 
-    def load_writer(self) -> Callable[[Any, Path], None]:
+    def load_writer(self) -> Callable[..., None]:
         module_name, attribute = self.writer.split(":")
         return getattr(importlib.import_module(module_name), attribute)
 
+    def writer_options(self, name: str, self_contained: Any) -> dict[str, Any]:
+        """The writer's keyword arguments for the caller's `self_contained` (None: the default)."""
+        if self_contained is not None and not isinstance(self_contained, bool):
+            raise SettingsError(f"self_contained must be True, False or None, got {self_contained!r}")
+        if self.self_contained is None:
+            if self_contained:
+                raise UnsupportedError(
+                    f"the {name} export cannot hold the input encoding (string inputs): it takes the "
+                    "encoded matrix (see model.encode); self_contained=True works for onnx, tflite and tfjs"
+                )
+            return {}
+        return {"self_contained": self.self_contained if self_contained is None else self_contained}
+
 
 FORMATS: dict[str, Format] = {
-    # LiteRT file; images of any size are warped inside the graph
-    "tflite": Format(
-        "sensenet.export.tflite:write_tflite", {"rescale_type": "warp"}, rescale_types=("warp",)
+    "tflite": Format(  # LiteRT file; images of any size are warped inside the graph
+        "sensenet.export.tflite:write_tflite", {"rescale_type": "warp"}, True, rescale_types=("warp",)
     ),
-    "tfjs": Format("sensenet.export.tfjs:write_tfjs", replaceable=_is_tfjs_directory),  # graph-model dir
+    # TensorFlow.js graph-model directory; self-contained on request only: string inputs run on the
+    # cpu and webgl backends, not known to on wasm
+    "tfjs": Format("sensenet.export.tfjs:write_tfjs", self_contained=False, replaceable=_is_tfjs_directory),
     "smbundle": Format("sensenet.export.smbundle:write_smbundle"),  # SavedModel + settings, one file
     "h5": Format("sensenet.export.h5:write_h5"),  # Keras weights
-    "onnx": Format("sensenet.export.onnx:write_onnx"),  # the ONNX engine's graph
+    "onnx": Format("sensenet.export.onnx:write_onnx", self_contained=True),  # the ONNX engine's graph
 }
 
-KEEP_RESCALE_TYPE = (
-    "onnx",
-    "smbundle",
-    "tfjs",
-)  # the formats of whole models that fit images as the model does
+
+# The formats of whole models that fit images as the model does.
+KEEP_RESCALE_TYPE = ("onnx", "smbundle", "tfjs")
 
 
 def get_format(name: Any) -> Format:
@@ -70,15 +85,22 @@ def get_format(name: Any) -> Format:
     return FORMATS[name]
 
 
-def export_model(model: Any, output_path: str | os.PathLike, to_format: str, overwrite: bool = False) -> Path:
+def export_model(
+    model: Any,
+    output_path: str | os.PathLike,
+    to_format: str,
+    overwrite: bool = False,
+    self_contained: bool | None = None,
+) -> Path:
     """Write `model` (a built wrapper) in `to_format` at exactly `output_path`."""
-    output_format = get_format(to_format)
-    writer = output_format.load_writer()
-    target = check_destination(output_path, overwrite, output_format.replaceable)
+    chosen = get_format(to_format)
+    options = chosen.writer_options(to_format, self_contained)
+    writer = chosen.load_writer()
+    target = check_destination(output_path, overwrite, chosen.replaceable)
     with staging_directory(target) as staging:
         staged = staging / target.name
-        writer(model, staged)
-        publish(staged, target, overwrite, output_format.replaceable)
+        writer(model, staged, **options)
+        publish(staged, target, overwrite, chosen.replaceable)
     return target
 
 
@@ -111,19 +133,25 @@ def _warn_refitted(model: Any, to_format: str) -> None:
 
 
 def convert_model(
-    model: Any, settings: Any, output_path: str | os.PathLike, to_format: str, overwrite: bool = False
+    model: Any,
+    settings: Any,
+    output_path: str | os.PathLike,
+    to_format: str,
+    overwrite: bool = False,
+    self_contained: bool | None = None,
 ) -> Path:
     """`sensenet.models.wrappers.convert`: build the model for the format unless given a wrapper."""
     from sensenet.models.wrappers import Deepnet, ObjectDetector, create_model
 
-    output_format = get_format(to_format)
-    check_destination(output_path, overwrite, output_format.replaceable)
+    chosen = get_format(to_format)
+    chosen.writer_options(to_format, self_contained)  # a refused option fails before the model is built
+    check_destination(output_path, overwrite, chosen.replaceable)
     if not isinstance(model, (Deepnet, ObjectDetector)):
         settings_object = ensure_settings(settings)
         _fitted_images(to_format, settings_object.rescale_type)
-        for key, value in output_format.settings.items():
+        for key, value in chosen.settings.items():
             if getattr(settings_object, key) is None:
                 setattr(settings_object, key, value)
         model = create_model(model, settings_object)
         _warn_refitted(model, to_format)
-    return export_model(model, output_path, to_format, overwrite)
+    return export_model(model, output_path, to_format, overwrite, self_contained)

@@ -6,6 +6,11 @@ decoding and suppression to the engine's raw heads (`sensenet.export.onnx_detect
 (inputs, full shape inference) before it is written: a model the builder
 does not fully cover is refused rather than written wrong. A model read
 from an .smbundle keeps no spec layers to build it from.
+
+Self-contained (the default): the non-image fields are inputs of their own,
+named by the field, encoded inside the graph (`sensenet.export.onnx_fields`);
+otherwise the graph takes the engine's input matrix. Either way the graph's
+metadata (key ``sensenet``) describes the fields, classes and inputs.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sensenet.engines.onnx.deepnet import INPUT_NAME
 from sensenet.exceptions import UnsupportedError
+from sensenet.export.onnx_fields import add_description, with_field_inputs
 from sensenet.spec.inputs import ImageInput
 
 
@@ -45,7 +52,7 @@ def _has_layers(spec: Any) -> bool:
     return bool(spec.networks) or (network is not None and bool(network.nodes))
 
 
-def write_onnx(model: Any, path: Path) -> None:
+def write_onnx(model: Any, path: Path, self_contained: bool = True) -> None:
     import onnx
 
     spec = model.spec
@@ -60,6 +67,12 @@ def write_onnx(model: Any, path: Path) -> None:
             f"the ONNX builder gives {len(graph.graph.input)} input(s) for this model, which needs "
             f"{_expected_inputs(spec)} (its image inputs are not covered yet); use tflite, tfjs or smbundle"
         )
+    images = [value.name for value in graph.graph.input if value.name != INPUT_NAME]
+    inputs = {"matrix": INPUT_NAME if spec.numeric_inputs else None, "images": images}
+    if self_contained and spec.numeric_inputs:
+        graph, names = with_field_inputs(model, graph)
+        inputs = {"fields": names, "images": images}
+    add_description(model, graph, inputs)
     try:
         onnx.checker.check_model(graph, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:

@@ -13,6 +13,16 @@ A detector's model is its detector graph on network-size pixels
 (`sensenet.export.detector_graph`), input ``pixels``, with outputs in the
 order boxes, classes, count, scores; TF.js runs its NonMaxSuppression only
 through ``executeAsync``.
+
+Self-contained on request (``self_contained=True``): one input per non-image
+field as the TFLite export has them (`sensenet.export.graph`), categories as
+string tensors, the fields' values stored as string weights (each a uint32
+little-endian length, then its UTF-8 bytes, as TF.js reads them).
+
+Beside the model, ``sensenet.json`` (`sensenet.export.description`) names the
+fields, classes, image size and rescale type, and which input is the matrix
+and which the pixels: what a page needs to encode a form or an image file for
+the graph (examples/web does).
 """
 
 from __future__ import annotations
@@ -25,9 +35,13 @@ import numpy as np
 
 from sensenet import __version__
 from sensenet.exceptions import UnsupportedError
-from sensenet.export.graph import frozen_function
+from sensenet.export.description import model_description
+from sensenet.export.detector_graph import OUTPUT_NAMES
+from sensenet.export.graph import field_input_names, frozen_function, takes_field_inputs
 
 MODEL_FILE = "model.json"
+DESCRIPTION_FILE = "sensenet.json"
+MATRIX_INPUT = "input_matrix"
 SHARD_BYTES = 4 * 1024 * 1024
 # numpy dtype of a constant -> (TF.js dtype, the dtype it is stored as). TF.js has no int64.
 _WEIGHT_DTYPES = {
@@ -47,6 +61,11 @@ def _take_weights(graph_def) -> tuple[list[dict], bytes]:
         if node.op != "Const":
             continue
         value = tf.make_ndarray(node.attr["value"].tensor)
+        if value.dtype == object:  # strings: each as its uint32 little-endian length, then its bytes
+            del node.attr["value"]
+            entries.append({"name": node.name, "shape": list(value.shape), "dtype": "string"})
+            chunks.append(b"".join(np.uint32(len(b)).astype("<u4").tobytes() + b for b in value.ravel()))
+            continue
         if value.dtype not in _WEIGHT_DTYPES:
             raise UnsupportedError(f"constant {node.name} has dtype {value.dtype}, which TF.js cannot hold")
         tfjs_dtype, stored = _WEIGHT_DTYPES[value.dtype]
@@ -75,10 +94,17 @@ def _signature(function) -> dict:
     return {"inputs": entries(function.inputs), "outputs": entries(function.outputs)}
 
 
-def write_tfjs(model: Any, path: Path) -> None:
+def _output_names(model: Any) -> list[str]:
+    """What each output is, in the order TF.js returns them (a detector's: its dict's keys, sorted)."""
+    if model.deepnet_type == "ObjectDetector":
+        return sorted(OUTPUT_NAMES)
+    return ["predictions"]
+
+
+def write_tfjs(model: Any, path: Path, self_contained: bool = False) -> None:
     from google.protobuf import json_format
 
-    function = frozen_function(model)
+    function = frozen_function(model, field_inputs=self_contained)
     graph_def = function.graph.as_graph_def()
     weights, data = _take_weights(graph_def)
     shards = max(1, -(-len(data) // SHARD_BYTES))
@@ -96,3 +122,12 @@ def write_tfjs(model: Any, path: Path) -> None:
         "weightsManifest": [{"paths": names, "weights": weights}],
     }
     (path / MODEL_FILE).write_text(json.dumps(document))
+    names = list(signature["inputs"])
+    if takes_field_inputs(model, self_contained):
+        fields = field_input_names(model)
+        inputs = {"fields": fields, "images": [name for name in names if name not in fields]}
+    else:
+        matrix = MATRIX_INPUT if MATRIX_INPUT in names else None
+        inputs = {"matrix": matrix, "images": [name for name in names if name != MATRIX_INPUT]}
+    description = model_description(model, inputs, _output_names(model))
+    (path / DESCRIPTION_FILE).write_text(json.dumps(description, indent=1))

@@ -6,8 +6,13 @@ so `predict_image` feeds a decoded image file as it is. A detector is its
 detector graph (`sensenet.export.detector_graph`) on such an image, NMS
 included (the builtin NON_MAX_SUPPRESSION_V4), boxes in the image's pixels.
 
+Self-contained (the default): one input per non-image field, named by the
+field (`sensenet.export.graph.field_input_names`: characters TensorFlow
+refuses become "_"), float32 numbers and string categories, encoded in the
+graph with builtin ops; otherwise the input matrix, as the model takes it.
+
 Every export has one signature, ``serving_default``, with named inputs
-(``input_matrix`` then the image inputs; a detector's ``image``) and named
+(the fields' or ``input_matrix``, then the image inputs; a detector's ``image``) and named
 outputs: ``probabilities`` (classifiers) or ``prediction`` (regressions), or a
 detector's `OUTPUT_NAMES` (``boxes``, ``scores``, ``classes``, ``count``).
 Read them by name (``Interpreter.get_signature_runner()``): the plain output
@@ -52,11 +57,11 @@ def output_names(model: Any) -> tuple[str, ...]:
     return ("probabilities",) if model.spec.output.classes else ("prediction",)
 
 
-def _signature_function(model: Any):
+def _signature_function(model: Any, self_contained: bool):
     """The frozen export function with named inputs and a dict of named outputs."""
     from sensenet.engines.keras.backend import tf
 
-    frozen = frozen_function(model, resize_images=True)
+    frozen = frozen_function(model, resize_images=True, field_inputs=self_contained)
     specs = [tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in frozen.inputs]
     names = output_names(model)
 
@@ -84,7 +89,7 @@ def _converter_notices_hidden() -> Iterator[None]:
         logger.removeFilter(hidden)
 
 
-def tflite_bytes(model: Any) -> bytes:
+def tflite_bytes(model: Any, self_contained: bool = True) -> bytes:
     from sensenet.engines.keras.backend import tf
 
     rescale_type = _rescale_type(model)
@@ -96,7 +101,7 @@ def tflite_bytes(model: Any) -> bytes:
             f"which keep {rescale_type!r}."
         )
     module = tf.Module()
-    module.serve = _signature_function(model)
+    module.serve = _signature_function(model, self_contained)
     with tempfile.TemporaryDirectory(prefix="sensenet-tflite-") as saved, _converter_notices_hidden():
         # Through a SavedModel, the one converter path that keeps a signature's names.
         # Gradients are not exported (some activations carry custom ones that cannot be saved).
@@ -114,8 +119,8 @@ def tflite_bytes(model: Any) -> bytes:
             ) from None
 
 
-def write_tflite(model: Any, path: Path) -> None:
-    path.write_bytes(tflite_bytes(model))
+def write_tflite(model: Any, path: Path, self_contained: bool = True) -> None:
+    path.write_bytes(tflite_bytes(model, self_contained))
 
 
 def predict_image(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import NoReturn
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sensenet.exceptions import ImageError
+from sensenet.limits import MAX_IMAGE_PIXELS
 
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
@@ -59,21 +61,42 @@ _MODE_CONVERTERS: dict[str, Callable[[Image.Image, str], np.ndarray]] = {
 }
 
 
+def _raise_undecodable(error: Exception, name: str) -> NoReturn:
+    # Pillow names its in-memory stream ("cannot identify image file <_io.BytesIO object at 0x...>").
+    reason = "unknown image format" if isinstance(error, UnidentifiedImageError) else str(error)
+    reason = reason or type(error).__name__
+    raise ImageError(
+        f"{name}: cannot be decoded as an image ({reason}): it is truncated, corrupt or not in a "
+        f"format Pillow reads (JPEG, PNG, GIF, TIFF, BMP, WebP, ...)"
+    ) from None
+
+
+def _check_pixel_budget(image: Image.Image, name: str) -> None:
+    """Refuse an image larger than the pixel budget from its header, before decoding a pixel."""
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS.value():
+        raise ImageError(
+            f"{name}: {width} x {height}: " + MAX_IMAGE_PIXELS.exceeded("its pixel count", width * height)
+        )
+
+
 def decode_image(data: bytes, name: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB pixels of a compressed image; ``name`` says which image in errors."""
+    """(H, W, 3) uint8 RGB pixels of a compressed image; ``name`` says which image in errors.
+
+    Images over the pixel budget (`sensenet.limits.MAX_IMAGE_PIXELS`, 50 million by
+    default) are refused from the size in their header, before decoding.
+    """
     try:
         image = Image.open(io.BytesIO(data))
+    except Exception as error:
+        _raise_undecodable(error, name)
+    _check_pixel_budget(image, name)
+    try:
         image.load()
     # Pillow's decoders fail with many exception types (OSError, SyntaxError, ValueError,
     # struct.error, zlib.error, DecompressionBombError...): each means the bytes are no usable image.
     except Exception as error:
-        # Pillow names its in-memory stream ("cannot identify image file <_io.BytesIO object at 0x...>").
-        reason = "unknown image format" if isinstance(error, UnidentifiedImageError) else str(error)
-        reason = reason or type(error).__name__
-        raise ImageError(
-            f"{name}: cannot be decoded as an image ({reason}): it is truncated, corrupt or not in a "
-            f"format Pillow reads (JPEG, PNG, GIF, TIFF, BMP, WebP, ...)"
-        ) from None
+        _raise_undecodable(error, name)
     convert = _FORMAT_CONVERTERS.get(image.format) or _MODE_CONVERTERS.get(image.mode, _pillow_rgb)
     # a copy: arrays Pillow hands over are read-only views of its bytes
     return np.array(convert(image, name), dtype=np.uint8, order="C")

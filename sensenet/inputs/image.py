@@ -9,6 +9,7 @@ from typing import Any, Union
 import numpy as np
 
 from sensenet.exceptions import ImageError
+from sensenet.files.reading import IMAGE_FILE, read_file
 from sensenet.inputs.decode import decode_image
 from sensenet.inputs.pixels import channel_order, pixels_from_array
 
@@ -23,15 +24,7 @@ def _from_path(value: Any, color_space: str, path_prefix: str | None) -> np.ndar
     path = os.fspath(value)
     if path_prefix:
         path = os.path.join(os.fspath(path_prefix), path)
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read()
-    except FileNotFoundError:
-        raise ImageError(f"image file {path!r} does not exist") from None
-    except IsADirectoryError:
-        raise ImageError(f"image path {path!r} is a directory, not an image file") from None
-    except OSError as error:
-        raise ImageError(f"image file {path!r} cannot be read: {error.strerror or error}") from None
+    data = read_file(path, IMAGE_FILE)
     return decode_image(data, f"image file {path!r}")
 
 

@@ -27,10 +27,13 @@ from sensenet.exceptions import ImageError, SettingsError
 DEFAULT_RESCALE_TYPE = "warp"
 
 
-def _source_indices(in_size: int, out_size: int) -> np.ndarray:
-    """The input row (or column) TensorFlow's nearest resize reads for each output one."""
+def _source_indices(in_size: int, out_size: int, start: int = 0, count: int | None = None) -> np.ndarray:
+    """The input row (or column) TensorFlow's nearest resize reads for output ones
+    ``start .. start + count`` (default: all): a crop window never computes the whole scaled side."""
     scale = np.float32(in_size) / np.float32(out_size)
-    centres = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale
+    stop = out_size if count is None else min(out_size, start + count)
+    positions = np.arange(start, stop, dtype=np.int64).astype(np.float32)
+    centres = (positions + np.float32(0.5)) * scale
     return np.minimum(np.floor(centres).astype(np.intp), in_size - 1)
 
 
@@ -47,7 +50,13 @@ def resize_nearest(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """``image`` resized to (height, width) exactly as TensorFlow's nearest-neighbour resize."""
     rows = _source_indices(image.shape[0], height)
     columns = _source_indices(image.shape[1], width)
-    return image.take(rows, axis=0).take(columns, axis=1)
+    return _gather(image, rows, columns)
+
+
+def _gather(image: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The pixels at every (row, column) pair, indexed in one step: never a full-size intermediate
+    (taking rows first would copy a 1 x 10,000,000 image's one row to every output row)."""
+    return image[rows[:, np.newaxis], columns[np.newaxis, :]]
 
 
 @dataclass(frozen=True)
@@ -97,9 +106,9 @@ def _pad(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def _crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
     place = _crop_placement(image, height, width)
-    rows = _source_indices(image.shape[0], place.height)[place.top : place.top + height]
-    columns = _source_indices(image.shape[1], place.width)[place.left : place.left + width]
-    return image.take(rows, axis=0).take(columns, axis=1)
+    rows = _source_indices(image.shape[0], place.height, place.top, height)
+    columns = _source_indices(image.shape[1], place.width, place.left, width)
+    return _gather(image, rows, columns)
 
 
 PLACEMENTS: dict[str, Callable[[np.ndarray, int, int], Placement]] = {

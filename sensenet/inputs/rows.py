@@ -18,6 +18,7 @@ import numpy as np
 
 from sensenet.exceptions import InputDataError
 from sensenet.inputs.table import Table, table_from_rows
+from sensenet.spec.fields import shown
 from sensenet.spec.inputs import CategoricalInput, InputField, NumericInput
 
 MISSING_CATEGORY = -1.0
@@ -77,7 +78,7 @@ class RowEncoder:
         with np.errstate(over="ignore"):  # beyond float32 range becomes inf, refused by _check_finite
             try:
                 return self._encode_row_major(rows)
-            except (ValueError, TypeError, IndexError, KeyError, OverflowError):
+            except Exception:  # anything odd, even a value's own __float__ raising: column by column
                 return self.encode_table(table_from_rows(rows, self.indexes))
 
     def _encode_row_major(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
@@ -161,7 +162,7 @@ class RowEncoder:
             array = np.asarray(values, dtype=np.float64)
             if array.shape == (len(values),):
                 return array
-        except (ValueError, TypeError, OverflowError):
+        except Exception:  # a value's own __float__ may raise anything: find it, value by value
             pass
         return np.fromiter((_number(value, r) for r, value in enumerate(values)), np.float64, len(values))
 
@@ -190,6 +191,8 @@ def _number(value: Any, row: int) -> float:
         raise _BadValue(f"{_short(value)} is beyond the range of a float", row) from None
     except (TypeError, ValueError):
         raise _BadValue(f"{_short(value)} is not a number", row) from None
+    except Exception as error:  # the value's own __float__ failed
+        raise _BadValue(f"{_short(value)} cannot be read as a number ({_short(error)})", row) from None
 
 
 def _category(codes: dict[str, float], value: Any, row: int) -> float:
@@ -198,7 +201,11 @@ def _category(codes: dict[str, float], value: Any, row: int) -> float:
         return MISSING_CATEGORY
     if isinstance(value, (list, dict, set, tuple, np.ndarray)):
         raise _BadValue(f"expected a category name, got {type(value).__name__}", row)
-    return codes.get(str(value), MISSING_CATEGORY)
+    try:
+        name = str(value)
+    except Exception as error:  # the value's own __str__ failed
+        raise _BadValue(f"{_short(value)} cannot be read as a category name ({_short(error)})", row) from None
+    return codes.get(name, MISSING_CATEGORY)
 
 
 def _columns(columns: list[int]) -> slice | list[int]:
@@ -209,8 +216,8 @@ def _columns(columns: list[int]) -> slice | list[int]:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """A short repr for errors, safe for values nested any depth or whose own repr raises."""
+    return shown(value)
 
 
 _COLUMN_ENCODERS = {

@@ -27,7 +27,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sensenet.exceptions import ModelFormatError, ModelNotFoundError
+import orjson
+
+from sensenet.exceptions import ModelFormatError
+from sensenet.files.reading import BUNDLE_FILE, SETTINGS_FILE, open_regular, read_file
+from sensenet.spec.fields import check_nesting
+from sensenet.spec.fields import shown as shown_value
 
 SETTINGS_PATH = "assets/settings.json"
 DEEPNET_TYPES = ("Deepnet", "ObjectDetector")
@@ -36,6 +41,7 @@ BUNDLE_EXTENSION = ".smbundle"
 BLOCK_SIZE = 1024
 MAX_BLOCKS = 255
 ROOT = "."
+MAX_DEPTH = 32  # directory levels a bundle may hold (a SavedModel uses 2)
 _CHUNK = 1 << 20
 
 
@@ -95,6 +101,10 @@ def _safe_relative_dir(value: Any, where: str) -> tuple[str, ...]:
     parts = tuple(part for part in value.split("/") if part not in ("", "."))
     if ".." in parts:
         raise ModelFormatError(f"{where}: path {value!r} has a '..' component, not allowed in a bundle")
+    if len(parts) > MAX_DEPTH:
+        raise ModelFormatError(
+            f"{where}: directories nest {len(parts)} deep, more than a bundle's {MAX_DEPTH}"
+        )
     return parts
 
 
@@ -103,9 +113,10 @@ Listing = list[tuple[tuple[str, ...], list[str], list[tuple[str, int]]]]
 
 def _parse_header(header: bytes, where: str) -> Listing:
     try:
-        listing = json.loads(header.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        listing = orjson.loads(header.rstrip(b" "))
+    except orjson.JSONDecodeError as error:  # also invalid UTF-8 and nesting over 1024 levels
         raise ModelFormatError(f"{where}: the bundle header is not valid JSON ({error})") from None
+    check_nesting(listing, f"{where}: the bundle header")
     if not isinstance(listing, list) or not listing:
         raise ModelFormatError(f"{where}: the bundle header must be a non-empty list of directories")
     parsed = []
@@ -115,19 +126,30 @@ def _parse_header(header: bytes, where: str) -> Listing:
             raise ModelFormatError(f"{at}: expected [relative_dir, [subdirs], [[file, size], ...]]")
         parts = _safe_relative_dir(entry[0], at)
         if not all(_is_plain_name(name) for name in entry[1]):
-            raise ModelFormatError(f"{at}: subdirectory names must be plain names, got {entry[1]!r}")
+            raise ModelFormatError(
+                f"{at}: subdirectory names must be plain names, got {shown_value(entry[1])}"
+            )
         files = []
         for item in entry[2]:
             ok = isinstance(item, list) and len(item) == 2 and _is_plain_name(item[0])
             if not ok or isinstance(item[1], bool) or not isinstance(item[1], int) or item[1] < 0:
-                raise ModelFormatError(f"{at}: a file must be [plain name, size >= 0], got {item!r}")
+                raise ModelFormatError(
+                    f"{at}: a file must be [plain name, size >= 0], got {shown_value(item)}"
+                )
             files.append((item[0], item[1]))
         parsed.append((parts, entry[1], files))
     return parsed
 
 
+def _read(stream: BinaryIO, size: int, where: str) -> bytes:
+    try:
+        return stream.read(size)
+    except OSError as error:  # an I/O error, or a special file posing as regular (/proc/self/mem)
+        raise ModelFormatError(f"{where}: cannot read the bundle ({error.strerror or error})") from None
+
+
 def _read_exactly(stream: BinaryIO, size: int, where: str) -> bytes:
-    data = stream.read(size)
+    data = _read(stream, size, where)
     if len(data) != size:
         raise ModelFormatError(f"{where}: truncated bundle (expected {size} more bytes, found {len(data)})")
     return data
@@ -141,15 +163,9 @@ def read_bundle(bundle_path: str | os.PathLike, destination: str | os.PathLike) 
     """
     where = os.fspath(bundle_path)
     root = Path(destination)
-    try:
-        stream = open(bundle_path, "rb")
-    except FileNotFoundError:
-        raise ModelNotFoundError(f"bundle file not found: {where}") from None
-    except IsADirectoryError:
-        raise ModelNotFoundError(f"bundle path is a directory, not a file: {where}") from None
-    with stream:
+    with open_regular(bundle_path, BUNDLE_FILE) as stream:
         total = os.fstat(stream.fileno()).st_size
-        if stream.read(len(GUARD)) != GUARD:
+        if _read(stream, len(GUARD), where) != GUARD:
             raise ModelFormatError(f"{where}: not a Sense/Net bundle (it does not start with {GUARD!r})")
         blocks = _read_exactly(stream, 1, where)[0]
         if blocks == 0:
@@ -168,10 +184,15 @@ def read_bundle(bundle_path: str | os.PathLike, destination: str | os.PathLike) 
             )
         for parts, _, files in listing:
             directory = root.joinpath(*parts)
-            for depth in range(1, len(parts) + 1):
-                _make_private_dir(root.joinpath(*parts[:depth]))
-            for name, size in files:
-                _extract_file(stream, directory / name, size, where)
+            try:
+                for depth in range(1, len(parts) + 1):
+                    _make_private_dir(root.joinpath(*parts[:depth]))
+                for name, size in files:
+                    _extract_file(stream, directory / name, size, where)
+            except (OSError, UnicodeError) as error:  # names too long, not encodable, a full disk
+                reason = getattr(error, "strerror", None) or error
+                shown = shown_value("/".join(parts))
+                raise ModelFormatError(f"{where}: cannot extract directory {shown}: {reason}") from None
 
 
 def _make_private_dir(path: Path) -> None:
@@ -210,7 +231,34 @@ def extracted_bundle(bundle_path: str | os.PathLike) -> Iterator[Path]:
         read_bundle(bundle_path, model_dir)
         yield model_dir
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tree(workdir)
+
+
+def remove_tree(root: Path) -> None:
+    """Delete a directory tree without recursion (a tree any depth deep), never following links."""
+    stack = [(os.fspath(root), False)]
+    while stack:
+        path, emptied = stack.pop()
+        if emptied:
+            _quietly(os.rmdir, path)
+            continue
+        stack.append((path, True))
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, False))
+            else:
+                _quietly(os.unlink, entry.path)
+
+
+def _quietly(remove: Any, path: str) -> None:
+    try:
+        remove(path)
+    except OSError:
+        pass
 
 
 def load_bundle(bundle_path: str | os.PathLike) -> tuple[Any, dict]:
@@ -219,12 +267,13 @@ def load_bundle(bundle_path: str | os.PathLike) -> tuple[Any, dict]:
 
     where = os.fspath(bundle_path)
     with extracted_bundle(bundle_path) as model_dir:
+        if not (model_dir / SETTINGS_PATH).is_file():
+            raise ModelFormatError(f"{where}: the bundle has no {SETTINGS_PATH}")
         try:
-            info = json.loads((model_dir / SETTINGS_PATH).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelFormatError(f"{where}: the bundle has no {SETTINGS_PATH}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            info = orjson.loads(read_file(model_dir / SETTINGS_PATH, SETTINGS_FILE))
+        except orjson.JSONDecodeError as error:
             raise ModelFormatError(f"{where}: {SETTINGS_PATH} is not valid JSON ({error})") from None
+        check_nesting(info, f"{where}: {SETTINGS_PATH}")
         if not isinstance(info, dict) or info.get("deepnet_type") not in DEEPNET_TYPES:
             raise ModelFormatError(f"{where}: {SETTINGS_PATH} must name a deepnet_type in {DEEPNET_TYPES}")
         try:

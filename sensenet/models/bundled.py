@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.detection.yolo import Detections
+from sensenet.exceptions import ModelFormatError, SettingsError
 from sensenet.lazy import Lazy
 from sensenet.models.bundle import SETTINGS_PATH, load_bundle
 from sensenet.models.detector import ObjectDetector
@@ -78,14 +79,67 @@ def _image_network(fields: Fields, inputs: tuple) -> ImageNetwork | None:
 
 
 WRAPPERS: dict[str, Callable[..., Any]] = {"Deepnet": BundledDeepnet, "ObjectDetector": BundledDetector}
+DETECTOR_OUTPUTS = frozenset({"boxes", "scores", "classes", "count"})
+
+
+def _serving_signature(saved_model: Any, where: str) -> tuple[list[tuple], Any]:
+    """The input shapes and the output structure of the SavedModel's ``serve`` function."""
+    from sensenet.engines.keras.backend import tf
+
+    serve = getattr(saved_model, "serve", None)
+    functions = getattr(serve, "concrete_functions", None)  # a Keras export's restored tf.function
+    function = functions[0] if functions else serve  # else a concrete function (the detector's)
+    if not hasattr(function, "structured_input_signature"):
+        raise ModelFormatError(f"{where}: the bundle's SavedModel has no 'serve' function")
+    inputs = [tuple(spec.shape.as_list()) for spec in tf.nest.flatten(function.structured_input_signature)]
+    return inputs, function.structured_outputs
+
+
+def _compatible(shape: tuple, wanted: tuple) -> bool:
+    return len(shape) == len(wanted) and all(g is None or w is None or g == w for g, w in zip(shape, wanted))
+
+
+def check_against_graph(spec: ModelSpec, deepnet_type: str, saved_model: Any, where: str) -> None:
+    """settings.json must describe the graph it sits beside: the wrapper kind, the input matrix's
+    width, the image inputs' size and the output's width. Checked at load time, so a
+    contradiction never waits for the first prediction."""
+    inputs, outputs = _serving_signature(saved_model, where)
+    images = []
+    if spec.image_network is not None:
+        metadata = spec.image_network.metadata
+        images = [(None, metadata.height, metadata.width, 3)] * len(spec.image_inputs)
+    if deepnet_type == "ObjectDetector":
+        wanted = [(1, *images[0][1:])] if images else []
+        kind_ok = isinstance(outputs, dict) and DETECTOR_OUTPUTS <= set(outputs)
+    else:
+        wanted = ([(None, len(spec.numeric_inputs))] if spec.numeric_inputs else []) + images
+        kind_ok = not isinstance(outputs, dict) and _compatible(
+            tuple(outputs.shape.as_list()), (None, spec.output.width)
+        )
+    if not kind_ok:
+        raise ModelFormatError(
+            f"{where}: {SETTINGS_PATH} says {deepnet_type!r} with {spec.output.width} outputs, "
+            "but the bundle's graph gives something else"
+        )
+    if len(inputs) != len(wanted) or not all(_compatible(g, w) for g, w in zip(inputs, wanted)):
+        raise ModelFormatError(
+            f"{where}: {SETTINGS_PATH} ('preprocess', image_network metadata) describes inputs {wanted}, "
+            f"but the bundle's graph takes {inputs}"
+        )
 
 
 def model_from_bundle(path: str | os.PathLike) -> Deepnet | ObjectDetector:
     """The model in an .smbundle, with the settings it was written with."""
     saved_model, info = load_bundle(path)
-    fields = Fields(info, f"{os.fspath(path)}:{SETTINGS_PATH}")
+    where = f"{os.fspath(path)}:{SETTINGS_PATH}"
+    fields = Fields(info, where)
     inputs = parse_inputs(fields.children("preprocess"), fields.at("preprocess"))
     output = parse_output(fields.child("output_exposition"))
     spec = ModelSpec(inputs, (), output, _image_network(fields, inputs))
+    check_against_graph(spec, info["deepnet_type"], saved_model, os.fspath(path))
+    try:
+        settings = ensure_settings(info.get("settings"))
+    except SettingsError as error:
+        raise ModelFormatError(f"{where}: settings: {error}") from None
     wrapper = WRAPPERS[info["deepnet_type"]]
-    return wrapper(spec, ensure_settings(info.get("settings")), info["preprocess"], saved_model)
+    return wrapper(spec, settings, info["preprocess"], saved_model)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sensenet.engines import ENGINES
 from sensenet.exceptions import SettingsError
+from sensenet.limits import MAX_OBJECTS, Limit
 
 COLOR_SPACES = ("rgb", "bgr", "rgba", "bgra")
 RESCALE_TYPES = ("warp", "pad", "crop")
@@ -35,6 +36,16 @@ def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SettingsError(f"setting {name!r} must be a whole number >= 1, got {value!r}")
     return value
+
+
+def _bounded_int(limit: Limit) -> Callable[[str, Any], int]:
+    def check(name: str, value: Any) -> int:
+        value = _positive_int(name, value)
+        if value > limit.value():
+            raise SettingsError(f"setting {name!r}: {limit.exceeded('the value', value)}")
+        return value
+
+    return check
 
 
 def _string(name: str, value: Any) -> str:
@@ -89,7 +100,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "input_image_format": _optional(_choice(INPUT_IMAGE_FORMATS)),
     "iou_threshold": _optional(_fraction),
     "load_pretrained_weights": _optional(_boolean),
-    "max_objects": _optional(_positive_int),
+    "max_objects": _optional(_bounded_int(MAX_OBJECTS)),
     "output_unfiltered_boxes": _optional(_boolean),
     "pad_bounding_box_output": _optional(_boolean),
     "regression_normalize": _optional(_boolean),

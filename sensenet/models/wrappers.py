@@ -123,7 +123,7 @@ class Deepnet(ModelWrapper):
     def __call__(self, input_data: Any) -> np.ndarray:
         matrix, images = self.encode_inputs(input_data)
         engine = self._engine.get()
-        return engine(matrix, images) if images else engine(matrix)
+        return _finite_outputs(engine(matrix, images) if images else engine(matrix))
 
     def predict(self, input_data: Any, as_frame: bool = False) -> Any:
         """Records, one per row: ``{"prediction", "probability", <class>: p, ...}`` for a classifier,
@@ -132,6 +132,18 @@ class Deepnet(ModelWrapper):
         classes = self.classes
         records = classification_records(outputs, classes) if classes else regression_records(outputs)
         return to_frame(records) if as_frame else records
+
+
+def _finite_outputs(outputs: np.ndarray) -> np.ndarray:
+    """Outputs, unless float32 overflowed inside the network: then our error names the row."""
+    finite = np.isfinite(outputs)
+    if not finite.all():
+        row = int(np.argwhere(~finite)[0][0])
+        raise InputDataError(
+            f"row {row}: the model's output is not a finite number (float32 overflowed inside the "
+            "network: the row's values are too far from what the model was trained on)"
+        )
+    return outputs
 
 
 _IMAGE_TYPES = (str, bytes, bytearray, os.PathLike, np.ndarray)
@@ -207,17 +219,21 @@ def convert(
     output_path: str | os.PathLike,
     to_format: str,
     overwrite: bool = False,
+    self_contained: bool | None = None,
 ) -> None:
     """Write `model` in `to_format` (see `sensenet.export.FORMATS`) at exactly `output_path`.
 
     `model` is a wrapper from `create_model` (then `settings` is not used) or
     anything `create_model` accepts. A model built here for a format gets the
     settings that format needs (TFLite: ``rescale_type`` "warp"); an existing
-    output is replaced only with ``overwrite=True``.
+    output is replaced only with ``overwrite=True``. ``self_contained`` (ONNX
+    and TFLite, their default): one input per non-image field, named by the
+    field, raw values in (numbers, NaN missing; category strings, "" missing);
+    False: the encoded matrix of `model.encode`, as every other format takes.
     """
     from sensenet.export import convert_model
 
-    convert_model(model, settings, output_path, to_format, overwrite)
+    convert_model(model, settings, output_path, to_format, overwrite, self_contained)
 
 
 def tflite_predict(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sensenet.exceptions import ModelFormatError
 from sensenet.spec.fields import Fields
 
 
@@ -37,3 +38,20 @@ def parse_yolo_heads(metadata: Fields, layer_count: int) -> tuple[YoloHead, ...]
     if not heads:
         raise metadata.error("outputs", "a detector needs at least one head")
     return tuple(heads)
+
+
+def check_heads(
+    heads: tuple[YoloHead, ...], node_shapes: tuple[tuple[int, ...], ...], class_count: int, where: str
+) -> None:
+    """Each head's layer must give (grid_h, grid_w, anchors x (5 + classes)) values, positive anchors."""
+    for i, head in enumerate(heads):
+        at = f"{where}.outputs[{i}]"
+        if head.anchors.size == 0 or np.any(head.anchors <= 0):
+            raise ModelFormatError(f"{at}.anchors: expected one or more [width, height] pairs above 0")
+        shape = node_shapes[head.layer]
+        wanted = len(head.anchors) * (5 + class_count)
+        if len(shape) != 3 or shape[2] != wanted:
+            raise ModelFormatError(
+                f"{at}: layer {head.layer} gives shape {shape}, but {len(head.anchors)} anchors and "
+                f"{class_count} classes need (grid height, grid width, {wanted})"
+            )

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from sensenet.limits import MAX_IMAGE_SIDE, MAX_KERNEL_SIZE, MAX_LAYER_ELEMENTS, MAX_LAYER_WIDTH, Limit
 from sensenet.spec.detection import YoloHead, parse_yolo_heads
-from sensenet.spec.fields import Fields
+from sensenet.spec.fields import Fields, shown
 from sensenet.spec.layers import (
     LAYER_PARSERS,
     Shape,
@@ -197,6 +198,7 @@ class ImageNetwork:
     metadata: ImageMetadata
     nodes: tuple[Node, ...]
     output_shape: Shape
+    node_shapes: tuple[Shape, ...] = ()  # each node's output shape (empty when read from a bundle)
 
     @property
     def feature_width(self) -> int:
@@ -220,7 +222,7 @@ def _image_input(fields: Fields, shapes: list[Shape]) -> Shape:
     return shape
 
 
-def _pair(fields: Fields, key: str, default: Any = None) -> tuple[int, int]:
+def _pair(fields: Fields, key: str, default: Any = None, limit: Limit = MAX_KERNEL_SIZE) -> tuple[int, int]:
     value = fields.raw(key, default)
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value, value]
@@ -229,7 +231,9 @@ def _pair(fields: Fields, key: str, default: Any = None) -> tuple[int, int]:
         or len(value) != 2
         or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
     ):
-        raise fields.error(key, f"expected two whole numbers >= 1 (or one for both axes), got {value!r}")
+        raise fields.error(key, f"expected two whole numbers >= 1 (or one for both axes), got {shown(value)}")
+    if max(value) > limit.value():
+        raise fields.error(key, limit.exceeded("the size", max(value)))
     return int(value[0]), int(value[1])
 
 
@@ -282,7 +286,7 @@ def _bias(fields: Fields, width: int) -> np.ndarray:
 
 def parse_convolution_2d(fields: Fields, shapes: list[Shape]) -> tuple[Convolution2D, Shape]:
     shape = _image_input(fields, shapes)
-    filters = fields.integer("number_of_filters", minimum=1, default=None)
+    filters = fields.integer("number_of_filters", minimum=1, default=None, limit=MAX_LAYER_WIDTH)
     kernel = _kernel(fields, "kernel", shape[2], filters)
     strides, padding, dilation = _window_settings(fields)
     out = _spatial_output(fields, shape, kernel.shape[:2], strides, dilation, padding)
@@ -293,7 +297,7 @@ def parse_convolution_2d(fields: Fields, shapes: list[Shape]) -> tuple[Convoluti
 
 
 def _depth_multiplier(fields: Fields) -> int:
-    return fields.integer("depth_multiplier", minimum=1, default=1)
+    return fields.integer("depth_multiplier", minimum=1, default=1, limit=MAX_LAYER_WIDTH)
 
 
 def parse_depthwise_convolution_2d(
@@ -316,7 +320,7 @@ def parse_separable_convolution_2d(
     shape = _image_input(fields, shapes)
     depth_kernel = _kernel(fields, "depth_kernel", shape[2], _depth_multiplier(fields))
     middle = shape[2] * depth_kernel.shape[3]
-    filters = fields.integer("number_of_filters", minimum=1, default=None)
+    filters = fields.integer("number_of_filters", minimum=1, default=None, limit=MAX_LAYER_WIDTH)
     if isinstance(fields.raw("point_kernel"), str):
         if filters is None:
             raise fields.error("point_kernel", "a kernel given by initializer name needs 'number_of_filters'")
@@ -368,11 +372,17 @@ def parse_padding_2d(fields: Fields, shapes: list[Shape]) -> tuple[Padding2D, Sh
         isinstance(value, list)
         and len(value) == 2
         and all(isinstance(pair, list) and len(pair) == 2 for pair in value)
-        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for pair in value for v in pair)
+        and all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_IMAGE_SIDE.value()
+            for pair in value
+            for v in pair
+        )
     )
     if not valid:
         raise fields.error(
-            "padding", f"expected [[top, bottom], [left, right]] whole numbers >= 0, got {value!r}"
+            "padding",
+            f"expected [[top, bottom], [left, right]] whole numbers from 0 to {MAX_IMAGE_SIDE.value()} "
+            f"({MAX_IMAGE_SIDE.variable}), got {shown(value)}",
         )
     (top, bottom), (left, right) = value
     return Padding2D(((top, bottom), (left, right))), (
@@ -483,7 +493,9 @@ def _node_inputs(fields: Fields, position: int) -> tuple[int, ...]:
         or not value
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
-        raise fields.error("inputs", f"expected a non-empty list of earlier layer positions, got {value!r}")
+        raise fields.error(
+            "inputs", f"expected a non-empty list of earlier layer positions, got {shown(value)}"
+        )
     for source in value:
         if not 0 <= source < position:
             raise fields.error(
@@ -494,6 +506,12 @@ def _node_inputs(fields: Fields, position: int) -> tuple[int, ...]:
 
 def parse_graph(items: Sequence[Fields], in_shape: Shape) -> tuple[tuple[Node, ...], Shape]:
     """Parse layers wired by ``inputs``; the graph's output is its last node's."""
+    nodes, shapes = _parse_graph_shapes(items, in_shape)
+    return nodes, (shapes[-1] if shapes else in_shape)
+
+
+def _parse_graph_shapes(items: Sequence[Fields], in_shape: Shape) -> tuple[tuple[Node, ...], list[Shape]]:
+    """The nodes and each node's output shape."""
     nodes: list[Node] = []
     shapes: list[Shape] = []
     for position, fields in enumerate(items):
@@ -502,9 +520,23 @@ def parse_graph(items: Sequence[Fields], in_shape: Shape) -> tuple[tuple[Node, .
         layer, shape = IMAGE_LAYER_PARSERS[kind](
             fields, [in_shape if i == IMAGE_INPUT else shapes[i] for i in inputs]
         )
+        _check_output_size(fields, shape)
         nodes.append(Node(layer, inputs))
         shapes.append(shape)
-    return tuple(nodes), (shapes[-1] if shapes else in_shape)
+    return tuple(nodes), shapes
+
+
+def _check_output_size(fields: Fields, shape: Shape) -> None:
+    """A layer's output must fit the limits before any engine allocates it."""
+    if len(shape) == 3 and max(shape[:2]) > MAX_IMAGE_SIDE.value():
+        raise fields.error(
+            "type", f"output shape {shape}: " + MAX_IMAGE_SIDE.exceeded("a side", max(shape[:2]))
+        )
+    elements = int(np.prod(shape, dtype=object))
+    if elements > MAX_LAYER_ELEMENTS.value():
+        raise fields.error(
+            "type", f"output shape {shape}: " + MAX_LAYER_ELEMENTS.exceeded("its size", elements)
+        )
 
 
 def parse_image_metadata(fields: Fields, layer_count: int) -> ImageMetadata:
@@ -515,8 +547,10 @@ def parse_image_metadata(fields: Fields, layer_count: int) -> ImageMetadata:
         or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)
     ):
         raise fields.error(
-            "input_image_shape", f"expected [width, height, channels] whole numbers, got {shape!r}"
+            "input_image_shape", f"expected [width, height, channels] whole numbers, got {shown(shape)}"
         )
+    if max(shape[:2]) > MAX_IMAGE_SIDE.value():
+        raise fields.error("input_image_shape", MAX_IMAGE_SIDE.exceeded("a side", max(shape[:2])))
     width, height, channels = shape
     if channels != 3:
         raise fields.error(
@@ -542,5 +576,6 @@ def parse_image_network(fields: Fields) -> ImageNetwork:
     if not items:
         raise fields.error("layers", "an image network needs at least one layer")
     metadata = parse_image_metadata(fields.child("metadata"), len(items))
-    nodes, out_shape = parse_graph(items, (metadata.height, metadata.width, metadata.channels))
-    return ImageNetwork(metadata, nodes, out_shape)
+    in_shape = (metadata.height, metadata.width, metadata.channels)
+    nodes, shapes = _parse_graph_shapes(items, in_shape)
+    return ImageNetwork(metadata, nodes, shapes[-1], tuple(shapes))

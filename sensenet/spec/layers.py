@@ -8,17 +8,22 @@ registries keyed by these dataclasses.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from sensenet.exceptions import ModelFormatError
+from sensenet.limits import MAX_LAYER_WIDTH, MAX_PARAMETERS
 from sensenet.spec.fields import Fields, as_array
 from sensenet.spec.initializers import initialize
 
 Shape = tuple[int, ...]
+T = TypeVar("T")
 
 ACTIVATION_FUNCTIONS = frozenset(
     {
@@ -108,9 +113,39 @@ def layer_seed(fields: Fields) -> int:
     return zlib.crc32(f"{fields.path}:{seed}".encode())
 
 
+# The weights counted so far in the model being parsed (see `parameter_budget`).
+_PARAMETERS_SEEN: ContextVar[list[int] | None] = ContextVar("parameters_seen", default=None)
+
+
+def counting_parameters(parse: Callable[..., T]) -> Callable[..., T]:
+    """Count every weight array `weight` reads during `parse` (one model) against the limit."""
+
+    @functools.wraps(parse)
+    def counted(*args: Any, **kwargs: Any) -> T:
+        token = _PARAMETERS_SEEN.set([0])
+        try:
+            return parse(*args, **kwargs)
+        finally:
+            _PARAMETERS_SEEN.reset(token)
+
+    return counted
+
+
+def _spend(shape: Sequence[int], where: str) -> None:
+    """Refuse an array that would take the model past the parameter limit, before allocating it."""
+    size = int(np.prod(shape, dtype=object))
+    seen = _PARAMETERS_SEEN.get()
+    total = size + (seen[0] if seen else 0)
+    if total > MAX_PARAMETERS.value():
+        raise ModelFormatError(f"{where}: {MAX_PARAMETERS.exceeded('the parameter count', total)}")
+    if seen is not None:
+        seen[0] = total
+
+
 def weight(fields: Fields, key: str, shape: Sequence[int], default: str | None = None) -> np.ndarray:
     """An array of exactly `shape`, given as numbers or as an initializer name."""
     value = fields.raw(key, default)
+    _spend(shape, fields.at(key))
     if isinstance(value, str):
         # Each key gets its own stream, so a kernel and its bias differ.
         seed = layer_seed(fields) + zlib.crc32(key.encode())
@@ -132,7 +167,7 @@ def parse_dense(fields: Fields, in_shape: Shape) -> tuple[Dense, Shape]:
     inputs = _require_flat(fields, in_shape)
     raw_weights = fields.raw("weights")
     if isinstance(raw_weights, str):
-        outputs = fields.integer("number_of_nodes", minimum=1)
+        outputs = fields.integer("number_of_nodes", minimum=1, limit=MAX_LAYER_WIDTH)
     elif isinstance(raw_weights, list) and raw_weights and isinstance(raw_weights[0], list):
         outputs = len(raw_weights[0])
     elif isinstance(raw_weights, np.ndarray) and raw_weights.ndim == 2:  # as load_weights gives them

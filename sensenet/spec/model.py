@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sensenet.exceptions import ModelFormatError
-from sensenet.spec.fields import Fields
+from sensenet.spec.detection import check_heads
+from sensenet.spec.fields import Fields, shown
 from sensenet.spec.image_layers import ImageNetwork, parse_image_network
 from sensenet.spec.inputs import CategoricalInput, ImageInput, InputField, NumericInput, parse_inputs
-from sensenet.spec.layers import parse_layers
+from sensenet.spec.layers import counting_parameters, parse_layers
 from sensenet.spec.legacy import convert_legacy_layers, is_legacy_layer
 from sensenet.spec.trees import TreeEmbedding, parse_trees
 
@@ -108,7 +109,8 @@ def _parse_layer_list(
         wiring = item.raw("inputs", None)
         if wiring is not None and wiring != [position - 1]:
             raise item.error(
-                "inputs", f"readout layers run in sequence: expected [{position - 1}] or none, got {wiring!r}"
+                "inputs",
+                f"readout layers run in sequence: expected [{position - 1}] or none, got {shown(wiring)}",
             )
     return parse_layers(items, (in_width,))
 
@@ -147,13 +149,17 @@ def _parse_image_network(fields: Fields, inputs: tuple[InputField, ...]) -> Imag
     return parse_image_network(fields.child("image_network"))
 
 
-def _check_detector(fields: Fields, inputs: tuple[InputField, ...], network: ImageNetwork | None) -> None:
+def _check_detector(
+    fields: Fields, inputs: tuple[InputField, ...], network: ImageNetwork | None, class_count: int
+) -> None:
     if len(inputs) != 1 or not isinstance(inputs[0], ImageInput) or network is None:
         raise fields.error("preprocess", "an object detector reads exactly one image field")
     if not network.metadata.heads:
         raise fields.error("image_network", "an object detector needs YOLO heads in metadata.outputs")
+    check_heads(network.metadata.heads, network.node_shapes, class_count, fields.at("image_network.metadata"))
 
 
+@counting_parameters
 def parse_network(data: Any, path: str = "network") -> ModelSpec:
     """Build a `ModelSpec` from BigML's ``network`` dict (``layers`` or ``networks``)."""
     fields = Fields(data, path)
@@ -161,7 +167,7 @@ def parse_network(data: Any, path: str = "network") -> ModelSpec:
     image_network = _parse_image_network(fields, inputs)
     output = parse_output(fields.child("output_exposition"))
     if output.kind == BOUNDING_BOX:
-        _check_detector(fields, inputs, image_network)
+        _check_detector(fields, inputs, image_network, len(output.classes))
     feature_width = ModelSpec(inputs, (), output, image_network).feature_width
 
     if "networks" in fields.data:

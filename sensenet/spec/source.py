@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
 import os
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from sensenet.exceptions import ModelFormatError, ModelNotFoundError
+from sensenet.exceptions import ModelFormatError
+from sensenet.files.reading import MODEL_FILE, read_file
+from sensenet.spec.fields import check_nesting
 
 ACCEPTED_FORMS = (
     "a BigML deepnet resource ({'resource': ..., 'object': {'deepnet': {...}}}), "
@@ -65,20 +65,10 @@ def field_names(document: Any) -> FieldNames | None:
 
 
 def read_json_file(path: str | os.PathLike) -> Any:
-    """Parse a JSON file, gzipped or not (told apart by content, not by name)."""
+    """Parse a JSON file, gzipped or not (told apart by content, not by name): a regular file,
+    read with size caps (`sensenet.files.reading`)."""
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as stream:
-            data = stream.read()
-    except FileNotFoundError:
-        raise ModelNotFoundError(f"model file not found: {name}") from None
-    except IsADirectoryError:
-        raise ModelNotFoundError(f"model path is a directory, not a file: {name}") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as error:
-            raise ModelFormatError(f"{name}: corrupt or truncated gzip data ({error})") from None
+    data = read_file(name, MODEL_FILE, gunzip=True)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as error:
@@ -96,6 +86,7 @@ def find_network(anobject: Any) -> ModelSource:
     if not isinstance(anobject, dict):
         kind = type(anobject).__name__
         raise ModelFormatError(f"cannot read a model from {kind}; expected {ACCEPTED_FORMS}")
+    check_nesting(anobject, "model")
     if _is_network(anobject):
         return ModelSource(anobject)
 

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import ModelFormatError
+from sensenet.limits import MAX_TREE_ELEMENTS
+from sensenet.spec.fields import float32_number, shown
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,10 +56,10 @@ def _walk_tree(root: Any, start: int, end: int, path: str) -> _Tree:
     while stack:
         node, ancestors, where = stack.pop()
         if _is_leaf(node):
-            values = node[0]
-            if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-                raise ModelFormatError(f"{where}: a leaf needs a non-empty list of numbers")
-            tree.leaves.append(([float(v) for v in values], ancestors))
+            values = [float32_number(v) for v in node[0]]
+            if not values or None in values:
+                raise ModelFormatError(f"{where}: a leaf needs a non-empty list of numbers float32 holds")
+            tree.leaves.append((values, ancestors))
             continue
         if not (isinstance(node, list) and len(node) == 4):
             raise ModelFormatError(
@@ -66,13 +68,16 @@ def _walk_tree(root: Any, start: int, end: int, path: str) -> _Tree:
         split, value, left, right = node
         if isinstance(split, bool) or not isinstance(split, int) or not 0 <= split < end - start:
             raise ModelFormatError(
-                f"{where}[0]: split index {split!r} outside the forest's {end - start} columns"
+                f"{where}[0]: split index {shown(split)} outside the forest's {end - start} columns"
             )
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ModelFormatError(f"{where}[1]: split value must be a number, got {value!r}")
+        threshold = float32_number(value)
+        if threshold is None:
+            raise ModelFormatError(
+                f"{where}[1]: split value must be a number float32 holds, got {shown(value)}"
+            )
         index = len(tree.features)
         tree.features.append(start + split)
-        tree.thresholds.append(float(value))
+        tree.thresholds.append(threshold)
         # Right first so leaves come out left to right (only cosmetic).
         stack.append((right, ancestors + [(index, -1)], f"{where}[3]"))
         stack.append((left, ancestors + [(index, 1)], f"{where}[2]"))
@@ -111,13 +116,26 @@ def parse_trees(value: Any, input_width: int, path: str) -> TreeEmbedding:
         columns += [offset] * len(forest_trees)
         scales += [1.0 / len(forest_trees)] * len(forest_trees)
         offset += widths.pop()
-    return _compile(trees, columns, scales, offset)
+    return _compile(trees, columns, scales, offset, path)
 
 
-def _compile(trees: list[_Tree], columns: list[int], scales: list[float], width: int) -> TreeEmbedding:
+def _check_size(count: int, nodes: int, leaves: int, width: int, path: str) -> None:
+    """The compiled arrays grow as trees x nodes x leaves and trees x leaves x width: bound them."""
+    elements = count * leaves * (nodes + width)
+    if elements > MAX_TREE_ELEMENTS.value():
+        raise ModelFormatError(
+            f"{path}: {count} trees of up to {nodes} nodes and {leaves} leaves, {width} outputs wide: "
+            + MAX_TREE_ELEMENTS.exceeded("the compiled embedding size", elements)
+        )
+
+
+def _compile(
+    trees: list[_Tree], columns: list[int], scales: list[float], width: int, path: str
+) -> TreeEmbedding:
     count = len(trees)
     nodes = max(1, max(len(t.features) for t in trees))
     leaves = max(len(t.leaves) for t in trees)
+    _check_size(count, nodes, leaves, width, path)
     features = np.zeros((count, nodes), np.int32)
     thresholds = np.zeros((count, nodes), np.float32)
     paths = np.zeros((count, nodes, leaves), np.float32)

@@ -1,7 +1,8 @@
 // Runs TensorFlow.js graph-model directories on float32 matrices, in pure JavaScript (CPU backend).
 // Usage: node predict.js JOBS.json
 // JOBS.json is a list of {"model": DIR, "inputs": {NAME: {"file": FILE, "shape": [...]}, ...}}, NAME
-// being a key of the model's signature inputs and FILE little-endian float32 values (NaN allowed).
+// being a key of the model's signature inputs and FILE little-endian float32 values (NaN allowed);
+// a string input (self-contained exports) is {"strings": [...], "shape": [...]} instead.
 // Prints, as JSON, one list per job with {"shape": [...], "values": [...]} for each model output
 // (executeAsync, which models with NonMaxSuppression need, e.g. detectors).
 const fs = require("fs");
@@ -44,7 +45,8 @@ function readModel(dir) {
   });
 }
 
-function readTensor({ file, shape }) {
+function readTensor({ file, shape, strings }) {
+  if (strings) return tf.tensor(strings, shape, "string");
   const raw = fs.readFileSync(file);
   const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   return tf.tensor(values, shape, "float32");
