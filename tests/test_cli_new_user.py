@@ -28,7 +28,7 @@ from tests.test_cli import assert_one_line_error, sensenet
 
 DETECTOR_ZIP = "detection/cats_eye_tinyyolov4.zip"
 PHOTO = "detection/pexels-pixabay-33358.jpg"
-SIGNATURE_INPUTS = ["image_0", "image_1", "input_matrix"]  # listed by name
+SIGNATURE_INPUTS = ["field_0", "image_0", "image_1"]  # self-contained: one input per field, by name
 IRIS_ROW = "5.1,3.5,1.4,0.2"
 
 
