@@ -20,7 +20,7 @@ import pytest
 
 from sensenet.exceptions import UnsupportedError
 from sensenet.inputs import load_image
-from sensenet.inputs.rescale import placement, rescale, to_original_pixels
+from sensenet.inputs.rescale import placement, rescale
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.wrappers import convert, create_model, tflite_predict
 from tests.conftest import REPO_ROOT, fixture_path
@@ -118,9 +118,13 @@ def test_tfjs_in_node_finds_the_detectors_boxes(exported, detector, photo, tmp_p
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed: the TF.js check needs Node.js 20 (.ci/run installs it)")
-    fitted, shape, place = _fitted(detector, photo)
+    fitted, shape, _ = _fitted(detector, photo)
     fitted.astype("<f4").tofile(tmp_path / "pixels.bin")
-    inputs = {"pixels": {"file": str(tmp_path / "pixels.bin"), "shape": list(fitted.shape)}}
+    np.array(shape[:2], "<f4").tofile(tmp_path / "size.bin")
+    inputs = {
+        "pixels": {"file": str(tmp_path / "pixels.bin"), "shape": list(fitted.shape)},
+        "image_size": {"file": str(tmp_path / "size.bin"), "shape": [2]},
+    }
     (tmp_path / "jobs.json").write_text(json.dumps([{"model": str(exported["tfjs"]), "inputs": inputs}]))
     result = subprocess.run(
         [node, str(JS_DIR / "predict.js"), str(tmp_path / "jobs.json")], capture_output=True, text=True
@@ -130,8 +134,7 @@ def test_tfjs_in_node_finds_the_detectors_boxes(exported, detector, photo, tmp_p
         np.array(o["values"]).reshape(o["shape"]) for o in json.loads(result.stdout)[0]
     )
     assert boxes.shape == (MAX_OBJECTS, 4) and count.shape == ()
-    mapped = to_original_pixels(boxes[: int(count)], shape, place)
-    _same_objects(_objects(mapped, scores, classes, int(count), ["eye"]), detector(photo))
+    _same_objects(_objects(boxes, scores, classes, int(count), ["eye"]), detector(photo))
 
 
 def test_smbundle_reads_back_as_a_detector(exported, detector, photo):
@@ -174,17 +177,17 @@ def test_h5_weights_in_keras(exported, resource, detector, photo):
 
 
 def _onnx_objects(path, detector, image) -> list[dict]:
-    """onnxruntime on the image as `detector` fits it, boxes mapped back as `detector` maps them."""
+    """onnxruntime on the image as `detector` fits it and its size: boxes in its pixels."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == ["pixels"]
-    fitted, shape, place = _fitted(detector, image)
-    found = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"pixels": fitted})))
+    assert [i.name for i in session.get_inputs()] == ["pixels", "image_size"]
+    fitted, shape, _ = _fitted(detector, image)
+    feed = {"pixels": fitted, "image_size": np.array(shape[:2], np.float32)}
+    found = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
     count = int(found["count"])
     assert found["boxes"].shape == (detector._max_objects, 4)
-    mapped = to_original_pixels(found["boxes"][:count], shape, place)
-    return _objects(mapped, found["scores"], found["classes"], count, detector._classes)
+    return _objects(found["boxes"], found["scores"], found["classes"], count, detector._classes)
 
 
 @pytest.mark.parametrize("name,settings", [("onnx", SETTINGS), ("loose.onnx", LOOSE)])
@@ -225,7 +228,7 @@ def test_what_cannot_be_exported_is_refused(resource, tmp_path, to_format, setti
 
 
 def test_a_generated_80_class_tinyyolov4_keeps_its_boxes_in_tflite_and_onnx(photo, tmp_path):
-    """Many classes exercise the per-class suppression and the merge of the classes' survivors."""
+    """Many classes exercise the one class-agnostic suppression over every class's boxes."""
     from sensenet.pretrained import get_network
 
     settings = {

@@ -13,7 +13,7 @@ import onnx
 import pytest
 from PIL import Image
 
-from sensenet.detection.yolo import detect
+from sensenet.detection.yolo import decode, non_max_suppression
 from sensenet.engines.keras.backend import keras
 from sensenet.engines.keras.deepnet import KerasEngine
 from sensenet.engines.keras.image import ImageStandardization, graph_outputs, image_feature_model
@@ -392,7 +392,7 @@ def test_engine_checks_the_number_of_pixel_batches():
 def test_detector_has_no_readout_to_build():
     model = image_model(
         [{"type": "image", "index": 0}],
-        [conv(6)],
+        [conv(12)],  # 2 anchors x (5 + 1 class)
         [],
         1,
         outputs=[{"input": 0, "anchors": [[10, 14], [23, 27]], "strides": 1}],
@@ -402,7 +402,7 @@ def test_detector_has_no_readout_to_build():
     with pytest.raises(UnsupportedError, match="object detector"):
         deepnet_graph(spec, Settings())
     (raw,) = OnnxImageNetwork(spec.image_network, spec.image_network.metadata.output_nodes)(pixels(1))
-    assert raw.shape == (1, 7, 9, 6)
+    assert raw.shape == (1, 7, 9, 12)
 
 
 @pytest.fixture(scope="module")
@@ -486,7 +486,7 @@ def test_detector_heads_decode_to_bigml_scores():
     image = load_image(str(fixture_path("detection/pexels-pixabay-33358.jpg")))
     x = rescale(image, meta.height, meta.width, meta.rescale_type).astype(np.float32)[np.newaxis]
     raw = OnnxImageNetwork(spec.image_network, [head.layer for head in heads])(x)
-    found = detect([r[0] for r in raw], heads, 1, iou_threshold=0.2, score_threshold=0.7, max_objects=100)
+    found = non_max_suppression(decode([r[0] for r in raw], heads, 1), 0.2, 0.7, 100)
     assert np.abs(found.scores - [0.79633, 0.74563]).max() <= TOLERANCE
 
 

@@ -52,8 +52,11 @@ def bigml_scaled(tf, image, height, width, pick):
 
 
 def bigml_pad(tf, image, height, width):
-    """BigML's pad, whose tf.pad truncates the float shortfall (so it may end one pixel short)."""
-    scaled_sides, scaled = bigml_scaled(tf, image, height, width, tf.math.minimum)
+    """BigML's pad, whose tf.pad truncates the float shortfall (so it may end one pixel short).
+
+    BigML's image input is float32, so the fill is the float mean of the resized levels.
+    """
+    scaled_sides, scaled = bigml_scaled(tf, tf.cast(image, tf.float32), height, width, tf.math.minimum)
     shortfall = tf.constant([height, width], tf.float32) - scaled_sides
     padding = [[0, shortfall[0]], [0, shortfall[1]], [0, 0]]
     return tf.pad(scaled, padding, constant_values=tf.reduce_mean(scaled)).numpy(), scaled.numpy()
@@ -106,13 +109,14 @@ def test_warp_ignores_the_aspect_ratio():
     assert list(warped[:, 0, 0]) == [0, 0, 1, 1, 2, 2]
 
 
-def test_pad_keeps_a_fitting_image_and_fills_with_the_floored_mean():
+def test_pad_keeps_a_fitting_image_and_fills_with_the_float32_mean():
     image = np.zeros((2, 4, 3), np.uint8)
     image[0, 0] = (255, 255, 255)
-    image[1, 3] = (0, 0, 22)  # sum 787 over 24 values: mean 32.79, floored to 32
+    image[1, 3] = (0, 0, 22)  # sum 787 over 24 values: mean 32.791668 in float32, not 32
     padded = rescale(image, 4, 4, "pad")
+    assert padded.dtype == np.float32
     assert np.array_equal(padded[:2], image)
-    assert np.array_equal(padded[2:], np.full((2, 4, 3), 32, np.uint8))
+    assert np.array_equal(padded[2:], np.full((2, 4, 3), np.float32(787) / np.float32(24), np.float32))
 
 
 def test_pad_shrinks_to_fit_then_fills_the_bottom_or_right():
@@ -124,8 +128,8 @@ def test_pad_shrinks_to_fit_then_fills_the_bottom_or_right():
         [(7, 1), (7, 4)],
         [(10, 1), (10, 4)],
     ]
-    fill = padded[:, :2].astype(int).sum() // padded[:, :2].size
-    assert np.array_equal(padded[:, 2:], np.full((4, 2, 3), fill, np.uint8))
+    fill = np.float32(padded[:, :2].sum(dtype=np.float64) / padded[:, :2].size)
+    assert np.array_equal(padded[:, 2:], np.full((4, 2, 3), fill, np.float32))
     wide = rescale(numbered_image(3, 9), 2, 6, "pad")  # scale 2/3: 2 x 6, no fill needed
     assert list(wide[0, :, 1]) == [0, 2, 3, 5, 6, 8] and list(wide[:, 0, 0]) == [0, 2]
 
@@ -167,7 +171,7 @@ def test_pad_keeps_at_least_one_pixel_where_bigmls_graph_fails(tf):
         bigml_pad(tf, image, 9, 11)
     padded = rescale(image, 9, 11, "pad")  # 7 x 1000 scaled by 0.011: 1 x 11, then 8 fill rows
     assert np.array_equal(padded[:1], resize_nearest(image, 1, 11))
-    assert (padded[1:] == resize_nearest(image, 1, 11).astype(int).sum() // 33).all()
+    assert (padded[1:] == np.float32(resize_nearest(image, 1, 11).sum(dtype=np.float64) / 33)).all()
 
 
 def test_crop_offset_rounds_the_unrounded_scaled_side():
@@ -182,7 +186,7 @@ def test_every_type_gives_the_target_shape_even_for_extreme_shapes():
     for in_size in [(1, 1), (1, 1000), (1000, 1), (3, 2)]:
         for name in RESCALERS:
             out = rescale(random_image(*in_size), 7, 5, name)
-            assert out.shape == (7, 5, 3) and out.dtype == np.uint8 and out.flags.c_contiguous, (
+            assert out.shape == (7, 5, 3) and out.dtype == np.float32 and out.flags.c_contiguous, (
                 in_size,
                 name,
             )

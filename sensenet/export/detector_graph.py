@@ -3,27 +3,30 @@
 The graph mirrors what `ObjectDetector` does in numpy: the image network's
 raw YOLO heads, decoded with `sensenet.detection.yolo.decode_head`'s formulas in the
 same float32 order (sigmoid written as 1 / (1 + exp(-x)), as numpy computes
-it), then greedy per-class non-max suppression. Suppression runs one
-``NonMaxSuppressionV4`` per class (padded to ``max_objects``, which TFLite,
-TF.js and TensorFlow all run as builtins; the "padded" NMS op does not
-convert) and the classes' survivors are merged best score first, which keeps
-exactly the boxes the numpy greedy loop keeps (but for exactly equal scores
-in two classes, which may come out in either order). The detector's
+it), then ONE class-agnostic greedy non-max suppression, as BigML's
+(``NonMaxSuppressionV4`` padded to ``max_objects``, which TFLite, TF.js and
+TensorFlow all run as builtins; the "padded" NMS op BigML uses does not
+convert; its IoU >= threshold rule is kept by passing the float32 just below
+the threshold to V4's IoU > threshold). The detector's
 ``bounding_box_threshold``, ``iou_threshold`` and ``max_objects`` are baked in.
 
-Outputs, for one image: ``boxes`` (max_objects, 4) ``[x1, y1, x2, y2]``,
-``scores`` (max_objects,), ``classes`` (max_objects,) int32 and ``count``
-(the number of valid rows; the rest are zeros).
+Outputs, for one image: ``boxes`` (max_objects, 4) ``[x1, y1, x2, y2]`` in
+whole pixels of the original image (origin top-left, not clipped to it, as
+BigML's), ``scores`` (max_objects,), ``classes`` (max_objects,) int32 and
+``count`` (the number of valid rows; the rest are zeros). As BigML does, the
+candidate boxes are mapped onto the original image and rounded before the
+suppression, which compares those rounded boxes.
 
-Two inputs are offered:
+Two input forms are offered:
 
-- network-size pixels (1, height, width, 3), float32 RGB 0-255, already
-  fitted by any rescale type; boxes are in those pixels (the .smbundle and
-  TF.js exports; the caller fits the image and maps boxes back, as
-  `ObjectDetector` does with `sensenet.inputs.rescale`);
-- with ``any_size``, an image of any size (1, H, W, 3), warped inside the
-  graph with TensorFlow's nearest resize (sensenet's "warp", pixel for
-  pixel); boxes are then in that image's pixels, clipped to it (TFLite).
+- ``pixels`` (1, height, width, 3), float32 RGB 0-255, already fitted by the
+  detector's rescale type (`sensenet.inputs.rescale.rescale`), and
+  ``image_size``, the original image's (height, width) as float32, from which
+  the graph maps boxes back as `sensenet.inputs.rescale.to_original_pixels`
+  does (the .smbundle and TF.js exports);
+- with ``any_size``, ``image``: an image of any size (1, H, W, 3), warped
+  inside the graph with TensorFlow's nearest resize (sensenet's "warp", pixel
+  for pixel) (TFLite).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def _decode_head(raw, head: Any, class_count: int) -> Detections:
     grid = np.stack([grid_x, grid_y], axis=-1)[:, :, np.newaxis, :]
 
     scale = np.float32(head.xyscale)
-    shift = np.float32(0.5) * (scale - np.float32(1))
+    shift = np.float32(0.5 * (float(head.xyscale) - 1.0))  # as `decode_head`: in double, then float32
     offsets = _sigmoid(cells[..., 0:2]) * scale - shift
     centers = (offsets + grid) * np.float32(head.stride)
     sizes = tf.exp(cells[..., 2:4]) * anchors
@@ -71,34 +74,30 @@ def _decode_head(raw, head: Any, class_count: int) -> Detections:
     return Detections(corners, scores, classes)
 
 
-def _per_class_nms(found: Detections, class_count: int, settings: dict):
-    """Greedy suppression within each class, survivors merged best first, padded to max_objects."""
+def iou_threshold_for_strict_ops(iou_threshold: float) -> np.float32:
+    """The threshold that makes an NMS op suppressing at IoU > t suppress at IoU >= iou_threshold
+    (BigML's rule) on float32 IoUs: the float32 just below it."""
+    return np.nextafter(np.float32(iou_threshold), np.float32(0))
+
+
+def _suppress(found: Detections, settings: dict):
+    """One class-agnostic greedy suppression, padded to max_objects (NonMaxSuppressionV4)."""
     from sensenet.engines.keras.backend import tf
 
     max_objects = settings["max_objects"]
-    kept_boxes, kept_scores, kept_classes = [], [], []
-    for label in range(class_count):
-        # A box competes only in its best class (as in numpy); -1 is below every threshold.
-        scores = tf.where(found.classes == label, found.scores, tf.constant(-1.0, tf.float32))
-        indices, valid = tf.raw_ops.NonMaxSuppressionV4(
-            boxes=found.boxes,
-            scores=scores,
-            max_output_size=max_objects,
-            iou_threshold=np.float32(settings["iou_threshold"]),
-            score_threshold=np.float32(settings["score_threshold"]),
-            pad_to_max_output_size=True,
-        )
-        is_valid = tf.range(max_objects) < valid
-        kept_boxes.append(tf.gather(found.boxes, indices))
-        kept_scores.append(tf.where(is_valid, tf.gather(scores, indices), tf.constant(-1.0, tf.float32)))
-        kept_classes.append(tf.fill((max_objects,), label))
-    scores = tf.concat(kept_scores, axis=0)
-    best_scores, best = tf.math.top_k(scores, k=max_objects)
-    is_valid = best_scores >= 0
-    count = tf.reduce_sum(tf.cast(is_valid, tf.int32))
-    boxes = tf.where(is_valid[:, tf.newaxis], tf.gather(tf.concat(kept_boxes, axis=0), best), 0.0)
-    classes = tf.where(is_valid, tf.gather(tf.concat(kept_classes, axis=0), best), 0)
-    return boxes, tf.where(is_valid, best_scores, 0.0), classes, count
+    indices, valid = tf.raw_ops.NonMaxSuppressionV4(
+        boxes=found.boxes,
+        scores=found.scores,
+        max_output_size=max_objects,
+        iou_threshold=iou_threshold_for_strict_ops(settings["iou_threshold"]),
+        score_threshold=np.float32(settings["score_threshold"]),
+        pad_to_max_output_size=True,
+    )
+    is_valid = tf.range(max_objects) < valid
+    boxes = tf.where(is_valid[:, tf.newaxis], tf.gather(found.boxes, indices), 0.0)
+    scores = tf.where(is_valid, tf.gather(found.scores, indices), 0.0)
+    classes = tf.where(is_valid, tf.gather(found.classes, indices), 0)
+    return boxes, scores, classes, valid
 
 
 def baked_settings(detector: Any) -> dict:
@@ -110,21 +109,47 @@ def baked_settings(detector: Any) -> dict:
     }
 
 
+def _to_original_pixels(boxes, image_size, rescale_type: str, height: int, width: int):
+    """`sensenet.inputs.rescale.to_original_pixels` in TensorFlow ops, same float32 order:
+    ``image_size`` is the original (height, width), float32."""
+    from sensenet.engines.keras.backend import tf
+
+    def xyxy(y, x):
+        return tf.stack([x, y, x, y])
+
+    target = np.array([height, width], np.float32)
+    if rescale_type == "pad":
+        mapped = boxes / xyxy(*target) * tf.reduce_max(image_size)
+    elif rescale_type == "warp":
+        ratios = target / image_size
+        mapped = boxes / xyxy(ratios[0], ratios[1])
+    else:  # crop
+        scaled = image_size * tf.reduce_max(target / image_size)
+        offsets = tf.round((scaled - target) / np.float32(2))
+        mapped = (boxes + xyxy(offsets[0], offsets[1])) / (scaled[0] / image_size[0])
+    return tf.round(mapped)
+
+
 def _network_size_detector(detector: Any):
-    """A function of one (1, height, width, 3) pixel batch giving the dict of `OUTPUT_NAMES`."""
+    """A function of one (1, height, width, 3) pixel batch and the original image's (height, width)
+    giving the dict of `OUTPUT_NAMES`: boxes in rounded original pixels, suppressed on those."""
     from sensenet.engines.keras.backend import keras, tf
 
     source = detector._model
     if not isinstance(source, keras.Model):  # read from a bundle: its graph is this function already
-        return lambda pixels: dict(source.serve(pixels))
+        return lambda pixels, image_size: dict(source.serve(pixels, image_size))
     heads, class_count, settings = detector._heads, len(detector._classes), baked_settings(detector)
+    height, width = detector._input_size
 
-    def run(pixels):
+    def run(pixels, image_size):
         outputs = source(pixels, training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         decoded = [_decode_head(raw[0], head, class_count) for raw, head in zip(outputs, heads)]
-        found = Detections(*(tf.concat([getattr(d, key) for d in decoded], axis=0) for key in DETECTION_KEYS))
-        return dict(zip(OUTPUT_NAMES, _per_class_nms(found, class_count, settings)))
+        boxes, scores, classes = (
+            tf.concat([getattr(d, key) for d in decoded], axis=0) for key in DETECTION_KEYS
+        )
+        boxes = _to_original_pixels(boxes, image_size, detector._rescale_type, height, width)
+        return dict(zip(OUTPUT_NAMES, _suppress(Detections(boxes, scores, classes), settings)))
 
     return run
 
@@ -144,18 +169,15 @@ def detector_function(detector: Any, any_size: bool = False):
 
     check_exportable(detector)
     height, width = detector._input_size
-    run = _network_size_detector(detector)
+    run = _network_size_detector(detector)  # built here, eagerly: the model's weights are made now
     if not any_size:
-        spec = tf.TensorSpec((1, height, width, 3), tf.float32, name="pixels")
-        return tf.function(run).get_concrete_function(spec)
+        pixels = tf.TensorSpec((1, height, width, 3), tf.float32, name="pixels")
+        image_size = tf.TensorSpec((2,), tf.float32, name="image_size")
+        return tf.function(run).get_concrete_function(pixels, image_size)
 
     def warped(image):
-        sides = tf.cast(tf.shape(image)[1:3], tf.float32)
-        found = run(tf.image.resize(image, (height, width), method="nearest"))
-        # As `sensenet.inputs.rescale.to_original_pixels`: divide by the resize ratio, then clip.
-        ratios = tf.tile(tf.stack([width / sides[1], height / sides[0]]), [2])
-        limits = tf.tile(tf.stack([sides[1], sides[0]]), [2])
-        return {**found, "boxes": tf.clip_by_value(found["boxes"] / ratios, 0.0, limits)}
+        resized = tf.image.resize(image, (height, width), method="nearest")
+        return run(resized, tf.cast(tf.shape(image)[1:3], tf.float32))
 
     spec = tf.TensorSpec((1, None, None, 3), tf.float32, name="image")
     return tf.function(warped).get_concrete_function(spec)

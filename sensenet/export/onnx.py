@@ -25,10 +25,13 @@ from sensenet.export.onnx_fields import add_description, with_field_inputs
 from sensenet.spec.inputs import ImageInput
 
 
-def _expected_inputs(spec: Any) -> int:
-    """The input matrix (when there are non-image fields) plus one input per image field."""
+def _expected_inputs(model: Any) -> int:
+    """The input matrix (when there are non-image fields) plus one input per image field; a
+    detector also takes its image's original size (to give boxes in its pixels)."""
+    spec = model.spec
     images = sum(isinstance(field, ImageInput) for field in spec.inputs)
-    return (1 if spec.numeric_inputs else 0) + images
+    detector_size = 1 if model.deepnet_type == "ObjectDetector" else 0
+    return (1 if spec.numeric_inputs else 0) + images + detector_size
 
 
 def _deepnet_graph(model: Any):
@@ -62,10 +65,10 @@ def write_onnx(model: Any, path: Path, self_contained: bool = True) -> None:
             "graph from; convert to onnx from the model JSON instead"
         )
     graph = GRAPHS[model.deepnet_type](model)
-    if len(graph.graph.input) != _expected_inputs(spec):
+    if len(graph.graph.input) != _expected_inputs(model):
         raise UnsupportedError(
             f"the ONNX builder gives {len(graph.graph.input)} input(s) for this model, which needs "
-            f"{_expected_inputs(spec)} (its image inputs are not covered yet); use tflite, tfjs or smbundle"
+            f"{_expected_inputs(model)} (its image inputs are not covered yet); use tflite, tfjs or smbundle"
         )
     images = [value.name for value in graph.graph.input if value.name != INPUT_NAME]
     inputs = {"matrix": INPUT_NAME if spec.numeric_inputs else None, "images": images}

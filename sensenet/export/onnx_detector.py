@@ -3,16 +3,17 @@
 The heads come from `sensenet.engines.onnx.image.image_network_graph` (what the
 ``onnx`` engine runs); the rest mirrors `sensenet.detection.yolo` in ONNX ops, in the
 same float32 order: each head decoded as `sensenet.detection.yolo.decode_head` does,
-then ONNX ``NonMaxSuppression``, which suppresses within each class (each
-box scores only for its best class, -1 elsewhere), the survivors merged best
-score first and cut to ``max_objects``: the boxes the numpy greedy loop
-keeps. Thresholds and ``max_objects`` are baked in.
+then ONE class-agnostic ONNX ``NonMaxSuppression`` over every candidate (each
+box scoring for its best class), as BigML suppresses, cut to ``max_objects``.
+Thresholds and ``max_objects`` are baked in.
 
-Input ``pixels``: (1, height, width, 3) float32 RGB 0-255, fitted to the
-network by any rescale type (as for the .smbundle and TF.js exports).
+Inputs as the TensorFlow detector graph's network-size form: ``pixels``
+(1, height, width, 3) float32 RGB 0-255, fitted by the detector's rescale
+type, and ``image_size``, the original image's (height, width) as float32.
 Outputs as the TensorFlow detector graph's: ``boxes`` (max_objects, 4)
-``[x1, y1, x2, y2]`` in those pixels, ``scores``, ``classes`` (int32) and
-``count``; rows past ``count`` are zeros.
+``[x1, y1, x2, y2]`` in whole pixels of the original image (mapped and
+rounded before the suppression, as BigML does), ``scores``, ``classes``
+(int32) and ``count``; rows past ``count`` are zeros.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from onnx import TensorProto, helper
 
 from sensenet.engines.onnx.graph import GraphBuilder
 from sensenet.engines.onnx.image import image_network_graph, node_output_name
-from sensenet.export.detector_graph import baked_settings, check_exportable
+from sensenet.export.detector_graph import baked_settings, check_exportable, iou_threshold_for_strict_ops
 
 PREFIX = "detect_"
 
@@ -52,7 +53,7 @@ def _decode_head(
     grid = np.stack([grid_x, grid_y], axis=-1)[:, :, np.newaxis, :]
 
     scale = np.float32(head.xyscale)
-    shift = np.float32(0.5) * (scale - np.float32(1))
+    shift = np.float32(0.5 * (float(head.xyscale) - 1.0))  # as `decode_head`: in double, then float32
     offsets = g.op(
         "Sub", g.op("Mul", _sigmoid(g, _channels(g, cells, 0, 2)), g.constant(scale)), g.constant(shift)
     )
@@ -70,34 +71,22 @@ def _decode_head(
     return boxes, scores, classes
 
 
-def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, class_count: int, settings: dict):
+def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, settings: dict):
+    """One class-agnostic NonMaxSuppression over every candidate, best first, padded to max_objects."""
     max_objects = settings["max_objects"]
-    labels = g.constant(np.arange(class_count)[:, np.newaxis], np.int64)
-    own_class = g.op("Equal", g.op("Unsqueeze", classes, g.constant([0], np.int64)), labels)
-    per_class = g.op(
-        "Where", own_class, g.op("Unsqueeze", scores, g.constant([0], np.int64)), g.constant(-1.0)
-    )
-    per_class = g.op("Unsqueeze", per_class, g.constant([0], np.int64))  # (1, classes, boxes)
+    axis0 = g.constant([0], np.int64)
     selected = g.op(
         "NonMaxSuppression",
-        g.op("Unsqueeze", boxes, g.constant([0], np.int64)),
-        per_class,
+        g.op("Unsqueeze", boxes, axis0),
+        g.op("Unsqueeze", g.op("Unsqueeze", scores, axis0), axis0),  # (1, 1, boxes): one class
         g.constant([max_objects], np.int64),
-        g.constant([settings["iou_threshold"]]),
+        g.constant([iou_threshold_for_strict_ops(settings["iou_threshold"])]),
         g.constant([settings["score_threshold"]]),
     )
-    kept_scores = g.op("GatherND", per_class, selected)
-
-    def column(position: int) -> str:  # one column of the (kept, 3) [image, class, box] indices
-        axis = g.constant([1], np.int64)
-        return g.op("Squeeze", g.op("Gather", selected, g.constant([position], np.int64), axis=1), axis)
-
-    kept_boxes = g.op("Gather", boxes, column(2), axis=0)
-    kept_classes = column(1)
-
-    count = g.op("Min", g.op("Shape", kept_scores), g.constant([max_objects], np.int64))
-    best_scores, best = g._name("topk_values"), g._name("topk_indices")
-    g.nodes.append(helper.make_node("TopK", [kept_scores, count], [best_scores, best], largest=1, sorted=1))
+    # The (kept, 3) [image, class, box] indices come best first: keep the box column.
+    box_column = g.op("Gather", selected, g.constant([2], np.int64), axis=1)
+    kept = g.op("Squeeze", box_column, g.constant([1], np.int64))
+    count = g.op("Shape", kept)
     missing = g.op("Sub", g.constant([max_objects], np.int64), count)
     zero = g.constant([0], np.int64)
 
@@ -106,11 +95,37 @@ def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, class_coun
         return g.op("Pad", x, pads)
 
     return {
-        "boxes": padded(g.op("Gather", kept_boxes, best, axis=0), 2),
-        "scores": padded(best_scores, 1),
-        "classes": g.op("Cast", padded(g.op("Gather", kept_classes, best, axis=0), 1), to=TensorProto.INT32),
+        "boxes": padded(g.op("Gather", boxes, kept, axis=0), 2),
+        "scores": padded(g.op("Gather", scores, kept, axis=0), 1),
+        "classes": g.op("Cast", padded(g.op("Gather", classes, kept, axis=0), 1), to=TensorProto.INT32),
         "count": g.op("Cast", g.op("Squeeze", count, zero), to=TensorProto.INT32),
     }
+
+
+IMAGE_SIZE = "image_size"
+
+
+def _to_original_pixels(g: GraphBuilder, boxes: str, rescale_type: str, height: int, width: int) -> str:
+    """`sensenet.inputs.rescale.to_original_pixels` in ONNX ops, same float32 order, from the
+    graph input ``image_size`` (the original (height, width), float32)."""
+    target = g.constant(np.array([height, width], np.float32))
+
+    def xyxy(pair: str) -> str:  # (y, x) -> (x, y, x, y)
+        return g.op("Gather", pair, g.constant([1, 0, 1, 0], np.int64), axis=0)
+
+    if rescale_type == "pad":
+        sides = g.constant(np.array([width, height, width, height], np.float32))
+        mapped = g.op("Mul", g.op("Div", boxes, sides), g.op("ReduceMax", IMAGE_SIZE, keepdims=1))
+    elif rescale_type == "warp":
+        mapped = g.op("Div", boxes, xyxy(g.op("Div", target, IMAGE_SIZE)))
+    else:  # crop
+        scale = g.op("ReduceMax", g.op("Div", target, IMAGE_SIZE), keepdims=1)
+        scaled = g.op("Mul", IMAGE_SIZE, scale)
+        offsets = g.op("Round", g.op("Div", g.op("Sub", scaled, target), g.constant(np.float32(2))))
+        first = g.constant([0], np.int64)
+        ratio = g.op("Div", g.op("Gather", scaled, first, axis=0), g.op("Gather", IMAGE_SIZE, first, axis=0))
+        mapped = g.op("Div", g.op("Add", boxes, xyxy(offsets)), ratio)
+    return g.op("Round", mapped)
 
 
 OUTPUT_TYPES = {
@@ -131,15 +146,18 @@ def _decoder(detector: Any, head_shapes: list[tuple], heads_model: onnx.ModelPro
         _decode_head(g, f"head_{k}", head, shape, class_count)
         for k, (head, shape) in enumerate(zip(detector._heads, head_shapes))
     ]
-    found = [g.op("Concat", *parts, axis=0) for parts in zip(*decoded)]
-    outputs = _suppress(g, *found, class_count, settings)
+    boxes, scores, classes = (g.op("Concat", *parts, axis=0) for parts in zip(*decoded))
+    height, width = detector._input_size
+    boxes = _to_original_pixels(g, boxes, detector._rescale_type, height, width)
+    outputs = _suppress(g, boxes, scores, classes, settings)
     for name, tensor in outputs.items():
         g.nodes.append(helper.make_node("Identity", [tensor], [name]))
     sizes = {"boxes": [max_objects, 4], "scores": [max_objects], "classes": [max_objects], "count": []}
     graph = helper.make_graph(
         g.nodes,
         "sensenet_detector",
-        [helper.make_tensor_value_info(f"head_{k}", TensorProto.FLOAT, s) for k, s in enumerate(head_shapes)],
+        [helper.make_tensor_value_info(f"head_{k}", TensorProto.FLOAT, s) for k, s in enumerate(head_shapes)]
+        + [helper.make_tensor_value_info(IMAGE_SIZE, TensorProto.FLOAT, [2])],
         [helper.make_tensor_value_info(name, OUTPUT_TYPES[name], sizes[name]) for name in outputs],
         initializer=g.initializers,
     )
@@ -153,7 +171,8 @@ def _fixed_batch(model: onnx.ModelProto) -> None:
 
 
 def detector_graph(detector: Any) -> onnx.ModelProto:
-    """The whole detector: input ``pixels``, outputs ``boxes``, ``scores``, ``classes``, ``count``."""
+    """The whole detector: inputs ``pixels`` and ``image_size``, outputs ``boxes``, ``scores``,
+    ``classes``, ``count``."""
     check_exportable(detector)
     network = detector.spec.image_network
     nodes = network.metadata.output_nodes
@@ -166,4 +185,14 @@ def detector_graph(detector: Any) -> onnx.ModelProto:
     # Both parts name their tensors alike: prefix the decoder's (but its outputs, the graph's).
     decoder = onnx.compose.add_prefix(_decoder(detector, head_shapes, heads), PREFIX, rename_outputs=False)
     io_map = [(node_output_name(n), f"{PREFIX}head_{k}") for k, n in enumerate(nodes)]
-    return onnx.compose.merge_models(heads, decoder, io_map=io_map)
+    merged = onnx.compose.merge_models(heads, decoder, io_map=io_map)
+    _rename_input(merged, PREFIX + IMAGE_SIZE, IMAGE_SIZE)
+    return merged
+
+
+def _rename_input(model: onnx.ModelProto, old: str, new: str) -> None:
+    for value in model.graph.input:
+        if value.name == old:
+            value.name = new
+    for node in model.graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]

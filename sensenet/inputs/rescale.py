@@ -6,8 +6,9 @@ gives the same pixels. Pad and crop sizes are computed in float32, as BigML's gr
 
 - warp: resize to (height, width), ignoring the aspect ratio;
 - pad: scale by min(height / H, width / W), round each side (ties to even), resize, then fill the
-  bottom rows and right columns with one value for all channels: the integer mean of the resized
-  image's levels, rounded down (``tf.reduce_mean`` of the uint8 image). The seed's graph padded
+  bottom rows and right columns with one value for all channels: the float32 mean of the resized
+  image's levels over all its pixels and channels, as BigML's ``tf.reduce_mean`` of the float
+  image computes it (`sensenet.inputs.float32_mean`), so generally not a whole level. The seed's graph padded
   by the float shortfall truncated, one pixel short of the target when the scaled side's fraction
   lies in (0, 0.5]; here the result always has the target size;
 - crop: scale by max(height / H, width / W), round each side, resize, then keep the window whose
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import ImageError, SettingsError
+from sensenet.inputs.float32_mean import float32_mean
 
 DEFAULT_RESCALE_TYPE = "warp"
 
@@ -64,7 +66,9 @@ class Placement:
     """Where an image lands in the network input: resized to (height, width) pixels, then shifted
     up and left by (top, left) (a crop); what it does not cover is padding. ``scale_y`` and
     ``scale_x`` are the exact resize ratios (network pixels per original pixel), which map
-    coordinates back: the rounded sizes would be off by up to half a pixel per side."""
+    coordinates back: the rounded sizes would be off by up to half a pixel per side.
+    ``network`` is, for pad, the network input's (height, width): BigML maps pad boxes back
+    from there (see `to_original_pixels`)."""
 
     height: int
     width: int
@@ -72,16 +76,19 @@ class Placement:
     scale_x: float
     top: int = 0
     left: int = 0
+    network: tuple[int, int] | None = None
 
 
 def _warp_placement(image: np.ndarray, height: int, width: int) -> Placement:
-    return Placement(height, width, height / image.shape[0], width / image.shape[1])
+    scale_y = np.float32(height) / np.float32(image.shape[0])
+    scale_x = np.float32(width) / np.float32(image.shape[1])
+    return Placement(height, width, float(scale_y), float(scale_x))
 
 
 def _pad_placement(image: np.ndarray, height: int, width: int) -> Placement:
     scaled, (scaled_height, scaled_width) = _scaled_sides(image, height, width, np.minimum)
     ratio = float(scaled[0] / np.float32(image.shape[0]))
-    return Placement(int(scaled_height), int(scaled_width), ratio, ratio)
+    return Placement(int(scaled_height), int(scaled_width), ratio, ratio, network=(height, width))
 
 
 def _crop_placement(image: np.ndarray, height: int, width: int) -> Placement:
@@ -98,10 +105,14 @@ def _warp(image: np.ndarray, height: int, width: int) -> np.ndarray:
 def _pad(image: np.ndarray, height: int, width: int) -> np.ndarray:
     place = _pad_placement(image, height, width)
     scaled = resize_nearest(image, place.height, place.width)
-    fill = scaled.sum(dtype=np.uint64) // scaled.size
-    padded = np.full((height, width, image.shape[2]), fill, dtype=image.dtype)
+    padded = np.full((height, width, image.shape[2]), pad_fill(scaled), dtype=np.float32)
     padded[: place.height, : place.width] = scaled
     return padded
+
+
+def pad_fill(scaled: np.ndarray) -> np.float32:
+    """The level pad fills with: the float32 mean of the resized image, as BigML computes it."""
+    return float32_mean(scaled)
 
 
 def _crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -154,10 +165,13 @@ def _rescaler(rescale_type: Any) -> Callable[[np.ndarray, int, int], np.ndarray]
 def rescale(
     image: np.ndarray, height: int, width: int, rescale_type: str = DEFAULT_RESCALE_TYPE
 ) -> np.ndarray:
-    """``image`` (H, W, 3) uint8 fitted to (height, width, 3) by ``rescale_type``: warp, pad or crop."""
+    """``image`` (H, W, 3) uint8 fitted to (height, width, 3) by ``rescale_type``: warp, pad or crop.
+
+    The result is float32 (the levels, and pad's fill, which is generally not a whole level).
+    """
     fit = _rescaler(rescale_type)
     fitted = fit(_check_image(image), _check_size("height", height), _check_size("width", width))
-    return np.ascontiguousarray(fitted)
+    return np.ascontiguousarray(fitted, dtype=np.float32)
 
 
 def placement(image: np.ndarray, height: int, width: int, rescale_type: str) -> Placement:
@@ -168,12 +182,25 @@ def placement(image: np.ndarray, height: int, width: int, rescale_type: str) -> 
 
 
 def to_original_pixels(boxes: np.ndarray, shape: tuple[int, ...], place: Placement) -> np.ndarray:
-    """Boxes [x1, y1, x2, y2] in network-input pixels mapped back onto the original image, clipped."""
+    """Boxes [x1, y1, x2, y2] in network-input pixels mapped onto the original image, rounded to whole
+    pixels (half to even) as BigML rounds them, float32.
+
+    Pad boxes are mapped as BigML maps them: divided by the network input's sides (x by its width,
+    y by its height), then multiplied by the original image's longer side, in float32. Warp and
+    crop boxes are shifted by the crop offset and divided by the resize ratios, in float32. Coordinates may
+    lie outside the image (negative, or past its right or bottom edge), as BigML's do.
+    """
     height, width = shape[:2]
-    x = (boxes[:, [0, 2]] + place.left) / place.scale_x
-    y = (boxes[:, [1, 3]] + place.top) / place.scale_y
-    mapped = np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], axis=1)
-    return np.clip(mapped, 0, [width, height, width, height])
+    if place.network is not None:
+        net_height, net_width = place.network
+        sides = np.array([net_width, net_height, net_width, net_height], dtype=np.float32)
+        mapped = (boxes.astype(np.float32) / sides) * np.float32(max(height, width))
+    else:
+        boxes = boxes.astype(np.float32)
+        x = (boxes[:, [0, 2]] + np.float32(place.left)) / np.float32(place.scale_x)
+        y = (boxes[:, [1, 3]] + np.float32(place.top)) / np.float32(place.scale_y)
+        mapped = np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], axis=1)
+    return np.round(mapped).astype(np.float32).reshape(-1, 4)
 
 
 def choose_rescale_type(setting: str | None, network_default: str) -> str:

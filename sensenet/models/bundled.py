@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.detection.yolo import Detections
-from sensenet.exceptions import ModelFormatError, SettingsError
+from sensenet.exceptions import ModelFormatError, SettingsError, UnsupportedError
 from sensenet.lazy import Lazy
 from sensenet.models.bundle import SETTINGS_PATH, load_bundle
 from sensenet.models.detector import ObjectDetector
@@ -44,6 +44,13 @@ class SavedModelEngine:
         return self.model.serve(arrays if len(arrays) > 1 else arrays[0]).numpy()
 
 
+def _refuse_pickling(model: Any) -> None:
+    raise UnsupportedError(
+        "a model read from an .smbundle runs a loaded SavedModel and cannot be pickled or shipped: "
+        "use the model's BigML JSON instead"
+    )
+
+
 class BundledDeepnet(Deepnet):
     """A Deepnet whose graph is the bundle's SavedModel; its spec holds inputs and output only."""
 
@@ -53,6 +60,8 @@ class BundledDeepnet(Deepnet):
         self._engine = Lazy(lambda: engine)
         # `_model` is the loaded SavedModel: a bundle keeps no Keras layers.
         self._keras_model = Lazy(lambda: saved_model)
+
+    __reduce__ = _refuse_pickling
 
 
 class BundledDetector(ObjectDetector):
@@ -64,8 +73,12 @@ class BundledDetector(ObjectDetector):
         # `_model` is the loaded SavedModel: `sensenet.export.detector_graph` on network-size pixels.
         self._keras_model = Lazy(lambda: saved_model)
 
-    def _find(self, fitted: np.ndarray) -> Detections:
-        found = self._saved_model.serve(fitted)
+    __reduce__ = _refuse_pickling
+
+    def _candidates(self, fitted: np.ndarray, shape: tuple[int, ...], place) -> Detections:
+        """The graph's kept boxes, already in rounded original pixels and suppressed (suppressing
+        them again keeps them all)."""
+        found = self._saved_model.serve(fitted, np.array(shape[:2], np.float32))
         count = int(found["count"])
         return Detections(*(found[key].numpy()[:count] for key in ("boxes", "scores", "classes")))
 
@@ -109,7 +122,7 @@ def check_against_graph(spec: ModelSpec, deepnet_type: str, saved_model: Any, wh
         metadata = spec.image_network.metadata
         images = [(None, metadata.height, metadata.width, 3)] * len(spec.image_inputs)
     if deepnet_type == "ObjectDetector":
-        wanted = [(1, *images[0][1:])] if images else []
+        wanted = [(1, *images[0][1:]), (2,)] if images else []  # pixels, the original image's size
         kind_ok = isinstance(outputs, dict) and DETECTOR_OUTPUTS <= set(outputs)
     else:
         wanted = ([(None, len(spec.numeric_inputs))] if spec.numeric_inputs else []) + images

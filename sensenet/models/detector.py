@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.detection.yolo import Detections, decode_head, detect
+from sensenet.detection.yolo import Detections, decode, non_max_suppression
 from sensenet.engines import make_node_engine
 from sensenet.exceptions import InputDataError
 from sensenet.inputs import load_image
@@ -57,6 +57,7 @@ class ObjectDetector(ModelWrapper):
         self._max_objects = _setting(settings.max_objects, DEFAULT_MAX_OBJECTS)
         self._unfiltered = bool(settings.output_unfiltered_boxes)
         self._padded = bool(settings.pad_bounding_box_output)
+        self._clip = bool(settings.clip_boxes)
         nodes = network.metadata.output_nodes
         self._engine = Lazy(lambda: make_node_engine(settings.engine, network, nodes, settings.threads))
         self._keras_model = Lazy(lambda: make_node_engine("keras", network, nodes).model)
@@ -104,44 +105,42 @@ class ObjectDetector(ModelWrapper):
             path_prefix=self._settings.image_path_prefix,
         )
         height, width = self._input_size
-        fitted = rescale(pixels, height, width, self._rescale_type)[np.newaxis].astype(np.float32)
+        fitted = rescale(pixels, height, width, self._rescale_type)[np.newaxis]
         place = placement(pixels, height, width, self._rescale_type)
+        candidates = self._candidates(fitted, pixels.shape, place)
         if self._unfiltered:
-            raw = [output[0] for output in self._run_heads(fitted)]
-            return self._unfiltered_output(raw, pixels.shape, place)
-        found = self._find(fitted)
-        boxes = to_original_pixels(found.boxes, pixels.shape, place)
+            return _unfiltered_output(candidates)
+        found = non_max_suppression(candidates, self._iou_threshold, self._score_threshold, self._max_objects)
+        boxes = np.clip(found.boxes, 0, _limits(pixels.shape)) if self._clip else found.boxes
         objects = [
-            {"box": [int(v) for v in np.round(box)], "label": self._classes[int(cls)], "score": float(score)}
+            {"box": [int(v) for v in box], "label": self._classes[int(cls)], "score": float(score)}
             for box, score, cls in zip(boxes, found.scores, found.classes)
         ]
         if self._padded:
             objects += [dict(PADDING_BOX) for _ in range(self._max_objects - len(objects))]
         return objects
 
-    def _find(self, fitted: np.ndarray) -> Detections:
-        """The kept boxes (network-input pixels) for one fitted (1, height, width, 3) image."""
-        return detect(
-            [output[0] for output in self._run_heads(fitted)],
-            self._heads,
-            len(self._classes),
-            iou_threshold=self._iou_threshold,
-            score_threshold=self._score_threshold,
-            max_objects=self._max_objects,
-        )
+    def _candidates(self, fitted: np.ndarray, shape: tuple[int, ...], place) -> Detections:
+        """Every candidate box of one fitted (1, height, width, 3) image, in rounded original pixels."""
+        raw = [output[0] for output in self._run_heads(fitted)]
+        found = decode(raw, self._heads, len(self._classes))
+        return Detections(to_original_pixels(found.boxes, shape, place), found.scores, found.classes)
 
-    def _unfiltered_output(
-        self, raw: list[np.ndarray], shape: tuple[int, ...], place
-    ) -> dict[str, np.ndarray]:
-        decoded = [decode_head(output, head, len(self._classes)) for output, head in zip(raw, self._heads)]
-        found = Detections(
-            *(np.concatenate([getattr(d, key) for d in decoded]) for key in ("boxes", "scores", "classes"))
-        )
-        return {
-            "boxes": to_original_pixels(found.boxes, shape, place),
-            "scores": found.scores,
-            "classes": found.classes,
-        }
+
+def _limits(shape: tuple[int, ...]) -> np.ndarray:
+    height, width = shape[:2]
+    return np.array([width, height, width, height], dtype=np.float32)
+
+
+def _unfiltered_output(found: Detections) -> list[np.ndarray]:
+    """Every candidate, as the seed library returned them: ``[boxes, scores, classes]`` with a batch
+    axis of one, boxes (1, n, 4) float32 [x1, y1, x2, y2] rounded original pixels (not clipped),
+    scores (1, n) float32, classes (1, n) int32."""
+    return [
+        found.boxes.astype(np.float32)[np.newaxis],
+        found.scores.astype(np.float32)[np.newaxis],
+        found.classes.astype(np.int32)[np.newaxis],
+    ]
 
 
 def _setting(value: Any, default: Any) -> Any:

@@ -1,4 +1,5 @@
-"""What every predicting wrapper (`Deepnet`, `ObjectDetector`) holds: its spec, settings and fields."""
+"""What every predicting wrapper (`Deepnet`, `ObjectDetector`) holds: its spec, settings and fields,
+and the seed library's saving methods (`SaveableModel`), which are conversions."""
 
 from __future__ import annotations
 
@@ -21,8 +22,14 @@ class ModelWrapper:
         self._spec = spec
         self._settings = settings
         self._preprocessors = preprocessors
+        self._names = names
         self._fields = describe_fields(spec.inputs, names)
         self._names_fields = fields_are_named(spec.inputs, names)
+
+    def __reduce__(self):
+        """Pickles as its description (spec, settings, names): engines are built again on first use,
+        so a model ships to other processes (Spark executors) with its weights and no runtime state."""
+        return (type(self), (self._spec, self._settings, self._preprocessors, self._names))
 
     @property
     def spec(self) -> ModelSpec:
@@ -54,5 +61,24 @@ class ModelWrapper:
 
     @property
     def kind(self) -> str:
-        """"classification", "regression" or "detection"."""
+        """ "classification", "regression" or "detection"."""
         return KINDS[self._spec.output.kind]
+
+    def save_weights(self, save_path) -> None:
+        """The seed's name for ``convert(model, None, save_path, "h5")``."""
+        self._convert(save_path, "h5")
+
+    def save_bundle(self, save_path, tfjs_path=None) -> None:
+        """The seed's name for ``convert(model, None, save_path, "smbundle")`` (and "tfjs")."""
+        self._convert(save_path, "smbundle")
+        if tfjs_path:
+            self._convert(tfjs_path, "tfjs")
+
+    def save_tfjs(self, save_path) -> None:
+        """The seed's name for ``convert(model, None, save_path, "tfjs")``."""
+        self._convert(save_path, "tfjs")
+
+    def _convert(self, path, to_format: str) -> None:
+        from sensenet.models.wrappers import convert
+
+        convert(self, None, path, to_format)

@@ -63,11 +63,17 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     return check
 
 
-@dataclass
+@dataclass(init=False)
 class Settings:
-    """None means "the model's or the library's default"."""
+    """None means "the model's or the library's default".
+
+    Built from keywords, ``Settings(iou_threshold=0.2)``, or as in the seed library from one dict,
+    ``Settings({"iou_threshold": 0.2})`` (keywords win over the dict). Every value is checked when
+    set, also by assignment (``settings.rescale_type = "pad"``).
+    """
 
     bounding_box_threshold: float | None = None
+    clip_boxes: bool | None = None
     color_space: str | None = None
     engine: str | None = None
     extract_image_features: bool | None = None
@@ -82,10 +88,20 @@ class Settings:
     rescale_type: str | None = None
     threads: int | None = None
 
-    def __post_init__(self) -> None:
+    def __init__(self, values: Mapping[str, Any] | None = None, /, **keywords: Any) -> None:
+        if values is not None and not isinstance(values, Mapping):
+            raise SettingsError(f"settings must be a dict or keywords, got {type(values).__name__}")
+        given = {**(values or {}), **keywords}
+        unknown = sorted(str(key) for key in given if key not in _CHECKS)
+        if unknown:
+            raise SettingsError(f"unknown setting(s) {unknown}; valid settings are {list(VALID_KEYS)}")
         for field in fields(self):
-            value = getattr(self, field.name)
-            setattr(self, field.name, _CHECKS[field.name](field.name, value))
+            setattr(self, field.name, given.get(field.name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in _CHECKS:
+            raise SettingsError(f"unknown setting {name!r}; valid settings are {list(VALID_KEYS)}")
+        super().__setattr__(name, _CHECKS[name](name, value))
 
     def to_dict(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -93,6 +109,7 @@ class Settings:
 
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "bounding_box_threshold": _optional(_fraction),
+    "clip_boxes": _optional(_boolean),
     "color_space": _optional(_choice(COLOR_SPACES)),
     "engine": _optional(_choice(ENGINE_NAMES)),
     "extract_image_features": _optional(_boolean),
@@ -119,7 +136,4 @@ def ensure_settings(settings: Settings | Mapping[str, Any] | None) -> Settings:
         return Settings(**asdict(settings))
     if not isinstance(settings, Mapping):
         raise SettingsError(f"settings must be a dict or a Settings object, got {type(settings).__name__}")
-    unknown = sorted(str(key) for key in settings if key not in _CHECKS)
-    if unknown:
-        raise SettingsError(f"unknown setting(s) {unknown}; valid settings are {list(VALID_KEYS)}")
-    return Settings(**settings)
+    return Settings(settings)

@@ -19,8 +19,16 @@ from sensenet.models.bundle import is_bundle_path
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
 from sensenet.models.model_wrapper import ModelWrapper
+from sensenet.models.model_wrapper import ModelWrapper as SaveableModel  # noqa: F401 (the seed's name)
 from sensenet.models.records import as_frame as to_frame
 from sensenet.models.records import classification_records, is_frame, regression_records
+from sensenet.models.seed_api import (  # noqa: F401 (the seed's public names)
+    bigml_resource,
+    is_deepnet,
+    model_from_bundle,
+    model_from_dictionary,
+    to_tflite,
+)
 from sensenet.models.settings import Settings, ensure_settings
 from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
 from sensenet.spec import ModelSpec, find_network, parse_network

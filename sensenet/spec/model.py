@@ -159,17 +159,39 @@ def _check_detector(
     check_heads(network.metadata.heads, network.node_shapes, class_count, fields.at("image_network.metadata"))
 
 
+def _output_fields(fields: Fields) -> Fields:
+    """Where the output is described: the top level, else (older multi-network deepnets) in each
+    entry of ``networks``, where every entry must describe the same output."""
+    if fields.raw("output_exposition", None) is not None or "networks" not in fields:
+        return fields.child("output_exposition")
+    members = fields.children("networks")
+    if not members:
+        raise fields.error("networks", "expected at least one network")
+    described = [member for member in members if member.raw("output_exposition", None) is not None]
+    if not described:
+        raise fields.error("output_exposition", "missing here and in every entry of networks (required)")
+    first = described[0]
+    for other in described[1:]:
+        if other.raw("output_exposition") != first.raw("output_exposition"):
+            raise ModelFormatError(
+                f"{first.at('output_exposition')} and {other.at('output_exposition')} describe different "
+                "outputs; every network of a deepnet predicts the same objective"
+            )
+    return first.child("output_exposition")
+
+
 @counting_parameters
 def parse_network(data: Any, path: str = "network") -> ModelSpec:
     """Build a `ModelSpec` from BigML's ``network`` dict (``layers`` or ``networks``)."""
     fields = Fields(data, path)
     inputs = parse_inputs(fields.children("preprocess"), fields.at("preprocess"))
     image_network = _parse_image_network(fields, inputs)
-    output = parse_output(fields.child("output_exposition"))
+    output = parse_output(_output_fields(fields))
     if output.kind == BOUNDING_BOX:
         _check_detector(fields, inputs, image_network, len(output.classes))
     feature_width = ModelSpec(inputs, (), output, image_network).feature_width
 
+    # ``networks`` wins over a top-level ``layers`` (older deepnets hold ``layers: []`` beside it).
     if "networks" in fields.data:
         members = fields.children("networks")
         if not members:

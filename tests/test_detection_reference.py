@@ -1,0 +1,211 @@
+"""Multi-class detection against a numpy reference of BigML's post-processing (`tests.reference`).
+
+A generated TinyYOLOv4 (80 classes, the pretrained topology with generated weights, a 160 x 160
+input to keep it quick) on non-square images, pad and warp. The reference takes the engine's raw
+head outputs and applies the rules: best class by objectness x class probability, corners mapped
+to the original image (pad: relative to the input, times the longer side) and rounded, one
+class-agnostic NMS at IoU >= threshold. The test also checks that the cases the rules are about
+happen: boxes of different classes suppressing each other, IoUs within 0.02 of the threshold,
+boxes past the image's edges.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from sensenet.inputs import load_image, rescale
+from sensenet.models.wrappers import convert, create_model, tflite_predict
+from sensenet.pretrained import get_network
+from tests import reference
+from tests.conftest import REPO_ROOT, fixture_path
+
+JS_DIR = REPO_ROOT / "tests" / "js"
+
+SIZE = 160
+THRESHOLD, IOU = 0.2515, 0.35  # generated weights score about 0.25
+SETTINGS = {"bounding_box_threshold": THRESHOLD, "iou_threshold": IOU, "max_objects": 60}
+
+
+def _network() -> dict:
+    network = copy.deepcopy(get_network("tinyyolov4"))
+    network["image_network"]["metadata"]["input_image_shape"] = [SIZE, SIZE, 3]
+    return network
+
+
+def _images(tmp_path_factory) -> dict:
+    rng = np.random.default_rng(5)
+    wide = rng.integers(0, 256, (133, 300, 3), dtype=np.uint8)
+    tall = np.repeat(np.repeat(rng.integers(0, 256, (25, 9, 3), dtype=np.uint8), 8, 0), 8, 1)  # 200 x 72
+    return {
+        "photo": str(fixture_path("detection/pexels-pixabay-33358.jpg")),
+        "wide": wide,
+        "tall": tall,
+    }
+
+
+@pytest.fixture(scope="module")
+def network():
+    return _network()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    return _images(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def detectors(network):
+    return {kind: create_model(network, {**SETTINGS, "rescale_type": kind}) for kind in ("pad", "warp")}
+
+
+def _reference(detector, network, image, kind):
+    """The numpy rules on the engine's raw heads; also the candidates, for the coverage checks."""
+    pixels = load_image(image)
+    fitted = rescale(pixels, SIZE, SIZE, kind)[np.newaxis]
+    raw = [output[0] for output in detector._run_heads(fitted)]
+    heads = network["image_network"]["metadata"]["outputs"]
+    boxes, scores, classes = reference.yolo_candidates(raw, heads, len(detector._classes))
+    to_pixels = reference.to_pixels_pad if kind == "pad" else reference.to_pixels_warp
+    boxes = to_pixels(boxes, (SIZE, SIZE), pixels.shape[:2])
+    kept = reference.suppress(boxes, scores, classes, THRESHOLD, IOU, SETTINGS["max_objects"])
+    return kept, (boxes, scores, classes), pixels.shape[:2]
+
+
+def _as_reference(objects, labels):
+    return [{"box": o["box"], "class": labels.index(o["label"]), "score": o["score"]} for o in objects]
+
+
+@pytest.mark.parametrize("kind,engine", [("pad", "onnx"), ("warp", "onnx"), ("pad", "keras")])
+def test_detector_follows_bigmls_rules(detectors, network, images, kind, engine):
+    detector = (
+        detectors[kind]
+        if engine == "onnx"
+        else create_model(network, {**SETTINGS, "rescale_type": kind, "engine": engine})
+    )
+    seen = {"classes": set(), "cross_class": 0, "near_threshold": 0, "outside": 0}
+    for image in images.values():
+        kept, (boxes, scores, classes), (height, width) = _reference(detector, network, image, kind)
+        got = _as_reference(detector(image), detector._classes)
+        assert [(o["box"], o["class"]) for o in got] == [(o["box"], o["class"]) for o in kept]
+        assert max((abs(a["score"] - b["score"]) for a, b in zip(got, kept)), default=0) <= 1e-6
+        seen["classes"] |= {o["class"] for o in kept}
+        seen["outside"] += sum(min(o["box"]) < 0 or o["box"][2] > width or o["box"][3] > height for o in kept)
+        kept_boxes = [np.array(o["box"], np.float32) for o in kept]
+        for i in np.flatnonzero(scores > THRESHOLD):
+            ious = [reference._iou(k, boxes[i]) for k in kept_boxes]
+            seen["near_threshold"] += any(0 < abs(v - IOU) < 0.02 for v in ious)
+            seen["cross_class"] += any(
+                v >= IOU and o["class"] != classes[i] for v, o in zip(ious, kept) if o["score"] > scores[i]
+            )
+    assert (
+        len(seen["classes"]) >= 3 and min(seen["cross_class"], seen["near_threshold"], seen["outside"]) > 0
+    ), seen
+
+
+def test_iou_exactly_at_the_threshold_suppresses():
+    from sensenet.detection.yolo import Detections, non_max_suppression
+
+    # IoU 40 / 160 = 0.25 exactly: BigML's op suppresses at IoU >= threshold.
+    boxes = np.array([[0, 0, 10, 10], [6, 0, 16, 10], [40, 40, 50, 50]], np.float32)
+    found = Detections(boxes, np.array([0.9, 0.8, 0.7], np.float32), np.array([0, 1, 2]))
+    assert reference._iou(boxes[0], boxes[1]) == np.float32(0.25)
+    assert non_max_suppression(found, 0.25, 0.5, 10).classes.tolist() == [0, 2]
+    assert non_max_suppression(found, 0.26, 0.5, 10).classes.tolist() == [0, 1, 2]
+
+
+def test_clip_boxes_clips_only_the_returned_coordinates(network, images):
+    plain = create_model(network, {**SETTINGS, "rescale_type": "pad"})(images["wide"])
+    clipped = create_model(network, {**SETTINGS, "rescale_type": "pad", "clip_boxes": True})(images["wide"])
+    assert [o["score"] for o in plain] == [o["score"] for o in clipped]
+    limits = [300, 133, 300, 133]
+    assert [o["box"] for o in clipped] == [
+        [min(max(v, 0), m) for v, m in zip(o["box"], limits)] for o in plain
+    ]
+    assert [o["box"] for o in clipped] != [o["box"] for o in plain]
+
+
+def test_tflite_detector_gives_the_same_boxes(detectors, images, tmp_path):
+    """TFLite warps in the graph: the warp detector's boxes, from LiteRT."""
+    warp = detectors["warp"]
+    convert(warp, None, tmp_path / "yolo.tflite", "tflite")
+    for name in ("photo", "wide"):
+        image = images[name]
+        if not isinstance(image, str):
+            from PIL import Image
+
+            Image.fromarray(image).save(tmp_path / f"{name}.png")
+            image = str(tmp_path / f"{name}.png")
+        boxes, classes, count, scores = tflite_predict(tmp_path / "yolo.tflite", image)
+        count = int(count)
+        got = [
+            {"box": [int(v) for v in b], "class": int(c), "score": float(s)}
+            for b, c, s in zip(boxes[:count], classes[:count], scores[:count])
+        ]
+        expected = _as_reference(warp(image), warp._classes)
+        assert [(o["box"], o["class"]) for o in got] == [(o["box"], o["class"]) for o in expected]
+        assert max((abs(a["score"] - b["score"]) for a, b in zip(got, expected)), default=0) <= 1e-5
+
+
+def _graph_objects(boxes, scores, classes, count) -> list[dict]:
+    count = int(count)
+    return [
+        {"box": [int(v) for v in b], "class": int(c), "score": float(s)}
+        for b, c, s in zip(boxes[:count], classes[:count], scores[:count])
+    ]
+
+
+def _same(got: list[dict], expected: list[dict]) -> None:
+    assert [(o["box"], o["class"]) for o in got] == [(o["box"], o["class"]) for o in expected]
+    assert max((abs(a["score"] - b["score"]) for a, b in zip(got, expected)), default=0) <= 1e-5
+
+
+@pytest.mark.parametrize("kind", ["crop"])  # pad: the eye detector's, in test_convert_detector
+def test_onnx_and_tfjs_detectors_give_the_same_boxes(network, images, kind, tmp_path):
+    """Both take the fitted pixels and the original size; boxes come in that image's pixels."""
+    import onnxruntime
+
+    detector = create_model(network, {**SETTINGS, "rescale_type": kind})
+    convert(detector, None, tmp_path / "yolo.onnx", "onnx")
+    convert(detector, None, tmp_path / "yolo.tfjs", "tfjs")
+    session = onnxruntime.InferenceSession(str(tmp_path / "yolo.onnx"), providers=["CPUExecutionProvider"])
+    jobs, expected = [], []
+    for name, image in images.items():
+        pixels = load_image(image)
+        fitted = rescale(pixels, SIZE, SIZE, kind)[np.newaxis]
+        size = np.array(pixels.shape[:2], np.float32)
+        expected.append(_as_reference(detector(image), detector._classes))
+        found = dict(
+            zip(
+                [o.name for o in session.get_outputs()],
+                session.run(None, {"pixels": fitted, "image_size": size}),
+            )
+        )
+        _same(_graph_objects(found["boxes"], found["scores"], found["classes"], found["count"]), expected[-1])
+        fitted.astype("<f4").tofile(tmp_path / f"{name}.bin")
+        size.astype("<f4").tofile(tmp_path / f"{name}.size.bin")
+        inputs = {
+            "pixels": {"file": str(tmp_path / f"{name}.bin"), "shape": list(fitted.shape)},
+            "image_size": {"file": str(tmp_path / f"{name}.size.bin"), "shape": [2]},
+        }
+        jobs.append({"model": str(tmp_path / "yolo.tfjs"), "inputs": inputs})
+    assert sum(len(objects) for objects in expected) > 10
+    node = shutil.which("node")
+    if node is None or not (JS_DIR / "node_modules" / "@tensorflow" / "tfjs").is_dir():
+        pytest.skip("the TF.js check needs Node.js and `npm ci` in tests/js (.ci/run does both)")
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    result = subprocess.run(
+        [node, str(JS_DIR / "predict.js"), str(tmp_path / "jobs.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for outputs, objects in zip(json.loads(result.stdout), expected):
+        boxes, classes, count, scores = (np.array(o["values"]).reshape(o["shape"]) for o in outputs)
+        _same(_graph_objects(boxes, scores, classes, count), objects)
