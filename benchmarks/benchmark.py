@@ -256,7 +256,7 @@ def cold_start(network: dict, row: list, directory: Path) -> None:
     from sensenet.models.wrappers import convert
 
     exported = directory / "dense.onnx"
-    convert(str(path), None, exported, "onnx")
+    convert(str(path), None, exported, "onnx", self_contained=False)  # the graph that reads the matrix
     matrix = json.dumps(create_model(str(path)).encode(row).tolist())
     bare = [run_child(BARE_START, str(exported), matrix)[0] for _ in range(7)]
     ratio = statistics.median(onnx_walls) / statistics.median(bare)

@@ -197,3 +197,75 @@ def test_a_sequence_in_place_of_a_number_is_named_never_read_as_a_number(value):
     every = [[value] * 4]
     with pytest.raises(InputDataError, match="is not a number"):
         create_model(example_path("iris"))(every)
+
+
+def _wide_model(numeric: int = 40, categorical: int = 5):
+    """A model wider than one numpy call's reach: numeric runs broken by categorical fields."""
+    rng = np.random.default_rng(7)
+    preprocess = []
+    for index in range(numeric + categorical):
+        if index % 9 == 4 and len([p for p in preprocess if p["type"] == "categorical"]) < categorical:
+            preprocess.append({"type": "categorical", "index": index, "values": ["a", "b", "3"]})
+        else:
+            preprocess.append({"type": "numeric", "index": index, "mean": 1.0, "stdev": 2.0})
+    width = sum(3 if p["type"] == "categorical" else 1 for p in preprocess)
+    layers = [
+        {
+            "type": "dense",
+            "weights": rng.normal(size=(width, 2)).tolist(),
+            "offset": [0.0, 0.0],
+            "activation_function": "softmax",
+        }
+    ]
+    network = {
+        "preprocess": preprocess,
+        "layers": layers,
+        "output_exposition": {"type": "categorical", "values": ["x", "y"]},
+        "trees": None,
+    }
+    return create_model(network), preprocess
+
+
+def test_one_wide_row_encodes_as_many_rows_and_dicts_do():
+    model, preprocess = _wide_model()
+    rng = np.random.default_rng(3)
+    odd = {0: None, 1: "2.5", 2: math.nan, 3: 7, 5: True, 6: np.float32(1.5)}
+    categories = ["a", "b", "3", None, "unseen", 3, math.nan]
+    row = []
+    for p in preprocess:
+        if p["type"] == "categorical":
+            row.append(categories[len(row) % len(categories)])
+        else:
+            row.append(odd.get(p["index"], float(rng.normal())))
+    row.append("the objective, ignored")
+    one = model.encode(row)
+    many = model.encode([row, row])
+    by_name = model.encode({f.name: row[f.index] for f in model.fields})
+    assert np.array_equal(one[0], many[0], equal_nan=True) and np.array_equal(one, by_name, equal_nan=True)
+    assert np.isnan(one[0, 0]) and one[0, 1] == 2.5 and one[0, 5] == 1.0
+    assert np.array_equal(model(row), model([row, row])[:1])
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("", None),  # an empty string is a missing number
+        ("abc", "'abc' is not a number"),
+        (1e39, "beyond float32 range"),
+        (10**400, "beyond the range of a float"),
+        ([1.0], r"\[1.0\] is not a number"),
+    ],
+)
+def test_a_bad_value_in_a_wide_row_is_named(value, message):
+    model, preprocess = _wide_model()
+    row = [("a" if p["type"] == "categorical" else 0.5) for p in preprocess]
+    numeric = next(p["index"] for p in preprocess[10:] if p["type"] == "numeric")
+    row[numeric] = value
+    if message is None:
+        encoded = model.encode(row)  # one matrix column per field, in preprocess order
+        assert np.isnan(encoded[0, numeric])
+        by_name = model.encode({f.name: row[f.index] for f in model.fields})
+        assert np.array_equal(encoded, by_name, equal_nan=True)
+        return
+    with pytest.raises(InputDataError, match=rf"row 0, column {numeric}.*{message}"):
+        model(row)

@@ -9,7 +9,8 @@
 //   - one float32 (1, height, width, 3) RGB 0-255 pixel input per image field, already fitted to
 //     the network by the rescale type (warp, pad or crop, nearest neighbour), done here exactly as
 //     sensenet/inputs/rescale.py does it;
-//   - a detector: its fitted image as "pixels"; it returns boxes in those pixels, mapped back here.
+//   - a detector: its fitted image as "pixels" and the original image's [height, width] as
+//     "image_size"; it returns boxes in the original image's pixels, mapped and rounded as BigML does.
 // A self-contained export (convert(..., "tfjs", self_contained=True)) takes one (1, 1) input per
 // non-image field instead of the matrix: float32 numbers, string categories ("" when missing).
 // `tf` is the global of tf.min.js, loaded by index.html before this module. ?backend=cpu (or wasm,
@@ -72,15 +73,18 @@ function fitImage(image, height, width, rescaleType) {
   const columns = sourceIndices(image.width, place.width, place.left, width);
   const out = new Float32Array(height * width * 3);
   if (rescaleType === "pad") {
-    // The padding level: the integer mean of the resized image's levels, rounded down.
-    let sum = 0;
+    // The padding level: the float32 mean of the resized image, summed as TensorFlow sums it.
+    const resized = new Float32Array(rows.length * columns.length * 3);
+    let at = 0;
     for (const r of rows) {
       for (const c of columns) {
-        const at = (r * image.width + c) * 3;
-        sum += image.rgb[at] + image.rgb[at + 1] + image.rgb[at + 2];
+        const from = (r * image.width + c) * 3;
+        resized[at++] = image.rgb[from];
+        resized[at++] = image.rgb[from + 1];
+        resized[at++] = image.rgb[from + 2];
       }
     }
-    out.fill(Math.floor(sum / (rows.length * columns.length * 3)));
+    out.fill(float32Mean(resized));
   }
   rows.forEach((r, y) => {
     columns.forEach((c, x) => {
@@ -94,12 +98,46 @@ function fitImage(image, height, width, rescaleType) {
   return { pixels: out, place };
 }
 
-// Boxes [x1, y1, x2, y2] in network pixels onto the original image, clipped (to_original_pixels).
-function toOriginalPixels(box, image, place) {
-  const clip = (value, limit) => Math.min(Math.max(value, 0), limit);
-  const x = (v) => clip((v + place.left) / place.scaleX, image.width);
-  const y = (v) => clip((v + place.top) / place.scaleY, image.height);
-  return [x(box[0]), y(box[1]), x(box[2]), y(box[3])];
+// The float32 mean of `values` in the order TensorFlow's CPU reduce_mean adds them on two
+// cores (sensenet/inputs/float32_mean.py explains the order): the pad level, to the last bit.
+const PACKET = 8;
+const LEAF = 1024;
+const TWO_SHARDS_FROM = 2 ** 17;
+
+function pieceSum(values, start, end) {
+  const size = end - start;
+  const paired = Math.floor(size / (2 * PACKET)) * 2 * PACKET;
+  const packed = Math.floor(size / PACKET) * PACKET;
+  const lanes = new Float32Array(2 * PACKET); // every store rounds to float32
+  for (let i = 0; i < paired; i += 2 * PACKET) {
+    for (let k = 0; k < 2 * PACKET; k++) lanes[k] = lanes[k] + values[start + i + k];
+  }
+  const first = lanes.slice(0, PACKET);
+  if (packed > paired) for (let k = 0; k < PACKET; k++) first[k] = first[k] + values[start + paired + k];
+  for (let k = 0; k < PACKET; k++) first[k] = first[k] + lanes[PACKET + k];
+  let scalar = 0;
+  for (let i = packed; i < size; i++) scalar = f32(scalar + values[start + i]);
+  const low = [0, 1, 2, 3].map((k) => f32(first[k] + first[k + 4]));
+  return f32(scalar + f32(f32(low[0] + low[2]) + f32(low[1] + low[3])));
+}
+
+function treeSum(values, start, end, first) {
+  const size = end - start;
+  if (size <= PACKET * LEAF) return pieceSum(values, start, end);
+  const split = PACKET * Math.ceil((first + Math.ceil(size / 2)) / PACKET);
+  const left = Math.min(split - first, size);
+  let total = treeSum(values, start, start + left, first);
+  if (left < size) total = f32(total + treeSum(values, start + left, end, split));
+  return total;
+}
+
+function float32Mean(values) {
+  const size = values.length;
+  const block = Math.floor(f32(f32(size) / f32(size >= TWO_SHARDS_FROM ? 2 : 1)));
+  const blocks = Math.floor(size / block);
+  let total = blocks * block < size ? treeSum(values, blocks * block, size, blocks * block) : 0;
+  for (let k = 0; k < blocks; k++) total = f32(total + treeSum(values, k * block, (k + 1) * block, k * block));
+  return f32(total / f32(size));
 }
 
 // A file's pixels as RGB bytes; alpha is dropped, as sensenet does. No file: one black pixel.
@@ -261,15 +299,18 @@ async function detect(model, description, inputs) {
   if (!file) throw new Error("choose an image file");
   const image = await readImage(file);
   const { height, width, rescale_type: rescaleType } = description.image;
-  const { pixels, place } = fitImage(image, height, width, rescaleType);
-  const feeds = { [description.inputs.images[0]]: tf.tensor4d(pixels, [1, height, width, 3], "float32") };
+  const { pixels } = fitImage(image, height, width, rescaleType);
+  const feeds = {
+    [description.inputs.images[0]]: tf.tensor4d(pixels, [1, height, width, 3], "float32"),
+    [description.inputs.image_size]: tf.tensor1d([image.height, image.width], "float32"),
+  };
   const tensors = await model.executeAsync(feeds);
   const out = {};
   for (const [i, name] of description.outputs.entries()) out[name] = Array.from(await tensors[i].data());
   tf.dispose([...tensors, ...Object.values(feeds)]);
   const objects = [];
   for (let i = 0; i < out.count[0]; i++) {
-    const box = toOriginalPixels(out.boxes.slice(4 * i, 4 * i + 4), image, place).map(roundHalfEven);
+    const box = out.boxes.slice(4 * i, 4 * i + 4); // the graph maps and rounds them as BigML does
     objects.push({ box, label: description.classes[out.classes[i]], score: out.scores[i] });
   }
   drawBoxes(image, objects);

@@ -39,6 +39,7 @@ from sensenet.detection.yolo import Detections
 from sensenet.exceptions import UnsupportedError
 
 OUTPUT_NAMES = ("boxes", "scores", "classes", "count")
+IMAGE_SIZE_INPUT = "image_size"  # the original image's (height, width), float32
 DETECTION_KEYS = ("boxes", "scores", "classes")
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from sensenet import __version__
 from sensenet.exceptions import UnsupportedError
 from sensenet.export.description import model_description
-from sensenet.export.detector_graph import OUTPUT_NAMES
+from sensenet.export.detector_graph import IMAGE_SIZE_INPUT, OUTPUT_NAMES
 from sensenet.export.graph import field_input_names, frozen_function, takes_field_inputs
 
 MODEL_FILE = "model.json"
@@ -122,12 +122,14 @@ def write_tfjs(model: Any, path: Path, self_contained: bool = False) -> None:
         "weightsManifest": [{"paths": names, "weights": weights}],
     }
     (path / MODEL_FILE).write_text(json.dumps(document))
-    names = list(signature["inputs"])
+    names = [name for name in signature["inputs"] if name != IMAGE_SIZE_INPUT]
     if takes_field_inputs(model, self_contained):
         fields = field_input_names(model)
         inputs = {"fields": fields, "images": [name for name in names if name not in fields]}
     else:
         matrix = MATRIX_INPUT if MATRIX_INPUT in names else None
         inputs = {"matrix": matrix, "images": [name for name in names if name != MATRIX_INPUT]}
+    if IMAGE_SIZE_INPUT in signature["inputs"]:
+        inputs["image_size"] = IMAGE_SIZE_INPUT
     description = model_description(model, inputs, _output_names(model))
     (path / DESCRIPTION_FILE).write_text(json.dumps(description, indent=1))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import onnxruntime
@@ -32,6 +32,15 @@ def session_options(threads: int = 1) -> onnxruntime.SessionOptions:
     return options
 
 
+def fast_run(session: onnxruntime.InferenceSession) -> Callable[[list[str], dict], list[np.ndarray]]:
+    """`session.run` without its Python-side check of the feed's names, which ours always pass:
+    about 3 us of a 15 us one-row call. The public `run` if the binding ever moves."""
+    binding = getattr(session, "_sess", None)
+    if binding is None or not callable(getattr(binding, "run", None)):
+        return session.run
+    return lambda outputs, feeds: binding.run(outputs, feeds, None)
+
+
 def _session(graph: bytes, threads: int) -> onnxruntime.InferenceSession:
     return onnxruntime.InferenceSession(graph, session_options(threads), providers=["CPUExecutionProvider"])
 
@@ -48,6 +57,7 @@ class OnnxEngine:
     def __init__(self, spec: ModelSpec, settings: Settings):
         threads = session_threads(settings.threads, spec.image_network is not None)
         self._session = _session(deepnet_graph(spec, settings).SerializeToString(), threads)
+        self._run = fast_run(self._session)
         self._outputs = [OUTPUT_NAME]
         self._has_matrix = bool(spec.numeric_inputs)
         self._image_names = [image_input_name(i) for i in range(len(spec.image_inputs))]
@@ -61,7 +71,7 @@ class OnnxEngine:
         feeds = dict(zip(self._image_names, images))
         if self._has_matrix:
             feeds[INPUT_NAME] = matrix
-        return self._session.run(self._outputs, feeds)[0]
+        return self._run(self._outputs, feeds)[0]
 
 
 class OnnxImageNetwork:
