@@ -1,10 +1,23 @@
-"""Shared test helpers: where the BigML fixtures are, and small model builders."""
+"""Shared test helpers: where the BigML fixtures are, small model builders, and the Node packages.
+
+The TF.js tests run exports in Node.js with the packages pinned in
+tests/js/package-lock.json. When a test session selects any of them (their
+modules define ``JS_DIR``) and the packages are absent, as on a fresh clone,
+the session installs them first with ``npm ci`` (under a lock, so sessions
+started together install once); without npm they report the missing package.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import gzip
+import hashlib
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +25,43 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
+JS_DIR = REPO_ROOT / "tests" / "js"
+NPM_TIMEOUT_SECONDS = 600
+
+
+def node_packages_installed() -> bool:
+    return (JS_DIR / "node_modules" / "@tensorflow" / "tfjs" / "package.json").is_file()
+
+
+def install_node_packages() -> str | None:
+    """`npm ci` in tests/js unless its packages are there; the reason when they cannot be installed."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return "npm is not on PATH"
+    digest = hashlib.sha256(str(JS_DIR).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"sensenet-npm-{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if node_packages_installed():
+            return None
+        command = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+        try:
+            result = subprocess.run(
+                command, cwd=JS_DIR, capture_output=True, text=True, timeout=NPM_TIMEOUT_SECONDS
+            )
+        except subprocess.TimeoutExpired:
+            return f"`npm ci` took more than {NPM_TIMEOUT_SECONDS} s"
+        if result.returncode != 0:
+            return f"`npm ci` failed: {result.stderr.strip()[-500:]}"
+    return None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if node_packages_installed():
+        return
+    if any(getattr(getattr(item, "module", None), "JS_DIR", None) for item in session.items):
+        reason = install_node_packages()
+        if reason is not None:
+            print(f"\nNode packages for the TF.js tests not installed in {JS_DIR}: {reason}", file=sys.stderr)
 
 
 def fixture_path(name: str) -> Path:

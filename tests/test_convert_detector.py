@@ -79,8 +79,8 @@ def _objects(boxes, scores, classes, count, labels) -> list[dict]:
 
 
 def _tflite_objects(path, image, labels) -> list[dict]:
-    """LiteRT outputs come in the signature's name order: boxes, classes, count, scores."""
-    boxes, classes, count, scores = tflite_predict(path, image)
+    """tflite_predict gives a detector's named signature outputs in the documented order."""
+    boxes, scores, classes, count = tflite_predict(path, image)
     assert boxes.shape == (len(scores), 4) and classes.shape == scores.shape and count.shape == ()
     return _objects(boxes, scores, classes, int(count), labels)
 

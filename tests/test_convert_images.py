@@ -76,14 +76,8 @@ def _litert_row(interpreter, row, model) -> np.ndarray:
     for i, column in enumerate(IMAGE_COLUMNS):
         with Image.open(FIXTURES / row[column]) as image:
             feeds[f"image_{i}"] = np.asarray(image.convert("RGB"), np.float32)[np.newaxis]
-    details = interpreter.get_input_details()
-    for detail in details:
-        interpreter.resize_tensor_input(detail["index"], feeds[detail["name"]].shape, strict=True)
-    interpreter.allocate_tensors()
-    for detail in details:
-        interpreter.set_tensor(detail["index"], feeds[detail["name"]])
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    # Inputs and outputs by the names of the model's signature.
+    return interpreter.get_signature_runner("serving_default")(**feeds)["probabilities"]
 
 
 def test_tflite_in_litert(exported, model, rows, expected):

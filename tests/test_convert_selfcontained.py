@@ -182,17 +182,12 @@ def _litert_run(path, model, rows: list[list]) -> tuple[np.ndarray, set[str]]:
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
-    inputs = {detail["name"]: detail["index"] for detail in interpreter.get_input_details()}
     feeds = _feeds(model, rows)
-    assert sorted(inputs) == sorted(feeds)
-    for index in inputs.values():
-        interpreter.resize_tensor_input(index, [len(rows), 1], strict=True)
-    interpreter.allocate_tensors()
-    for name, values in feeds.items():
-        interpreter.set_tensor(inputs[name], values)
-    interpreter.invoke()
+    # Inputs and outputs by the names of the model's signature.
+    assert sorted(interpreter.get_signature_list()["serving_default"]["inputs"]) == sorted(feeds)
+    (got,) = interpreter.get_signature_runner("serving_default")(**feeds).values()
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), ops
+    return got, ops
 
 
 TFLITE_CASES = [("regression.json.gz", 0), ("regression.json.gz", 1), ("legacy_regression.json.gz", 0)]
@@ -216,7 +211,7 @@ def test_tflite_input_names_keep_what_tensorflow_allows(tmp_path):
     convert(resource, None, path, "tflite")
     from ai_edge_litert.interpreter import Interpreter
 
-    names = sorted(detail["name"] for detail in Interpreter(model_path=str(path)).get_input_details())
+    names = sorted(Interpreter(model_path=str(path)).get_signature_list()["serving_default"]["inputs"])
     assert names == ["petal_length__cm_", "petal_width__cm_", "sepal_length__cm_", "sepal_width__cm_"]
 
 

@@ -2,22 +2,30 @@
 
 A subcommand module has `HELP` (one line), `add_arguments(parser)` and
 `run(args) -> int`; adding one is a new module and one line below. Every
-subcommand takes --quiet and --debug. Errors a user can cause (a
-`SensenetError`, an unreadable file) end the command with one line on stderr
-and exit status 1; --debug shows the traceback instead.
+subcommand takes --quiet and --debug. Every failure ends the command with one
+line on stderr: exit status 2 for a usage error (`UsageError`, or one argparse
+finds), 1 for anything else (a `SensenetError`, an unreadable file, and as a
+last resort any other exception, named as an internal error); --debug shows
+the traceback instead. Warnings are one line each too. SIGTERM ends a
+command as Ctrl-C does, so temporary files are removed either way.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import NoReturn
 
 from sensenet import __version__
 from sensenet.cli import convert, detect, features, info, predict, serve
+from sensenet.cli.usage import UsageError
 from sensenet.exceptions import SensenetError
 
 COMMANDS: dict[str, ModuleType] = {
@@ -32,6 +40,7 @@ COMMANDS: dict[str, ModuleType] = {
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=module.HELP, parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter
         )
         module.add_arguments(parser_of_command)
+        parser_of_command.set_defaults(command_parser=parser_of_command)
     return parser
 
 
@@ -70,26 +80,75 @@ def _is_positional(word: str) -> bool:
     return word == "-" or word[1:2].isdigit() or (word[1:2] == "." and word[2:3].isdigit())
 
 
+def _show_warning(command: str):
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"sensenet {command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    return show
+
+
+def _terminated(signal_number: int, frame: object) -> NoReturn:
+    raise SystemExit(EXIT_TERMINATED)
+
+
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit while a command runs, so its `finally` blocks remove temporary files."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _failure(args: argparse.Namespace, error: BaseException, internal: bool = False) -> None:
+    message = _one_line(error)
+    if internal:
+        message = (
+            f"internal error ({type(error).__name__}: {message}); run with --debug for the traceback "
+            "and please report it"
+        )
+    print(f"sensenet {args.command}: error: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    command_parser = args.command_parser
     # Positionals after an option (`features NAME --flag IMAGE ...`) come back as extras,
     # as do rows starting with a negative number ("-1.5,2,3,4").
     unknown = [word for word in extra if word.startswith("-") and not _is_positional(word)]
     if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.inputs = [*getattr(args, "inputs", []), *extra]
-    try:
-        return COMMANDS[args.command].run(args)
-    except BrokenPipeError:
-        # The reader went away (`sensenet predict ... | head`): stop quietly.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except (SensenetError, OSError) as error:
-        if args.debug:
-            raise
-        print(f"sensenet {args.command}: error: {_one_line(error)}", file=sys.stderr)
-        return EXIT_ERROR
+    with warnings.catch_warnings(), _terminate_as_exit():
+        warnings.showwarning = _show_warning(args.command)
+        try:
+            return COMMANDS[args.command].run(args)
+        except BrokenPipeError:
+            # The reader went away (`sensenet predict ... | head`): stop quietly.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_ERROR
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+        except UsageError as error:
+            if args.debug:
+                raise
+            command_parser.exit(
+                EXIT_USAGE,
+                f"{command_parser.prog}: error: {_one_line(error)} (see {command_parser.prog} --help)\n",
+            )
+        except (SensenetError, OSError) as error:
+            if args.debug:
+                raise
+            _failure(args, error)
+            return EXIT_ERROR
+        except Exception as error:
+            if args.debug:
+                raise
+            _failure(args, error, internal=True)
+            return EXIT_ERROR

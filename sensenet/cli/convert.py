@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import warnings
 
 from sensenet.cli.model_file import add_model_arguments, open_model, split_model_argument
 from sensenet.cli.native_logs import native_logs_silenced
-from sensenet.exceptions import InputDataError, OutputPathError
+from sensenet.cli.usage import UsageError
 from sensenet.export import FORMATS
+from sensenet.files.writing import check_destination
 from sensenet.models.settings import RESCALE_TYPES
 
 HELP = "write a model as TFLite, TensorFlow.js, ONNX, a SavedModel bundle or Keras weights"
@@ -25,7 +28,10 @@ Write a BigML deepnet in another format, at exactly OUT:
 ONNX and TFLite files are self-contained: one input per field, named by the field, raw
 values in (numbers, category strings); --matrix-input gives them the encoded matrix instead.
 
-An existing OUT is replaced only with --force; a failed conversion leaves nothing behind.
+An existing OUT is replaced only with --force (a link is replaced, never
+written through; a directory only if it is a TF.js model); a failed or killed
+conversion leaves nothing behind. A line on stderr names what was written
+(not with --quiet).
 """
 
 
@@ -51,19 +57,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _size(path: str) -> int:
+    if os.path.isdir(path):
+        return sum(entry.stat().st_size for entry in os.scandir(path) if entry.is_file())
+    return os.path.getsize(path)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
+
+
 def run(args: argparse.Namespace) -> int:
     from sensenet.models.wrappers import convert
 
     model_path, extra = split_model_argument(args, args.inputs)
     if extra:
-        raise InputDataError(f"convert takes one model; unexpected argument(s) {extra}")
-    if os.path.lexists(args.output) and not args.force:
-        raise OutputPathError(
-            f"{args.output} already exists; choose another OUT or pass --force to replace it"
-        )
+        raise UsageError(f"convert takes one model; unexpected argument(s) {extra}")
+    check_destination(args.output, args.force, FORMATS[args.to].replaceable)
     settings = {"rescale_type": args.rescale_type} if args.rescale_type else None
     document = open_model(model_path).document
-    with native_logs_silenced(not args.debug):
-        self_contained = False if args.matrix_input else None
+    self_contained = False if args.matrix_input else None
+    # Warnings are shown after the block, whose stderr is silenced for TensorFlow's native logs.
+    with warnings.catch_warnings(record=True) as caught, native_logs_silenced(not args.debug):
+        warnings.simplefilter("default")
         convert(document, settings, args.output, args.to, overwrite=args.force, self_contained=self_contained)
+    for warning in caught:
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    if not args.quiet:
+        print(
+            f"sensenet convert: wrote {args.output} ({args.to}, {_megabytes(_size(args.output))})",
+            file=sys.stderr,
+        )
     return 0

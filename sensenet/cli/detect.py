@@ -7,17 +7,19 @@ from typing import Any
 
 import orjson
 
-from sensenet.cli.drawing import draw_objects, drawing_paths
+from sensenet.cli.drawing import draw_all, drawing_paths
 from sensenet.cli.images import add_image_arguments, expand_images, image_settings
-from sensenet.cli.model_file import add_model_arguments, open_model, split_model_argument
-from sensenet.cli.output import open_output
+from sensenet.cli.model_file import open_model, split_model_argument
+from sensenet.cli.output import check_output, open_output
 from sensenet.cli.progress import Progress
+from sensenet.cli.skipping import Skips, add_skip_argument, run_each
+from sensenet.cli.usage import UsageError
 from sensenet.engines import ENGINES
 from sensenet.exceptions import InputDataError
 from sensenet.models.detector import ObjectDetector
 
 HELP = "find objects in images with a detector (YOLO) deepnet; JSON Lines out"
-USAGE = "sensenet detect [options] (MODEL | --example NAME) (IMAGE | DIR | GLOB) ..."
+USAGE = "sensenet detect [options] MODEL (IMAGE | DIR | GLOB) ..."
 DESCRIPTION = """\
 Find objects in images with a BigML object detector.
 
@@ -29,20 +31,30 @@ with boxes in pixels of the original image (origin top-left), best first.
 --draw DIR saves a copy of each image with its boxes and labels drawn, under
 the same file name (plus --draw-suffix); an existing file is kept unless
 --force, and a copy never replaces its original.
+
+Every destination (-o, --draw) is checked before anything is detected; -o
+appears only when every image is done (a failure leaves no partial file).
+--force replaces a destination (a link is replaced, never written through).
 """
 
 
 def _fraction(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}")
     return value
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
     return value
 
 
@@ -50,7 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = USAGE
     parser.description = DESCRIPTION
     parser.add_argument("inputs", nargs="*", metavar="MODEL | IMAGE", help=argparse.SUPPRESS)
-    add_model_arguments(parser)
     parser.add_argument(
         "-o", "--output", metavar="FILE", help="write the JSON Lines to FILE (default: stdout)"
     )
@@ -75,8 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TEXT",
         help="added to a drawn copy's file name (before the extension)",
     )
-    parser.add_argument("--force", action="store_true", help="overwrite existing output and drawn files")
+    parser.add_argument("--force", action="store_true", help="replace existing output and drawn files")
     parser.add_argument("--engine", choices=sorted(ENGINES), help="engine that runs the model")
+    add_skip_argument(parser, "images")
     add_image_arguments(parser)
 
 
@@ -92,6 +104,9 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     model_path, arguments = split_model_argument(args, args.inputs)
+    if not arguments:
+        raise UsageError("no images given: name image files, directories or glob patterns after the MODEL")
+    check_output(args.output, args.force)
     images = expand_images(arguments, args.recursive)
     targets = drawing_paths(images, args.draw, args.draw_suffix, args.force) if args.draw else None
     detector = open_model(model_path).create(_settings(args))
@@ -100,14 +115,19 @@ def run(args: argparse.Namespace) -> int:
             f"{model_path} is not an object detector: use `sensenet predict MODEL IMAGE ...`"
         )
 
-    with (
-        open_output(args.output, args.force) as stream,
-        Progress(len(images), "images", enabled=not args.quiet) as progress,
-    ):
+    skips = Skips(args.skip_errors, "detect")
+    found: list[tuple[int, list]] = []
+    with Progress(len(images), "images", enabled=not args.quiet) as progress:
         for number, image in enumerate(images):
-            objects = detector(image)
-            stream.write(orjson.dumps({"image": image, "objects": objects}).decode() + "\n")
-            if targets is not None:
-                draw_objects(image, objects, targets[number])
+            kept, objects = run_each(
+                [image], lambda batch: detector(batch[0]), lambda i, name=image: name, skips
+            )
+            if kept:
+                found.append((number, objects[0]))
             progress.update(1)
-    return 0
+    if targets is not None:
+        draw_all(images, found, targets, args.force)
+    with open_output(args.output, args.force) as stream:
+        for number, objects in found:
+            stream.write(orjson.dumps({"image": images[number], "objects": objects}).decode() + "\n")
+    return skips.exit_status(len(images), "images")

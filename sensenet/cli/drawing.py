@@ -1,9 +1,11 @@
 """Copies of images with a detector's boxes and labels drawn on them (Pillow).
 
 Where the copies go is checked for every image before anything is detected:
-a copy never replaces an existing file without --force, and never lands in
-an image's own directory under its own name (that would replace the
-original), so writing into a source directory needs a --draw-suffix.
+a copy never replaces an existing file without --force, and never lands on
+an original image, whatever links lead there (that would replace it), so
+writing into a source directory needs a --draw-suffix. Copies are written as
+every file is (`sensenet.files.writing`): complete or not at all, a link at
+the destination replaced (with --force), never written through.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 from collections.abc import Sequence
 
 from sensenet.exceptions import InputDataError, OutputPathError
+from sensenet.files.writing import check_destination, new_file
 
 BOX_COLOR = (255, 48, 48)
 TEXT_COLOR = (255, 255, 255)
@@ -25,7 +28,9 @@ def drawing_paths(images: Sequence[str], directory: str, suffix: str, force: boo
     for image in images:
         stem, extension = os.path.splitext(os.path.basename(image))
         target = os.path.join(directory, f"{stem}{suffix}{extension}")
-        if os.path.abspath(target) == os.path.abspath(image):
+        lands_on = os.path.join(os.path.realpath(directory), os.path.basename(target))
+        same_file = os.path.exists(target) and os.path.exists(image) and os.path.samefile(target, image)
+        if lands_on == os.path.realpath(image) or same_file:
             raise OutputPathError(
                 f"--draw {directory} is the directory of {image}: its copy would replace the original; "
                 "choose another directory or add --draw-suffix"
@@ -34,13 +39,12 @@ def drawing_paths(images: Sequence[str], directory: str, suffix: str, force: boo
             raise InputDataError(
                 f"{targets[target]} and {image} would both be drawn to {target}; draw them in separate runs"
             )
-        if os.path.exists(target) and not force:
-            raise OutputPathError(f"{target} already exists; choose another --draw directory or pass --force")
+        check_destination(target, force)
         targets[target] = image
     return list(targets)
 
 
-def draw_objects(image_path: str, objects: Sequence[dict], target: str) -> None:
+def draw_objects(image_path: str, objects: Sequence[dict], target: str, force: bool) -> None:
     """Save a copy of the image with each object's box and "label score" drawn on it."""
     from PIL import Image, ImageDraw
 
@@ -60,4 +64,21 @@ def draw_objects(image_path: str, objects: Sequence[dict], target: str) -> None:
             (x1, label_top, x1 + (right - left) + 2 * line, label_top + height + 2 * line), fill=BOX_COLOR
         )
         draw.text((x1 + line, label_top + line - (top - y1)), text, fill=TEXT_COLOR)
-    image.save(target)
+    image_format = Image.registered_extensions().get(os.path.splitext(target)[1].lower(), "PNG")
+    with new_file(target, force, binary=True) as stream:
+        image.save(stream, format=image_format)
+
+
+def draw_all(
+    images: Sequence[str], found: Sequence[tuple[int, list]], targets: Sequence[str], force: bool
+) -> None:
+    """Every drawn copy, or none: the copies made so far are removed if one fails."""
+    made: list[str] = []
+    try:
+        for number, objects in found:
+            draw_objects(images[number], objects, targets[number], force)
+            made.append(targets[number])
+    except BaseException:
+        for target in made:
+            os.unlink(target)
+        raise

@@ -11,10 +11,16 @@ from typing import Any
 import numpy as np
 
 from sensenet.cli.images import BATCH_IMAGES, add_image_arguments, expand_images, image_settings
+from sensenet.cli.model_file import STDIN, open_model
 from sensenet.cli.native_logs import native_logs_silenced
-from sensenet.cli.output import float32_texts, open_output
+from sensenet.cli.output import check_output, float32_texts, open_output
 from sensenet.cli.progress import Progress
-from sensenet.exceptions import InputDataError, OutputPathError
+from sensenet.cli.skipping import Skips, add_skip_argument, run_each
+from sensenet.cli.usage import UsageError
+from sensenet.exceptions import InputDataError, ModelNotFoundError
+from sensenet.files.writing import new_file
+
+DETECTOR_NETWORKS = ("tinyyolov4", "yolov4")  # pretrained networks without pooled features
 
 HELP = "extract image features with a model's or a pretrained network's image network"
 USAGE = (
@@ -48,11 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="a pretrained network keeps its initializer weights (nothing is downloaded)",
     )
+    add_skip_argument(parser, "images")
     add_image_arguments(parser)
 
 
 def _write_npy(path: str, images: list[str], features: np.ndarray, force: bool) -> None:
-    with open(path, "wb") as stream:
+    with new_file(path, force, binary=True) as stream:
         np.save(stream, features)
 
 
@@ -74,35 +81,60 @@ def _writer(path: str | None) -> Callable[[Any, list[str], np.ndarray, bool], No
         return _write_csv
     extension = os.path.splitext(path)[1].lower()
     if extension not in WRITERS:
-        raise InputDataError(
-            f"-o {path}: unknown output format {extension!r}; use a name ending in .npy or .csv"
-        )
+        raise UsageError(f"-o {path}: unknown output format {extension!r}; use a name ending in .npy or .csv")
     return WRITERS[extension]
+
+
+def _network(name: str) -> Any:
+    """A pretrained network's name, or the document of a model file."""
+    from sensenet.pretrained import NETWORKS
+
+    if name in NETWORKS:
+        return name
+    if name != STDIN and not os.path.exists(name):
+        pooled = ", ".join(n for n in NETWORKS if n not in DETECTOR_NETWORKS)
+        raise ModelNotFoundError(
+            f"{name}: no such model file, nor a pretrained network; the pretrained networks are {pooled}"
+        )
+    model_file = open_model(name)
+    return model_file.document
 
 
 def run(args: argparse.Namespace) -> int:
     from sensenet.models.wrappers import create_image_feature_extractor
 
     if not args.inputs:
-        raise InputDataError("no model given: name a MODEL file or a pretrained network, then images")
-    network, arguments = args.inputs[0], args.inputs[1:]
+        raise UsageError("no model given: name a MODEL file or a pretrained network, then images")
+    name, arguments = args.inputs[0], args.inputs[1:]
+    if not arguments:
+        raise UsageError(f"no images given: name image files, directories or glob patterns after {name}")
     write = _writer(args.output)
-    if args.output and os.path.exists(args.output) and not args.force:
-        raise OutputPathError(
-            f"{args.output} already exists; choose another output or pass --force to overwrite it"
-        )
+    check_output(args.output, args.force)
+    network = _network(name)
     images = expand_images(arguments, args.recursive)
     settings = image_settings(args)
     if args.no_pretrained_weights:
         settings["load_pretrained_weights"] = False
     extractor = create_image_feature_extractor(network, settings)
 
-    batches = []
+    skips = Skips(args.skip_errors, "features")
+    calls = []
+
+    def extract(batch: list[str]) -> np.ndarray:
+        # The first call may start TensorFlow, whose native logs stay off stderr (skips are reported there).
+        with native_logs_silenced(enabled=not calls and not args.debug):
+            calls.append(len(batch))
+            return np.asarray(extractor([os.path.abspath(path) for path in batch]), dtype=np.float32)
+
+    batches, kept_images = [], []
     with Progress(len(images), "images", enabled=not args.quiet) as progress:
         for start in range(0, len(images), BATCH_IMAGES):
-            paths = [os.path.abspath(path) for path in images[start : start + BATCH_IMAGES]]
-            with native_logs_silenced(enabled=start == 0 and not args.debug):  # TensorFlow starts
-                batches.append(np.asarray(extractor(paths), dtype=np.float32))
+            paths = images[start : start + BATCH_IMAGES]
+            kept, results = run_each(paths, extract, lambda i, batch=paths: batch[i], skips)
+            batches.extend(results)
+            kept_images.extend(paths[i] for i in kept)
             progress.update(len(paths))
-    write(args.output, images, np.concatenate(batches), args.force)
-    return 0
+    if not batches:
+        raise InputDataError(f"no features to write: all {len(images)} images have errors")
+    write(args.output, kept_images, np.concatenate(batches), args.force)
+    return skips.exit_status(len(images), "images")

@@ -12,21 +12,33 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import numpy as np
+
 from sensenet.cli.images import BATCH_IMAGES
 from sensenet.cli.output import PredictionWriter
 from sensenet.cli.progress import Progress
 from sensenet.cli.rows import Row, RowSource
+from sensenet.cli.skipping import Skips, run_each
 from sensenet.exceptions import InputDataError
 from sensenet.models.wrappers import Deepnet
 
 
-def predict_images(model: Deepnet, images: Sequence[str], writer: PredictionWriter, quiet: bool) -> None:
+def predict_images(
+    model: Deepnet, images: Sequence[str], writer: PredictionWriter, quiet: bool, skips: Skips
+) -> None:
     """One record per image: its path, then the prediction."""
     padding = [None] * model.spec.image_inputs[0].index
     with Progress(len(images), "images", enabled=not quiet) as progress:
         for start in range(0, len(images), BATCH_IMAGES):
             paths = list(images[start : start + BATCH_IMAGES])
-            writer.write(model([[*padding, os.path.abspath(path)] for path in paths]), paths)
+            kept, outputs = run_each(
+                paths,
+                lambda batch: model([[*padding, os.path.abspath(path)] for path in batch]),
+                lambda i, batch=paths: batch[i],
+                skips,
+            )
+            if kept:
+                writer.write(np.concatenate(outputs), [[paths[i]] for i in kept])
             progress.update(len(paths))
 
 
@@ -48,21 +60,13 @@ def _resolved(rows: list[Row], indexes: tuple[int, ...], directory: str) -> list
     return resolved
 
 
-def _row_error(
-    model: Deepnet, label: str, rows: list[Row], start: int, error: InputDataError
-) -> InputDataError:
-    """The error of the batch's first bad row, numbered from the source's first row."""
-    for number, row in enumerate(rows, start=start):
-        try:
-            model.encode_inputs([row])
-        except InputDataError as bad_row:
-            message = str(bad_row).removeprefix("row 0, ").removeprefix("row 0: ")
-            return InputDataError(f"{label}, row {number}: {message}")
-    return InputDataError(f"{label}: {error}")
-
-
 def predict_image_rows(
-    model: Deepnet, sources: list[RowSource], writer: PredictionWriter, quiet: bool, prefixed: bool
+    model: Deepnet,
+    sources: list[RowSource],
+    writer: PredictionWriter,
+    quiet: bool,
+    prefixed: bool,
+    skips: Skips,
 ) -> None:
     """One record per row; `prefixed` says the model's ``image_path_prefix`` already places the paths."""
     total = sum(len(source.rows) for source in sources)
@@ -76,11 +80,8 @@ def predict_image_rows(
                 rows = source.rows[start : start + BATCH_IMAGES]
                 if directory is not None:
                     rows = _resolved(rows, indexes, directory)
-                try:
-                    outputs = model(rows)
-                except InputDataError as error:
-                    raise InputDataError(
-                        f"{source.label}, rows {start + 1}-{start + len(rows)}: {error}"
-                    ) from None
-                writer.write(outputs)
+                kept, outputs = run_each(rows, model, lambda i, s=start, src=source: src.where(s + i), skips)
+                if kept:
+                    leading = [source.kept[start + i] for i in kept] if source.kept is not None else None
+                    writer.write(np.concatenate(outputs), leading)
                 progress.update(len(rows))

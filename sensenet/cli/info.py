@@ -12,7 +12,7 @@ import numpy as np
 from sensenet.cli.image_info import describe_image_network
 from sensenet.cli.image_info import parameters as image_parameters
 from sensenet.cli.model_file import ModelFile, add_model_arguments, open_model, split_model_argument
-from sensenet.exceptions import InputDataError
+from sensenet.cli.usage import UsageError
 from sensenet.spec.inputs import CategoricalInput, ImageInput, InputField, NumericInput
 from sensenet.spec.layers import (
     Activation,
@@ -37,7 +37,10 @@ LayerSummary = tuple[str, Shape, int]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = "sensenet info [options] (MODEL | --example NAME)"
     parser.add_argument(
-        "inputs", nargs="*", metavar="MODEL", help="a BigML deepnet JSON file (.json or .json.gz)"
+        "inputs",
+        nargs="*",
+        metavar="MODEL",
+        help="a BigML deepnet JSON file (.json, .json.gz, a .zip of one), an .smbundle, or - for stdin",
     )
     add_model_arguments(parser)
     parser.add_argument("--all-layers", action="store_true", help="list every layer of a long image network")
@@ -91,6 +94,12 @@ def summarize_layers(layers: tuple[Any, ...], shape: Shape) -> tuple[list[LayerS
     return rows, shape
 
 
+def _count(number: int, noun: str) -> str:
+    """ "1 class", "3 classes"."""
+    plural = noun + ("es" if noun.endswith("s") else "s")
+    return f"{number} {noun if number == 1 else plural}"
+
+
 def _values(values: tuple[str, ...]) -> str:
     shown = ", ".join(values[:SHOWN_VALUES])
     return shown + (f", ... ({len(values)} in all)" if len(values) > SHOWN_VALUES else "")
@@ -120,13 +129,19 @@ def describe(model_file: ModelFile, spec: ModelSpec, all_layers: bool = False) -
     if isinstance(resource, dict) and resource.get("description"):
         lines.append(f"description: {resource['description']}")
 
-    lines.append(f"inputs: {len(spec.inputs)} fields, {spec.feature_width} features after encoding")
+    lines.append(
+        f"inputs: {_count(len(spec.inputs), 'field')}, {_count(spec.feature_width, 'feature')} after encoding"
+    )
     for field in spec.inputs:
         name = names[field.index] if names and field.index < len(names) else f"field {field.index}"
         lines.append(f"  [{field.index}] " + _input_line(field, repr(name) if names else name, spec))
 
     total = 0
-    if spec.image_network is not None:
+    if model_file.is_bundle:
+        lines.append(
+            "layers: in the bundle's SavedModel graph (sensenet info lists them from the deepnet JSON)"
+        )
+    elif spec.image_network is not None:
         image_network_data = find_network(model_file.document).network["image_network"]
         lines.extend(describe_image_network(image_network_data, spec.image_network, all_layers))
         total += image_parameters(spec.image_network.nodes)
@@ -145,15 +160,16 @@ def describe(model_file: ModelFile, spec: ModelSpec, all_layers: bool = False) -
         for name, shape, parameters in rows:
             lines.append(f"  {name:<40} {str(shape):<10} {parameters:>12,}")
         total += sum(row[2] for row in rows)
-    lines.append(f"parameters: {total:,}")
+    if not model_file.is_bundle:
+        lines.append(f"parameters: {total:,}")
 
     output = spec.output
     if output.kind == BOUNDING_BOX:
-        found = f"{len(output.classes)} classes: {_values(output.classes)}"
+        found = f"{_count(len(output.classes), 'class')}: {_values(output.classes)}"
         lines.append(f"output: object detection (box, label, score per object), {found}")
     elif output.kind == CLASSIFICATION:
         classes = output.classes or ()
-        lines.append(f"output: classification, {len(classes)} classes: {_values(classes)}")
+        lines.append(f"output: classification, {_count(len(classes), 'class')}: {_values(classes)}")
     else:
         spread = f"mean {output.mean:.6g}, stdev {output.stdev:.6g}"
         lines.append(f"output: {output.kind}, one value, de-normalised with {spread}")
@@ -163,7 +179,7 @@ def describe(model_file: ModelFile, spec: ModelSpec, all_layers: bool = False) -
 def run(args: argparse.Namespace) -> int:
     model_path, extra = split_model_argument(args, args.inputs)
     if extra:
-        raise InputDataError(f"info takes one model; unexpected argument(s) {extra}")
+        raise UsageError(f"info takes one model; unexpected argument(s) {extra}")
     model_file = open_model(model_path)
     print("\n".join(describe(model_file, model_file.create().spec, args.all_layers)))
     return 0

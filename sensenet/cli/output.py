@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -12,9 +11,10 @@ from typing import TextIO
 import numpy as np
 import orjson
 
-from sensenet.exceptions import InputDataError
+from sensenet.files.writing import check_destination, new_file
 
 OUTPUT_FORMATS = ("csv", "jsonl")
+STDOUT = "-"
 
 
 def float32_texts(values: np.ndarray) -> np.ndarray:
@@ -22,33 +22,42 @@ def float32_texts(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float32).astype(str)
 
 
+def check_output(path: str | None, force: bool) -> None:
+    """Refuse, before any work, an -o file that exists (without --force) or cannot be written."""
+    if path is not None and path != STDOUT:
+        check_destination(path, force)
+
+
 @contextmanager
 def open_output(path: str | None, force: bool) -> Iterator[TextIO]:
-    """stdout, or a file that is created (an existing file is replaced only with `force`)."""
-    if path is None or path == "-":
+    """stdout, or a new file that appears only once the block succeeds (`sensenet.files.writing`)."""
+    if path is None or path == STDOUT:
         yield sys.stdout
         sys.stdout.flush()
         return
-    if os.path.isfile(path) and not force:
-        raise InputDataError(f"{path} already exists; choose another output or pass --force to overwrite it")
-    with open(path, "w", encoding="utf-8", newline="") as stream:
+    with new_file(path, force) as stream:
         yield stream
 
 
 class PredictionWriter:
     """Writes one record per row: the prediction and, for classifiers, every class's probability.
 
-    With a `key` name (e.g. "image") each record starts with that key's value,
-    given with each batch, so a record says which input it is for.
+    Each record starts with the values of the `leading` columns (the image's
+    path, columns kept from the input with --keep-columns), given with each
+    batch, so a record says which input it is for.
     """
 
     def __init__(
-        self, stream: TextIO, output_format: str, classes: Sequence[str] | None, key: str | None = None
+        self,
+        stream: TextIO,
+        output_format: str,
+        classes: Sequence[str] | None,
+        leading: Sequence[str] = (),
     ):
         self.classes = list(classes) if classes else None
-        self.key = key
+        self.leading = list(leading)
         self._stream = stream
-        writers: dict[str, Callable[[np.ndarray, Sequence[str] | None], None]] = {
+        writers: dict[str, Callable[[np.ndarray, Sequence[Sequence]], None]] = {
             "csv": self._csv,
             "jsonl": self._jsonl,
         }
@@ -57,14 +66,15 @@ class PredictionWriter:
             self._csv_writer = csv.writer(stream, lineterminator="\n")
         self._header_pending = output_format == "csv"
 
-    def write(self, outputs: np.ndarray, keys: Sequence[str] | None = None) -> None:
+    def write(self, outputs: np.ndarray, leading_values: Sequence[Sequence] | None = None) -> None:
+        """One record per row of `outputs`, each after its row of `leading_values`."""
         if self._header_pending:
             header = ["prediction", "probability", *self.classes] if self.classes else ["prediction"]
-            self._csv_writer.writerow([self.key, *header] if self.key else header)
+            self._csv_writer.writerow([*self.leading, *header])
             self._header_pending = False
-        self._write_batch(outputs, keys)
+        self._write_batch(outputs, leading_values if leading_values is not None else [[]] * len(outputs))
 
-    def _csv(self, outputs: np.ndarray, keys: Sequence[str] | None) -> None:
+    def _csv(self, outputs: np.ndarray, leading_values: Sequence[Sequence]) -> None:
         texts = float32_texts(outputs)
         if self.classes is None:
             lines = texts[:, :1].tolist()
@@ -73,9 +83,9 @@ class PredictionWriter:
             names = np.array(self.classes, dtype=object)[best].tolist()
             probabilities = texts[np.arange(len(outputs)), best].tolist()
             lines = [[n, p, *row] for n, p, row in zip(names, probabilities, texts.tolist())]
-        self._csv_writer.writerows(lines if keys is None else ([k, *line] for k, line in zip(keys, lines)))
+        self._csv_writer.writerows([*lead, *line] for lead, line in zip(leading_values, lines))
 
-    def _jsonl(self, outputs: np.ndarray, keys: Sequence[str] | None) -> None:
+    def _jsonl(self, outputs: np.ndarray, leading_values: Sequence[Sequence]) -> None:
         numbers = [[float(text) for text in row] for row in float32_texts(outputs).tolist()]
         if self.classes is None:
             records: list[dict] = [{"prediction": row[0]} for row in numbers]
@@ -89,6 +99,7 @@ class PredictionWriter:
                 }
                 for winner, row in zip(best, numbers)
             ]
-        if keys is not None:
-            records = [{self.key: key, **record} for key, record in zip(keys, records)]
+        records = [
+            {**dict(zip(self.leading, lead)), **record} for lead, record in zip(leading_values, records)
+        ]
         self._stream.write("".join(orjson.dumps(record).decode() + "\n" for record in records))

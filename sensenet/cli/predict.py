@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+import warnings
 from typing import Any
 
 import numpy as np
 
 from sensenet.cli.image_rows import predict_image_rows, predict_images
 from sensenet.cli.images import add_image_arguments, expand_images, image_settings
-from sensenet.cli.model_file import add_model_arguments, open_model, split_model_argument
-from sensenet.cli.output import OUTPUT_FORMATS, PredictionWriter, open_output
+from sensenet.cli.model_file import STDIN, ModelFile, add_model_arguments, open_model, split_model_argument
+from sensenet.cli.output import OUTPUT_FORMATS, PredictionWriter, check_output, open_output
 from sensenet.cli.progress import Progress
 from sensenet.cli.rows import INPUT_FORMATS, SUFFIX_FORMATS, RowLayout, RowSource, argument_rows, file_rows
+from sensenet.cli.skipping import Skips, add_skip_argument, run_each
+from sensenet.cli.usage import UsageError
 from sensenet.engines import ENGINES
 from sensenet.exceptions import InputDataError
 from sensenet.models.wrappers import Deepnet
@@ -73,6 +77,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="directory that image paths in rows are relative to (default: the rows file's directory)",
     )
+    parser.add_argument(
+        "--keep-columns",
+        metavar="COL,...",
+        help="copy these input columns (CSV header names, JSON keys, or the model's field names) "
+        "into each output record, before the prediction",
+    )
+    add_skip_argument(parser, "rows or images")
     add_image_arguments(parser)
 
 
@@ -83,10 +94,21 @@ def _is_file_argument(argument: str) -> bool:
     )
 
 
-def _row_sources(arguments: list[str], layout: RowLayout, input_format: str | None) -> list[RowSource]:
+def _looks_like_file_name(argument: str, row_length: int) -> bool:
+    """A name of an absent file rather than a row: no comma, and a path or a file extension."""
+    if "," in argument:
+        return False
+    if "/" in argument or os.sep in argument:
+        return True
+    return row_length > 1 and re.fullmatch(r"[^\s]+\.[A-Za-z][A-Za-z0-9]{0,4}", argument) is not None
+
+
+def _row_sources(
+    arguments: list[str], layout: RowLayout, input_format: str | None, row_length: int
+) -> list[RowSource]:
     if not arguments:
         if sys.stdin.isatty():
-            raise InputDataError(
+            raise UsageError(
                 "no rows given: write ROWs as arguments, name a CSV or JSON Lines FILE, or pipe rows in"
             )
         arguments = ["-"]
@@ -95,51 +117,70 @@ def _row_sources(arguments: list[str], layout: RowLayout, input_format: str | No
     for argument in arguments:
         if _is_file_argument(argument):
             if pending_rows:
-                sources.append(argument_rows(pending_rows))
+                sources.append(argument_rows(pending_rows, layout))
                 pending_rows = []
             sources.append(file_rows(argument, layout, input_format))
+        elif _looks_like_file_name(argument, row_length):
+            raise InputDataError(
+                f"{argument}: no such file (nor a row of {row_length} comma-separated values)"
+            )
         else:
             pending_rows.append(argument)
     if pending_rows:
-        sources.append(argument_rows(pending_rows))
+        sources.append(argument_rows(pending_rows, layout))
     return sources
 
 
-def _layout(model: Deepnet, names: tuple[str, ...] | None, objective: str | None, header: bool) -> RowLayout:
-    row_length = max(field.index for field in model.spec.inputs) + 1
-    usable = names if names is not None and len(names) >= row_length else None
-    return RowLayout(usable, objective, header)
+def _row_length(model: Deepnet) -> int:
+    return max(field.index for field in model.spec.inputs) + 1
 
 
-def _source_error(model: Deepnet, source: RowSource, end: int, error: InputDataError) -> InputDataError:
-    """The error naming the source and the row counted from the source's first row.
-
-    A chunk's error counts rows from the chunk's start; encoding the source up to
-    the chunk's end again meets the same first bad row, counted from the start.
-    """
-    try:
-        model.encode(source.rows[:end])
-    except InputDataError as numbered:
-        error = numbered
-    return InputDataError(f"{source.label}: {error}")
+def _layout(model_file: ModelFile, model: Deepnet, args: argparse.Namespace) -> RowLayout:
+    names = model_file.input_names
+    usable = names if names is not None and len(names) >= _row_length(model) else None
+    keep = tuple(name.strip() for name in args.keep_columns.split(",")) if args.keep_columns else ()
+    return RowLayout(usable, model_file.objective_name, not args.no_header, keep)
 
 
-def _encode(model: Deepnet, sources: list[RowSource], quiet: bool) -> np.ndarray:
-    """The input matrix of every row, all checked before anything is written."""
+def _extra_values(sources: list[RowSource], row_length: int) -> str | None:
+    """The warning, said once after the predictions, when rows hold more values than the model reads."""
+    for source in sources:
+        for position, row in enumerate(source.rows):
+            if isinstance(row, (list, tuple)) and len(row) > row_length:
+                return (
+                    f"{source.where(position)}: {len(row)} values, but the model reads {row_length}: "
+                    "extra values are ignored (said once, for the first such row)"
+                )
+    return None
+
+
+def _warn(message: str | None) -> None:
+    if message is not None:
+        warnings.warn(message, stacklevel=2)
+
+
+def _encode(
+    model: Deepnet, sources: list[RowSource], quiet: bool, skips: Skips
+) -> tuple[np.ndarray, list[list[Any]]]:
+    """The input matrix of every (good) row and their kept values, all checked before anything is written."""
     total = sum(len(source.rows) for source in sources)
     if total == 0:
         raise InputDataError("no rows to predict: the inputs hold no data rows")
-    matrices = []
+    matrices, kept = [], []
     with Progress(total, "rows read", enabled=not quiet) as progress:
         for source in sources:
             for start in range(0, len(source.rows), BATCH_ROWS):
                 chunk = source.rows[start : start + BATCH_ROWS]
-                try:
-                    matrices.append(model.encode(chunk))
-                except InputDataError as error:
-                    raise _source_error(model, source, start + len(chunk), error) from None
+                positions, results = run_each(
+                    chunk, model.encode, lambda i, s=start, src=source: src.where(s + i), skips
+                )
+                matrices.extend(results)
+                if source.kept is not None:
+                    kept.extend(source.kept[start + position] for position in positions)
                 progress.update(len(chunk))
-    return np.concatenate(matrices)
+    if not matrices:
+        raise InputDataError(f"no rows left to predict: all {total} rows have errors")
+    return np.concatenate(matrices), kept
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -160,38 +201,56 @@ def _is_images_alone(model: Deepnet, arguments: list[str]) -> bool:
 
 
 def _predict_images(
-    args: argparse.Namespace, model: Deepnet, arguments: list[str], layout: RowLayout
-) -> None:
+    args: argparse.Namespace, model: Deepnet, arguments: list[str], layout: RowLayout, skips: Skips
+) -> int:
+    """Predictions of an image model; the number of rows or images given."""
+    classes = model.spec.classes
     if _is_images_alone(model, arguments):
+        if layout.keep:
+            raise UsageError("--keep-columns applies to rows; images alone have only their path, always kept")
         images = expand_images(arguments, args.recursive)
         with open_output(args.output, args.force) as stream:
-            predict_images(
-                model, images, PredictionWriter(stream, args.format, model.spec.classes, "image"), args.quiet
-            )
-        return
-    sources = _row_sources(arguments, layout, args.input_format)
+            writer = PredictionWriter(stream, args.format, classes, ("image",))
+            predict_images(model, images, writer, args.quiet, skips)
+        return len(images)
+    sources = _row_sources(arguments, layout, args.input_format, _row_length(model))
     with open_output(args.output, args.force) as stream:
-        writer = PredictionWriter(stream, args.format, model.spec.classes)
-        predict_image_rows(model, sources, writer, args.quiet, prefixed=bool(args.image_prefix))
+        writer = PredictionWriter(stream, args.format, classes, layout.keep)
+        predict_image_rows(model, sources, writer, args.quiet, bool(args.image_prefix), skips)
+    _warn(_extra_values(sources, _row_length(model)))
+    return sum(len(source.rows) for source in sources)
 
 
-def run(args: argparse.Namespace) -> int:
+def _model(args: argparse.Namespace) -> tuple[ModelFile, Deepnet, list[str]]:
     model_path, arguments = split_model_argument(args, args.inputs)
+    if model_path == STDIN and (not arguments or STDIN in arguments):
+        raise UsageError(
+            "the model is read from stdin (-), so rows cannot be: give rows as arguments or files"
+        )
     model_file = open_model(model_path)
     model = model_file.create(_settings(args))
     if not isinstance(model, Deepnet):
         raise InputDataError(f"{model_path} is an object detector: use `sensenet detect MODEL IMAGE ...`")
-    layout = _layout(model, model_file.input_names, model_file.objective_name, not args.no_header)
+    return model_file, model, arguments
+
+
+def run(args: argparse.Namespace) -> int:
+    check_output(args.output, args.force)
+    model_file, model, arguments = _model(args)
+    layout = _layout(model_file, model, args)
+    skips = Skips(args.skip_errors, "predict")
     if model.spec.image_network is not None:
-        _predict_images(args, model, arguments, layout)
-        return 0
-    matrix = _encode(model, _row_sources(arguments, layout, args.input_format), args.quiet)
+        total = _predict_images(args, model, arguments, layout, skips)
+        return skips.exit_status(total, "items")
+    sources = _row_sources(arguments, layout, args.input_format, _row_length(model))
+    matrix, kept = _encode(model, sources, args.quiet, skips)
 
     with open_output(args.output, args.force) as stream:
-        writer = PredictionWriter(stream, args.format, model.spec.classes)
+        writer = PredictionWriter(stream, args.format, model.spec.classes, layout.keep)
         with Progress(len(matrix), "rows predicted", enabled=not args.quiet) as progress:
             for start in range(0, len(matrix), BATCH_ROWS):
                 batch = matrix[start : start + BATCH_ROWS]
-                writer.write(model(batch))
+                writer.write(model(batch), kept[start : start + BATCH_ROWS] if layout.keep else None)
                 progress.update(len(batch))
-    return 0
+    _warn(_extra_values(sources, _row_length(model)))
+    return skips.exit_status(sum(len(source.rows) for source in sources), "rows")

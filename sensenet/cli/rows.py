@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,18 +36,61 @@ class RowLayout:
     names: tuple[str, ...] | None  # position i names row column i
     objective_name: str | None = None
     header: bool = True  # does a CSV start with a header line?
+    keep: tuple[str, ...] = ()  # columns copied into each output record (--keep-columns)
 
 
 @dataclass(frozen=True)
 class RowSource:
     label: str  # how errors name it: a file name, "stdin" or "command-line rows"
     rows: list[Row]
+    numbers: list[int]  # each row's 1-based line in the file (the argument's position for command-line rows)
+    kept: list[list[Any]] | None = None  # each row's --keep-columns values
+    unit: str = "line"
+
+    def where(self, position: int) -> str:
+        """The row at `position` as a user finds it: "FILE, line N"."""
+        return f"{self.label}, {self.unit} {self.numbers[position]}"
 
 
-def argument_rows(arguments: Sequence[str]) -> RowSource:
+def _looks_like_data(line: Sequence[str]) -> bool:
+    def is_number(text: str) -> bool:
+        try:
+            float(text)
+        except ValueError:
+            return False
+        return True
+
+    return any(is_number(value) for value in line)
+
+
+def _kept_positions(keep: tuple[str, ...], columns: Sequence[str] | None, label: str) -> list[int]:
+    """Where each --keep-columns name is among the named `columns`."""
+    if not keep:
+        return []
+    if columns is None:
+        raise InputDataError(
+            f"{label}: --keep-columns needs named columns (a CSV header, JSON objects, or a model that "
+            "names its fields)"
+        )
+    positions = {name.strip(): column for column, name in reversed(list(enumerate(columns)))}
+    missing = [name for name in keep if name not in positions]
+    if missing:
+        raise InputDataError(f"{label}: --keep-columns {missing} not among the columns {list(positions)}")
+    return [positions[name] for name in keep]
+
+
+def argument_rows(arguments: Sequence[str], layout: RowLayout | None = None) -> RowSource:
     """Rows written as comma-separated values, one per argument (CSV quoting allowed)."""
     rows = [[value or None for value in next(csv.reader([argument]), [])] for argument in arguments]
-    return RowSource("command-line rows", rows)
+    label = "command-line rows"
+    layout = layout or RowLayout(None)
+    kept_positions = _kept_positions(layout.keep, layout.names, label)
+    kept = [[_at(row, column) for column in kept_positions] for row in rows] if layout.keep else None
+    return RowSource(label, rows, list(range(1, len(rows) + 1)), kept, unit="row")
+
+
+def _at(row: Sequence[Any], column: int) -> Any:
+    return row[column] if column < len(row) else None
 
 
 def _header_columns(header: list[str], names: tuple[str, ...], label: str) -> list[int]:
@@ -55,31 +99,48 @@ def _header_columns(header: list[str], names: tuple[str, ...], label: str) -> li
         positions.setdefault(name.strip(), column)
     missing = [name for name in names if name not in positions]
     if missing:
+        advice = (
+            "; the first line looks like data: pass --no-header if the CSV has no header line"
+            if _looks_like_data(header)
+            else ""
+        )
         raise InputDataError(
             f"{label}: the CSV header lacks the model's input field(s) {missing}; "
-            f"the model reads {list(names)}, the header has {[name.strip() for name in header]}"
+            f"the model reads {list(names)}, the header has {[name.strip() for name in header]}{advice}"
         )
     return [positions[name] for name in names]
 
 
 def csv_rows(text: str, label: str, layout: RowLayout) -> RowSource:
-    lines = [line for line in csv.reader(io.StringIO(text)) if line]
+    lines = [(number, line) for number, line in enumerate(csv.reader(io.StringIO(text)), start=1) if line]
     if not layout.header:
-        return RowSource(label, [[value or None for value in line] for line in lines])
+        kept_positions = _kept_positions(layout.keep, layout.names, label)
+        rows = [[value or None for value in line] for _, line in lines]
+        kept = [[_at(line, c) for c in kept_positions] for _, line in lines] if layout.keep else None
+        return RowSource(label, rows, [number for number, _ in lines], kept)
     if not lines:
         raise InputDataError(f"{label}: empty CSV; expected a header line, then one row per line")
-    header, body = lines[0], lines[1:]
+    (_, header), body = lines[0], lines[1:]
+    kept_positions = _kept_positions(layout.keep, header, label)
+    kept = [[_at(line, c) for c in kept_positions] for _, line in body] if layout.keep else None
+    numbers = [number for number, _ in body]
     if layout.names is None:
-        return RowSource(label, [[value or None for value in line] for line in body])
+        if _looks_like_data(header):
+            warnings.warn(
+                f"{label}: the first line ({','.join(header)}) was read as a header, not predicted; "
+                "pass --no-header if it is data",
+                stacklevel=2,
+            )
+        return RowSource(label, [[value or None for value in line] for _, line in body], numbers, kept)
     columns = _header_columns(header, layout.names, label)
     rows = []
-    for number, line in enumerate(body, start=2):
+    for number, line in body:
         if len(line) != len(header):
             raise InputDataError(
                 f"{label}, line {number}: {len(line)} values, but the header has {len(header)}"
             )
         rows.append([line[column] or None for column in columns])
-    return RowSource(label, rows)
+    return RowSource(label, rows, numbers, kept)
 
 
 def _object_row(record: dict, layout: RowLayout, where: str) -> Row:
@@ -88,14 +149,16 @@ def _object_row(record: dict, layout: RowLayout, where: str) -> Row:
             f"{where}: a JSON object needs a model that names its fields (a full BigML resource); "
             "give a JSON array of values in field order instead"
         )
-    unknown = sorted(key for key in record if key not in layout.names and key != layout.objective_name)
+    allowed = set(layout.names) | set(layout.keep) | {layout.objective_name}
+    unknown = sorted(key for key in record if key not in allowed)
     if unknown:
         raise InputDataError(f"{where}: unknown field(s) {unknown}; the model reads {list(layout.names)}")
     return [record.get(name) for name in layout.names]
 
 
 def jsonl_rows(text: str, label: str, layout: RowLayout) -> RowSource:
-    rows = []
+    rows, numbers, kept = [], [], []
+    array_positions = None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -106,11 +169,17 @@ def jsonl_rows(text: str, label: str, layout: RowLayout) -> RowSource:
             raise InputDataError(f"{where}: not valid JSON ({error})") from None
         if isinstance(record, list):
             rows.append(record)
+            if layout.keep:
+                if array_positions is None:
+                    array_positions = _kept_positions(layout.keep, layout.names, where)
+                kept.append([_at(record, c) for c in array_positions])
         elif isinstance(record, dict):
             rows.append(_object_row(record, layout, where))
+            kept.append([record.get(name) for name in layout.keep])
         else:
             raise InputDataError(f"{where}: expected a JSON array or object, got {type(record).__name__}")
-    return RowSource(label, rows)
+        numbers.append(number)
+    return RowSource(label, rows, numbers, kept if layout.keep else None)
 
 
 READERS: dict[str, Callable[[str, str, RowLayout], RowSource]] = {"csv": csv_rows, "jsonl": jsonl_rows}

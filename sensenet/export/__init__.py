@@ -5,24 +5,33 @@ from a built wrapper and a path to files at that path), to the settings the
 format needs when the model is built for it, and to whether it can hold
 BigML's input encoding itself (`self_contained`: one input per field, raw
 values in; see `sensenet.export.onnx_fields`). `export_model` does what every
-format shares: refuse an existing output unless asked to overwrite, write into
-a staging directory beside the destination, and move the result into place only
-when the writer succeeded, so a failed export leaves nothing behind.
+format shares, through `sensenet.files.writing`: refuse an existing output
+unless asked to overwrite, write into a staging directory beside the
+destination, and move the result into place only when the writer succeeded,
+so a failed or killed export leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import shutil
-import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sensenet.exceptions import OutputPathError, SettingsError, UnsupportedError
+from sensenet.exceptions import SettingsError, UnsupportedError
+from sensenet.files.writing import check_destination, publish, staging_directory
 from sensenet.models.settings import ensure_settings
+
+
+def _is_tfjs_directory(path: Path) -> bool:
+    """A TF.js graph-model directory as `write_tfjs` writes it: its JSON files and weight shards only."""
+    return (path / "model.json").is_file() and all(
+        entry.is_file() and not entry.is_symlink() and entry.suffix in (".json", ".bin")
+        for entry in path.iterdir()
+    )
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,9 @@ class Format:
     settings: dict[str, Any] = field(default_factory=dict)  # defaults a model built for it needs
     # The default of the self_contained option; None: the format takes the encoded matrix only.
     self_contained: bool | None = None
+    # Whether an existing directory at the output is one this format wrote (so overwrite may replace it).
+    replaceable: Callable[[Path], bool] | None = None
+    rescale_types: tuple[str, ...] | None = None  # how it can fit images, when it cannot keep the model's
 
     def load_writer(self) -> Callable[..., None]:
         module_name, attribute = self.writer.split(":")
@@ -51,39 +63,26 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    "tflite": Format(  # LiteRT file
-        "sensenet.export.tflite:write_tflite", {"rescale_type": "warp"}, self_contained=True
+    "tflite": Format(  # LiteRT file; images of any size are warped inside the graph
+        "sensenet.export.tflite:write_tflite", {"rescale_type": "warp"}, True, rescale_types=("warp",)
     ),
     # TensorFlow.js graph-model directory; self-contained on request only: string inputs run on the
     # cpu and webgl backends, not known to on wasm
-    "tfjs": Format("sensenet.export.tfjs:write_tfjs", self_contained=False),
+    "tfjs": Format("sensenet.export.tfjs:write_tfjs", self_contained=False, replaceable=_is_tfjs_directory),
     "smbundle": Format("sensenet.export.smbundle:write_smbundle"),  # SavedModel + settings, one file
     "h5": Format("sensenet.export.h5:write_h5"),  # Keras weights
     "onnx": Format("sensenet.export.onnx:write_onnx", self_contained=True),  # the ONNX engine's graph
 }
 
 
+# The formats of whole models that fit images as the model does.
+KEEP_RESCALE_TYPE = ("onnx", "smbundle", "tfjs")
+
+
 def get_format(name: Any) -> Format:
     if not isinstance(name, str) or name not in FORMATS:
         raise SettingsError(f"unknown format {name!r}; known formats are {sorted(FORMATS)}")
     return FORMATS[name]
-
-
-def _check_destination(target: Path, overwrite: bool) -> None:
-    if os.path.lexists(target) and not overwrite:
-        raise OutputPathError(f"{target} already exists; pass overwrite=True to replace it")
-    parent = target.parent
-    if not parent.is_dir():
-        raise OutputPathError(f"cannot write {target}: the directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputPathError(f"cannot write {target}: the directory {parent} is not writable")
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
 
 
 def export_model(
@@ -97,23 +96,40 @@ def export_model(
     chosen = get_format(to_format)
     options = chosen.writer_options(to_format, self_contained)
     writer = chosen.load_writer()
-    target = Path(output_path)
-    if not target.name:
-        raise OutputPathError(f"output path {output_path!r} has no file name")
-    _check_destination(target, overwrite)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    except OSError as error:
-        raise OutputPathError(f"cannot write {target}: {error.strerror}") from None
-    try:
+    target = check_destination(output_path, overwrite, chosen.replaceable)
+    with staging_directory(target) as staging:
         staged = staging / target.name
         writer(model, staged, **options)
-        if os.path.lexists(target):
-            _remove(target)
-        os.replace(staged, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        publish(staged, target, overwrite, chosen.replaceable)
     return target
+
+
+def _fitted_images(to_format: str, requested: str | None) -> None:
+    """Refuse, before any building, a rescale type the format cannot hold."""
+    allowed = get_format(to_format).rescale_types
+    if requested is not None and allowed is not None and requested not in allowed:
+        raise UnsupportedError(
+            f"{to_format} models fit images with rescale_type {allowed[0]!r} only, inside the graph; "
+            f"{requested!r} cannot be exported to {to_format}. Convert to {' or '.join(KEEP_RESCALE_TYPE)}, "
+            f"which keep {requested!r}, or convert without the rescale_type setting (--rescale-type) for a "
+            f"{to_format} model that uses {allowed[0]!r}, whose results differ from {requested!r}'s"
+        )
+
+
+def _warn_refitted(model: Any, to_format: str) -> None:
+    """Say so when the format fits images differently from the model's own rescale type."""
+    allowed = get_format(to_format).rescale_types
+    network = model.spec.image_network if model.spec is not None else None
+    own = network.metadata.rescale_type if network is not None else None
+    if allowed is None or own is None or own in allowed:
+        return
+    warnings.warn(
+        f"this model fits images with rescale_type {own!r}, but a {to_format} model fits them with "
+        f"{allowed[0]!r} inside the graph: its results differ from the model's own; convert to "
+        f"{' or '.join(KEEP_RESCALE_TYPE)} to keep {own!r}",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def convert_model(
@@ -129,11 +145,13 @@ def convert_model(
 
     chosen = get_format(to_format)
     chosen.writer_options(to_format, self_contained)  # a refused option fails before the model is built
-    required = chosen.settings
+    check_destination(output_path, overwrite, chosen.replaceable)
     if not isinstance(model, (Deepnet, ObjectDetector)):
         settings_object = ensure_settings(settings)
-        for key, value in required.items():
+        _fitted_images(to_format, settings_object.rescale_type)
+        for key, value in chosen.settings.items():
             if getattr(settings_object, key) is None:
                 setattr(settings_object, key, value)
         model = create_model(model, settings_object)
+        _warn_refitted(model, to_format)
     return export_model(model, output_path, to_format, overwrite, self_contained)

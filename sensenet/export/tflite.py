@@ -10,21 +10,34 @@ Self-contained (the default): one input per non-image field, named by the
 field (`sensenet.export.graph.field_input_names`: characters TensorFlow
 refuses become "_"), float32 numbers and string categories, encoded in the
 graph with builtin ops; otherwise the input matrix, as the model takes it.
+
+Every export has one signature, ``serving_default``, with named inputs
+(the fields' or ``input_matrix``, then the image inputs; a detector's ``image``) and named
+outputs: ``probabilities`` (classifiers) or ``prediction`` (regressions), or a
+detector's `OUTPUT_NAMES` (``boxes``, ``scores``, ``classes``, ``count``).
+Read them by name (``Interpreter.get_signature_runner()``): the plain output
+tensors come in the converter's (alphabetical) order.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sensenet.exceptions import UnsupportedError
+from sensenet.exceptions import InputDataError, UnsupportedError
+from sensenet.export.detector_graph import OUTPUT_NAMES
 from sensenet.export.graph import frozen_function
 from sensenet.inputs.rescale import choose_rescale_type
 
 TFLITE_RESCALE_TYPE = "warp"
+SIGNATURE = "serving_default"
 
 
 def _rescale_type(model: Any) -> str | None:
@@ -35,6 +48,47 @@ def _rescale_type(model: Any) -> str | None:
     return choose_rescale_type(model.settings.rescale_type, network.metadata.rescale_type)
 
 
+def output_names(model: Any) -> tuple[str, ...]:
+    """The signature's output names, in the documented order."""
+    if model.deepnet_type == "ObjectDetector":
+        return OUTPUT_NAMES
+    if model.spec is None:  # a bare Keras model in a wrapper's place: nothing says what it gives
+        return ("output",)
+    return ("probabilities",) if model.spec.output.classes else ("prediction",)
+
+
+def _signature_function(model: Any, self_contained: bool):
+    """The frozen export function with named inputs and a dict of named outputs."""
+    from sensenet.engines.keras.backend import tf
+
+    frozen = frozen_function(model, resize_images=True, field_inputs=self_contained)
+    specs = [tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in frozen.inputs]
+    names = output_names(model)
+
+    def named(*inputs):
+        outputs = frozen(*inputs)
+        flat = tf.nest.flatten(outputs)
+        # A frozen function gives a dict's values flat, in tf.nest's (sorted key) order.
+        return tf.nest.pack_sequence_as({name: None for name in names}, flat)
+
+    return tf.function(named, input_signature=specs)
+
+
+@contextmanager
+def _converter_notices_hidden() -> Iterator[None]:
+    """TensorFlow's absl notices while it saves and reloads the graph (about gradients it never needs)."""
+    logger = logging.getLogger("absl")
+
+    def hidden(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+    logger.addFilter(hidden)
+    try:
+        yield
+    finally:
+        logger.removeFilter(hidden)
+
+
 def tflite_bytes(model: Any, self_contained: bool = True) -> bytes:
     from sensenet.engines.keras.backend import tf
 
@@ -42,19 +96,27 @@ def tflite_bytes(model: Any, self_contained: bool = True) -> bytes:
     if rescale_type not in (None, TFLITE_RESCALE_TYPE):
         raise UnsupportedError(
             f"TFLite models resize images with rescale_type {TFLITE_RESCALE_TYPE!r} only; this model was "
-            f"built with {rescale_type!r}. Convert from the model JSON (rescale_type is then set for you) "
-            f"or build it with rescale_type {TFLITE_RESCALE_TYPE!r}."
+            f"built with {rescale_type!r}. Build it with the setting rescale_type {TFLITE_RESCALE_TYPE!r} "
+            "(its results then differ from the model's own), or convert it to onnx, smbundle or tfjs, "
+            f"which keep {rescale_type!r}."
         )
-    function = frozen_function(model, resize_images=True, field_inputs=self_contained)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
-    # Anything that is not a builtin op fails here, loudly, instead of needing the Flex delegate.
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    try:
-        return converter.convert()
-    except Exception as error:  # the converter's ConverterError has no public name
-        raise UnsupportedError(
-            f"this model does not convert to builtin TFLite ops ({type(error).__name__}: {error})"
-        ) from None
+    module = tf.Module()
+    module.serve = _signature_function(model, self_contained)
+    with tempfile.TemporaryDirectory(prefix="sensenet-tflite-") as saved, _converter_notices_hidden():
+        # Through a SavedModel, the one converter path that keeps a signature's names.
+        # Gradients are not exported (some activations carry custom ones that cannot be saved).
+        options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+        signatures = {SIGNATURE: module.serve.get_concrete_function()}
+        tf.saved_model.save(module, saved, signatures=signatures, options=options)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+        # Anything that is not a builtin op fails here, loudly, instead of needing the Flex delegate.
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        try:
+            return converter.convert()
+        except Exception as error:  # the converter's ConverterError has no public name
+            raise UnsupportedError(
+                f"this model does not convert to builtin TFLite ops ({type(error).__name__}: {error})"
+            ) from None
 
 
 def write_tflite(model: Any, path: Path, self_contained: bool = True) -> None:
@@ -62,21 +124,30 @@ def write_tflite(model: Any, path: Path, self_contained: bool = True) -> None:
 
 
 def predict_image(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:
-    """Every output of a TFLite image model for one image file, run by LiteRT.
+    """The outputs of a TFLite model whose one input is an image, for one image file, run by LiteRT.
 
-    The input tensor is resized to the image, whose RGB pixels go in as float32.
-    A detector's outputs come in the order of its signature's names (boxes, classes,
-    count, scores), as LiteRT lists them.
+    The image's RGB pixels go in as float32, at their own size. The outputs
+    come in the documented order: a detector's boxes, scores, classes, count;
+    an image classifier's probabilities; an image regression's prediction.
     """
     from ai_edge_litert.interpreter import Interpreter
     from PIL import Image
 
+    interpreter = Interpreter(model_path=os.fspath(tflite_path))
+    signatures = interpreter.get_signature_list()
+    if SIGNATURE not in signatures:
+        raise UnsupportedError(
+            f"{tflite_path} has no {SIGNATURE!r} signature: convert the model again with this sensenet"
+        )
+    inputs, outputs = signatures[SIGNATURE]["inputs"], signatures[SIGNATURE]["outputs"]
+    if len(inputs) != 1 or inputs[0] == "input_matrix":
+        raise InputDataError(
+            f"tflite_predict runs models whose only input is one image; {tflite_path} reads {inputs}: "
+            "run it with ai_edge_litert's Interpreter.get_signature_runner(), feeding each input by name "
+            "(the input matrix from model.encode_inputs, the images' pixels)"
+        )
     with Image.open(image_path) as image:
         pixels = np.asarray(image.convert("RGB"), dtype=np.float32)[np.newaxis]
-    interpreter = Interpreter(model_path=os.fspath(tflite_path))
-    input_index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(input_index, pixels.shape, strict=True)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(input_index, pixels)
-    interpreter.invoke()
-    return [interpreter.get_tensor(output["index"]) for output in interpreter.get_output_details()]
+    results = interpreter.get_signature_runner(SIGNATURE)(**{inputs[0]: pixels})
+    order = OUTPUT_NAMES if set(outputs) == set(OUTPUT_NAMES) else tuple(outputs)
+    return [results[name] for name in order]

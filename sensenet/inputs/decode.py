@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from sensenet.exceptions import ImageError
 from sensenet.limits import MAX_IMAGE_PIXELS
@@ -62,7 +62,9 @@ _MODE_CONVERTERS: dict[str, Callable[[Image.Image, str], np.ndarray]] = {
 
 
 def _raise_undecodable(error: Exception, name: str) -> NoReturn:
-    reason = str(error) or type(error).__name__
+    # Pillow names its in-memory stream ("cannot identify image file <_io.BytesIO object at 0x...>").
+    reason = "unknown image format" if isinstance(error, UnidentifiedImageError) else str(error)
+    reason = reason or type(error).__name__
     raise ImageError(
         f"{name}: cannot be decoded as an image ({reason}): it is truncated, corrupt or not in a "
         f"format Pillow reads (JPEG, PNG, GIF, TIFF, BMP, WebP, ...)"

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sensenet.exceptions import DownloadError, ModelFormatError
+from sensenet.files.writing import publish, temporary_file_beside
 from sensenet.limits import DOWNLOAD_DEADLINE_SECONDS
 from sensenet.pretrained.networks import NETWORKS, get_network, network_version
 from sensenet.pretrained.weights import load_weights, weights_file_format
@@ -223,21 +224,17 @@ def download(url: str, target: Path, topology: dict | None = None) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
         _remove_stale_parts(directory)
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
     except OSError as error:
         raise DownloadError(
             f"cannot write to the weights cache {directory}: {error}; set {CACHE_PATH_VARIABLE} "
             "to a writable directory"
         ) from None
-    os.close(handle)
-    temporary = Path(name)
     try:
-        _fetch(url, temporary, target, topology)
-        _write_digest(target, _sha256(temporary))
-        os.replace(temporary, target)
+        with temporary_file_beside(target) as temporary:
+            _fetch(url, temporary, target, topology)
+            _write_digest(target, _sha256(temporary))
+            publish(temporary, target, overwrite=True)
     except OSError as error:
         if isinstance(error, DownloadError):
             raise
         raise DownloadError(f"cannot write {target} in the weights cache: {error}") from None
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -7,7 +7,22 @@
 // (executeAsync, which models with NonMaxSuppression need, e.g. detectors).
 const fs = require("fs");
 const path = require("path");
-const tf = require("@tensorflow/tfjs");
+const tf = loadTfjs();
+
+// The pinned packages are installed in this directory (tests/conftest.py runs `npm ci` when they are
+// absent); without them, one clear line instead of Node's stack.
+function loadTfjs() {
+  try {
+    return require("@tensorflow/tfjs");
+  } catch (error) {
+    if (error.code !== "MODULE_NOT_FOUND") throw error;
+    console.error(
+      `@tensorflow/tfjs is not installed: run \`npm ci --ignore-scripts\` in ${__dirname} ` +
+        "(the test session does it when npm is on PATH and the npm registry is reachable)"
+    );
+    process.exit(1);
+  }
+}
 
 function readModel(dir) {
   const json = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
