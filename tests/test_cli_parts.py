@@ -8,10 +8,10 @@ import json
 import pytest
 
 from sensenet import InputDataError, ModelNotFoundError
-from sensenet.cli.model_file import field_names
 from sensenet.cli.progress import Progress
 from sensenet.cli.rows import RowLayout, argument_rows, csv_rows, jsonl_rows
 from sensenet.examples import example_path
+from sensenet.spec.source import FieldNames, field_names, read_json_file
 
 
 class Terminal(io.StringIO):
@@ -57,11 +57,9 @@ def test_field_names_follow_input_fields_and_skip_the_objective():
             "deepnet": {"fields": fields, "network": {}},
         }
     }
-    assert field_names(resource) == (("b", "a"), "target")
-    assert field_names({"layers": [], "preprocess": []}) == (None, None)
-    from sensenet.spec.source import read_json_file
-
-    assert field_names(read_json_file(example_path("iris")))[1] == "species"
+    assert field_names(resource) == FieldNames(("b", "a"), ("000002", "000000"), "target")
+    assert field_names({"layers": [], "preprocess": []}) is None
+    assert field_names(read_json_file(example_path("iris"))).objective == "species"
 
 
 def test_unknown_example_names_the_available_ones():

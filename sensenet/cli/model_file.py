@@ -32,7 +32,7 @@ from sensenet.examples import EXAMPLES, example_path
 from sensenet.exceptions import ModelFormatError, ModelNotFoundError, UnsupportedError
 from sensenet.models.bundle import GUARD
 from sensenet.models.wrappers import Deepnet, create_model
-from sensenet.spec.source import read_json_file
+from sensenet.spec.source import field_names, read_json_file
 
 STDIN = "-"
 MAX_ZIPPED_JSON_BYTES = 2 << 30  # a zipped model's declared size above this is refused before reading
@@ -75,29 +75,10 @@ def split_model_argument(args: argparse.Namespace, positionals: Sequence[str]) -
     return positionals[0], list(positionals[1:])
 
 
-def _object_and_deepnet(document: Any) -> tuple[dict, dict]:
-    if not isinstance(document, dict):
-        return {}, {}
-    wrapped = document.get("object")
-    if isinstance(wrapped, dict):
-        return wrapped, wrapped.get("deepnet") or {}
-    return document, document.get("deepnet") or document
-
-
-def field_names(document: Any) -> tuple[tuple[str, ...] | None, str | None]:
+def _names(document: Any) -> tuple[tuple[str, ...] | None, str | None]:
     """The input field names in row order and the objective's name, when the model has them."""
-    resource, deepnet = _object_and_deepnet(document)
-    fields = deepnet.get("fields") if isinstance(deepnet, dict) else None
-    ids = resource.get("input_fields") or (deepnet.get("input_fields") if isinstance(deepnet, dict) else None)
-    objective_id = resource.get("objective_field")
-    if not isinstance(fields, dict) or not isinstance(ids, list):
-        return None, None
-    ids = [field_id for field_id in ids if field_id != objective_id]
-    if not all(isinstance(fields.get(field_id), dict) and "name" in fields[field_id] for field_id in ids):
-        return None, None
-    objective = fields.get(objective_id) if isinstance(objective_id, str) else None
-    objective_name = objective.get("name") if isinstance(objective, dict) else None
-    return tuple(str(fields[field_id]["name"]) for field_id in ids), objective_name
+    names = field_names(document)
+    return (names.names, names.objective) if names is not None else (None, None)
 
 
 def _json_bytes(data: bytes, label: str) -> Any:
@@ -190,7 +171,7 @@ def _from_stdin() -> ModelFile:
         if data.startswith(GUARD):
             raise UnsupportedError("an .smbundle cannot be read from stdin: give its file name")
         document = _json_bytes(data, "stdin")
-    return ModelFile("stdin", document, *field_names(document))
+    return ModelFile("stdin", document, *_names(document))
 
 
 READERS: dict[str, Callable[[str], Any]] = {
@@ -209,5 +190,4 @@ def open_model(path: str) -> ModelFile:
     if kind in FOREIGN_FORMATS:
         raise _foreign(path, kind)
     document = READERS[kind](path)
-    names, objective = field_names(document)
-    return ModelFile(path, document, names, objective)
+    return ModelFile(path, document, *_names(document))
