@@ -15,7 +15,9 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.image_preprocess import FIXTURES, median_ms
-from sensenet.detection.yolo import detect
+from sensenet.detection.yolo import Detections, decode, non_max_suppression
+from sensenet.engines.onnx.engine import session_options, session_threads
+from sensenet.engines.onnx.image import PIXELS_NAME, image_network_graph, node_output_name
 from sensenet.inputs import load_image
 from sensenet.inputs.rescale import placement, rescale, to_original_pixels
 from sensenet.models.wrappers import create_model
@@ -30,20 +32,41 @@ def one_megapixel_photo() -> bytes:
     return stream.getvalue()
 
 
+def bare_heads_session(detector) -> tuple[object, str, list[str]]:
+    """The floor: an onnxruntime session on the detector's own heads graph, with its threads."""
+    import onnxruntime
+
+    network = detector.spec.image_network
+    nodes = network.metadata.output_nodes
+    graph = image_network_graph(network, nodes).SerializeToString()
+    options = session_options(session_threads(detector.settings.threads, True))
+    session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    return session, PIXELS_NAME, [node_output_name(node) for node in nodes]
+
+
 def time_engine(engine: str, resource: dict, data: bytes, pixels: np.ndarray) -> None:
     detector = create_model(resource, {**SETTINGS, "engine": engine})
     detector(data)  # builds the engine
     fitted = rescale(pixels, 256, 256, "pad")[np.newaxis].astype(np.float32)
-    raw = [output[0] for output in detector._run_heads(fitted)]
     place = placement(pixels, 256, 256, "pad")
+    network_size = fitted[0].astype(np.uint8)  # an image already at the network's size
 
     def post():
-        found = detect(raw, detector._heads, 1, iou_threshold=0.2, score_threshold=0.7, max_objects=32)
-        to_original_pixels(found.boxes, pixels.shape, place)
+        found = decode([output[0] for output in detector._run_heads(fitted)], detector._heads, 1)
+        boxes = to_original_pixels(found.boxes, pixels.shape, place)
+        non_max_suppression(Detections(boxes, found.scores, found.classes), 0.2, 0.7, 32)
 
-    print(f"[{engine}] network:      {median_ms(lambda: detector._run_heads(fitted)):7.2f} ms")
-    print(f"[{engine}] post-process: {median_ms(post):7.2f} ms")
+    network = median_ms(lambda: detector._run_heads(fitted))
+    print(f"[{engine}] network:      {network:7.2f} ms")
+    print(f"[{engine}] post-process: {median_ms(post) - network:7.2f} ms")
     print(f"[{engine}] whole call:   {median_ms(lambda: detector(data)):7.2f} ms")
+    if engine == "onnx":
+        session, name, outputs = bare_heads_session(detector)
+        floor = median_ms(lambda: session.run(outputs, {name: fitted}))
+        call = median_ms(lambda: detector(network_size))
+        print(f"[bare ort, same threads] network: {floor:7.2f} ms")
+        print(f"[onnx] network / bare: {network / floor:.2f}x; whole call on network-size pixels / bare: "
+              f"{call / floor:.2f}x (target <= 1.2x)")
 
 
 def main() -> None:
