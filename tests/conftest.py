@@ -2,7 +2,7 @@
 
 The TF.js tests run exports in Node.js with the packages pinned in
 tests/js/package-lock.json. When a test session selects any of them (their
-modules define ``JS_DIR``) and the packages are absent, as on a fresh clone,
+modules use ``run_tfjs`` or define ``JS_DIR``) and the packages are absent, as on a fresh clone,
 the session installs them first with ``npm ci`` (under a lock, so sessions
 started together install once); without npm they report the missing package.
 """
@@ -58,10 +58,40 @@ def install_node_packages() -> str | None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     if node_packages_installed():
         return
-    if any(getattr(getattr(item, "module", None), "JS_DIR", None) for item in session.items):
+    modules = {getattr(item, "module", None) for item in session.items}
+    if any(hasattr(module, "JS_DIR") or hasattr(module, "run_tfjs") for module in modules):
         reason = install_node_packages()
         if reason is not None:
             print(f"\nNode packages for the TF.js tests not installed in {JS_DIR}: {reason}", file=sys.stderr)
+
+
+def run_tfjs(jobs: list[tuple[Path | str, dict[str, np.ndarray]]], workdir: Path) -> list[list[np.ndarray]]:
+    """TF.js exports run in Node.js (tests/js/predict.js): per job, every output of the model.
+
+    A job is (the export's directory, {input name: array}); arrays of strings (dtype object)
+    travel as strings, the others as float32 files in `workdir`.
+    """
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the TF.js check needs Node.js 20 (.ci/run installs it)")
+    specs = []
+    for k, (model, inputs) in enumerate(jobs):
+        feeds = {}
+        for i, (name, array) in enumerate(inputs.items()):
+            array = np.asarray(array)
+            if array.dtype == object:
+                feeds[name] = {"strings": array.ravel().tolist(), "shape": list(array.shape)}
+            else:
+                path = workdir / f"job{k}-input{i}.bin"
+                array.astype("<f4").tofile(path)
+                feeds[name] = {"file": str(path), "shape": list(array.shape)}
+        specs.append({"model": str(model), "inputs": feeds})
+    (workdir / "jobs.json").write_text(json.dumps(specs))
+    command = [node, str(JS_DIR / "predict.js"), str(workdir / "jobs.json")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(result.stdout)
+    return [[np.array(o["values"]).reshape(o["shape"]) for o in outputs] for outputs in results]
 
 
 def fixture_path(name: str) -> Path:

@@ -11,8 +11,6 @@ shared by the module: each takes seconds.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import zipfile
 
 import numpy as np
@@ -23,12 +21,11 @@ from sensenet.inputs import load_image
 from sensenet.inputs.rescale import placement, rescale
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.wrappers import convert, create_model, tflite_predict
-from tests.conftest import REPO_ROOT, fixture_path
+from tests.conftest import fixture_path, run_tfjs
 
 SCORE_TOLERANCE = 1e-5
 SETTINGS = {"bounding_box_threshold": 0.7, "iou_threshold": 0.2}
 LOOSE = {"bounding_box_threshold": 0.05, "iou_threshold": 0.5, "max_objects": 6}
-JS_DIR = REPO_ROOT / "tests" / "js"
 MAX_OBJECTS = 32  # the detector's default
 
 
@@ -115,24 +112,9 @@ def test_the_loose_tflite_detector_keeps_max_objects(exported, photo):
 
 
 def test_tfjs_in_node_finds_the_detectors_boxes(exported, detector, photo, tmp_path):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the TF.js check needs Node.js 20 (.ci/run installs it)")
     fitted, shape, _ = _fitted(detector, photo)
-    fitted.astype("<f4").tofile(tmp_path / "pixels.bin")
-    np.array(shape[:2], "<f4").tofile(tmp_path / "size.bin")
-    inputs = {
-        "pixels": {"file": str(tmp_path / "pixels.bin"), "shape": list(fitted.shape)},
-        "image_size": {"file": str(tmp_path / "size.bin"), "shape": [2]},
-    }
-    (tmp_path / "jobs.json").write_text(json.dumps([{"model": str(exported["tfjs"]), "inputs": inputs}]))
-    result = subprocess.run(
-        [node, str(JS_DIR / "predict.js"), str(tmp_path / "jobs.json")], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    boxes, classes, count, scores = (
-        np.array(o["values"]).reshape(o["shape"]) for o in json.loads(result.stdout)[0]
-    )
+    inputs = {"pixels": fitted, "image_size": np.array(shape[:2], np.float32)}
+    ((boxes, classes, count, scores),) = run_tfjs([(exported["tfjs"], inputs)], tmp_path)
     assert boxes.shape == (MAX_OBJECTS, 4) and count.shape == ()
     _same_objects(_objects(boxes, scores, classes, int(count), ["eye"]), detector(photo))
 

@@ -12,8 +12,6 @@ module (they are slow).
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +20,9 @@ import pytest
 from sensenet.exceptions import UnsupportedError
 from sensenet.export import FORMATS, tfjs
 from sensenet.models.wrappers import convert, create_model
-from tests.conftest import REPO_ROOT, dense, identity_network, load_cases, numeric_field
+from tests.conftest import dense, identity_network, load_cases, numeric_field, run_tfjs
 
 TOLERANCE = 1e-5
-JS_DIR = REPO_ROOT / "tests" / "js"
 
 
 def ensemble_network() -> dict:
@@ -166,11 +163,6 @@ def test_tflite_runs_one_row_at_a_time(converted):
 @pytest.fixture(scope="module")
 def tfjs_predictions(converted, tmp_path_factory) -> dict[str, np.ndarray]:
     """Every model's TF.js export run by Node.js in one process."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the TF.js check needs Node.js 20 (.ci/run installs it)")
-    if not (JS_DIR / "node_modules" / "@tensorflow" / "tfjs").is_dir():
-        pytest.fail(f"@tensorflow/tfjs is not installed: run `npm ci` in {JS_DIR} (.ci/run does)")
     workdir = tmp_path_factory.mktemp("tfjs_inputs")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tfjs, "SHARD_BYTES", 1000)
@@ -180,22 +172,9 @@ def tfjs_predictions(converted, tmp_path_factory) -> dict[str, np.ndarray]:
     for name in MODEL_NAMES + [SHARDED]:
         path = sharded if name == SHARDED else converted.path(name, "tfjs")
         matrix = converted.models[SHARDED_SOURCE if name == SHARDED else name][2]
-        matrix.astype("<f4").tofile(workdir / f"{name}.bin")
-        inputs = {"input_matrix": {"file": str(workdir / f"{name}.bin"), "shape": list(matrix.shape)}}
-        jobs.append({"model": str(path), "inputs": inputs})
-    (workdir / "jobs.json").write_text(json.dumps(jobs))
-    result = subprocess.run(
-        [node, str(JS_DIR / "predict.js"), str(workdir / "jobs.json")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    outputs = json.loads(result.stdout)
-    return {
-        name: np.array(output[0]["values"], np.float32).reshape(output[0]["shape"])
-        for name, output in zip(MODEL_NAMES + [SHARDED], outputs)
-    }
+        jobs.append((path, {"input_matrix": matrix}))
+    outputs = run_tfjs(jobs, workdir)
+    return {name: output[0].astype(np.float32) for name, output in zip(MODEL_NAMES + [SHARDED], outputs)}
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

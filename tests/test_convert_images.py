@@ -9,23 +9,18 @@ Keras for h5 weights and onnxruntime for ONNX.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from sensenet.exceptions import UnsupportedError
 from sensenet.models.wrappers import convert, create_model, tflite_predict
-from tests.conftest import FIXTURES, REPO_ROOT, dense, fixture_path, load_cases
+from tests.conftest import FIXTURES, dense, fixture_path, load_cases, run_tfjs
 
 TOLERANCE = 1e-5
 FIXTURE_PREFIX = "tests/data/"  # the fixture's image paths start here; FIXTURES holds images/
 ROWS = 8
 IMAGE_COLUMNS = (1, 3)
-JS_DIR = REPO_ROOT / "tests" / "js"
 
 
 def _relative(value):
@@ -105,21 +100,9 @@ def test_tflite_warps_a_larger_image_like_python(exported, model, rows, tmp_path
 
 
 def test_tfjs_in_node(exported, model, rows, expected, tmp_path):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the TF.js check needs Node.js 20 (.ci/run installs it)")
     matrix, images = model.encode_inputs(rows)
-    inputs = {}
-    for name, array in [("input_matrix", matrix)] + [(f"image_{i}", a) for i, a in enumerate(images)]:
-        array.astype("<f4").tofile(tmp_path / f"{name}.bin")
-        inputs[name] = {"file": str(tmp_path / f"{name}.bin"), "shape": list(array.shape)}
-    (tmp_path / "jobs.json").write_text(json.dumps([{"model": str(exported["tfjs"]), "inputs": inputs}]))
-    result = subprocess.run(
-        [node, str(JS_DIR / "predict.js"), str(tmp_path / "jobs.json")], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    (output,) = json.loads(result.stdout)[0]
-    got = np.array(output["values"], np.float32).reshape(output["shape"])
+    inputs = {"input_matrix": matrix, **{f"image_{i}": a for i, a in enumerate(images)}}
+    ((got,),) = run_tfjs([(exported["tfjs"], inputs)], tmp_path)
     assert np.abs(got - expected).max() <= TOLERANCE
 
 
@@ -251,16 +234,5 @@ def test_generated_model_in_onnxruntime_and_node(generated, tmp_path):
     session = onnxruntime.InferenceSession(str(paths["onnx"]), providers=["CPUExecutionProvider"])
     assert np.abs(session.run(None, {"image_0": pixels})[0] - expected).max() <= TOLERANCE
 
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the TF.js check needs Node.js 20 (.ci/run installs it)")
-    pixels.astype("<f4").tofile(tmp_path / "pixels.bin")
-    inputs = {"image_0": {"file": str(tmp_path / "pixels.bin"), "shape": list(pixels.shape)}}
-    (tmp_path / "jobs.json").write_text(json.dumps([{"model": str(paths["tfjs"]), "inputs": inputs}]))
-    result = subprocess.run(
-        [node, str(JS_DIR / "predict.js"), str(tmp_path / "jobs.json")], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    (output,) = json.loads(result.stdout)[0]
-    got = np.array(output["values"], np.float32).reshape(output["shape"])
+    ((got,),) = run_tfjs([(paths["tfjs"], {"image_0": pixels})], tmp_path)
     assert np.abs(got - expected).max() <= TOLERANCE

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
-import subprocess
 
 import numpy as np
 import onnx
@@ -26,7 +24,7 @@ from sensenet.exceptions import SettingsError, UnsupportedError
 from sensenet.export.onnx_fields import METADATA_KEY
 from sensenet.models.wrappers import convert, create_model
 from sensenet.spec.source import read_json_file
-from tests.conftest import FIXTURES, REPO_ROOT, load_cases
+from tests.conftest import FIXTURES, load_cases, run_tfjs
 
 TOLERANCE = 1e-6
 UNKNOWN = "no such category"
@@ -216,31 +214,13 @@ def test_tflite_input_names_keep_what_tensorflow_allows(tmp_path):
 
 
 def test_tfjs_takes_raw_values_on_request(exported, tmp_path):
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not installed: the TF.js check needs Node.js 20 (.ci/run installs it)")
     case, model, _ = exported[("regression.json.gz", 0)]
     convert(model, None, tmp_path / "web", "tfjs", self_contained=True)
     description = json.loads((tmp_path / "web" / "sensenet.json").read_text())
     assert description["inputs"] == {"fields": [f.name for f in model.fields], "images": []}
     rows = [v["input"] for v in case["validation"]]
     rows += _with_missing_and_unknown(model, rows)
-    inputs = {}
-    for name, values in _feeds(model, rows).items():
-        if values.dtype == object:
-            inputs[name] = {"strings": values.ravel().tolist(), "shape": list(values.shape)}
-        else:
-            values.astype("<f4").tofile(tmp_path / f"{name}.bin")
-            inputs[name] = {"file": str(tmp_path / f"{name}.bin"), "shape": list(values.shape)}
-    (tmp_path / "jobs.json").write_text(json.dumps([{"model": str(tmp_path / "web"), "inputs": inputs}]))
-    result = subprocess.run(
-        [node, str(REPO_ROOT / "tests" / "js" / "predict.js"), str(tmp_path / "jobs.json")],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    (output,) = json.loads(result.stdout)[0]
-    got = np.array(output["values"]).reshape(output["shape"])
+    ((got,),) = run_tfjs([(tmp_path / "web", _feeds(model, rows))], tmp_path)
     assert np.abs(got - model(rows)).max() <= TOLERANCE
 
 

@@ -12,9 +12,6 @@ boxes past the image's edges.
 from __future__ import annotations
 
 import copy
-import json
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -23,9 +20,7 @@ from sensenet.inputs import load_image, rescale
 from sensenet.models.wrappers import convert, create_model, tflite_predict
 from sensenet.pretrained import get_network
 from tests import reference
-from tests.conftest import REPO_ROOT, fixture_path
-
-JS_DIR = REPO_ROOT / "tests" / "js"
+from tests.conftest import fixture_path, run_tfjs
 
 SIZE = 160
 THRESHOLD, IOU = 0.2515, 0.35  # generated weights score about 0.25
@@ -175,7 +170,7 @@ def test_onnx_and_tfjs_detectors_give_the_same_boxes(network, images, kind, tmp_
     convert(detector, None, tmp_path / "yolo.tfjs", "tfjs")
     session = onnxruntime.InferenceSession(str(tmp_path / "yolo.onnx"), providers=["CPUExecutionProvider"])
     jobs, expected = [], []
-    for name, image in images.items():
+    for image in images.values():
         pixels = load_image(image)
         fitted = rescale(pixels, SIZE, SIZE, kind)[np.newaxis]
         size = np.array(pixels.shape[:2], np.float32)
@@ -187,25 +182,7 @@ def test_onnx_and_tfjs_detectors_give_the_same_boxes(network, images, kind, tmp_
             )
         )
         _same(_graph_objects(found["boxes"], found["scores"], found["classes"], found["count"]), expected[-1])
-        fitted.astype("<f4").tofile(tmp_path / f"{name}.bin")
-        size.astype("<f4").tofile(tmp_path / f"{name}.size.bin")
-        inputs = {
-            "pixels": {"file": str(tmp_path / f"{name}.bin"), "shape": list(fitted.shape)},
-            "image_size": {"file": str(tmp_path / f"{name}.size.bin"), "shape": [2]},
-        }
-        jobs.append({"model": str(tmp_path / "yolo.tfjs"), "inputs": inputs})
+        jobs.append((tmp_path / "yolo.tfjs", {"pixels": fitted, "image_size": size}))
     assert sum(len(objects) for objects in expected) > 10
-    node = shutil.which("node")
-    if node is None or not (JS_DIR / "node_modules" / "@tensorflow" / "tfjs").is_dir():
-        pytest.skip("the TF.js check needs Node.js and `npm ci` in tests/js (.ci/run does both)")
-    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
-    result = subprocess.run(
-        [node, str(JS_DIR / "predict.js"), str(tmp_path / "jobs.json")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    for outputs, objects in zip(json.loads(result.stdout), expected):
-        boxes, classes, count, scores = (np.array(o["values"]).reshape(o["shape"]) for o in outputs)
+    for (boxes, classes, count, scores), objects in zip(run_tfjs(jobs, tmp_path), expected):
         _same(_graph_objects(boxes, scores, classes, count), objects)

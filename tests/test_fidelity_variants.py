@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -21,10 +18,9 @@ import pytest
 from sensenet import ModelFormatError
 from sensenet.models.wrappers import convert, create_model
 from tests import reference
-from tests.conftest import REPO_ROOT
+from tests.conftest import run_tfjs
 
 TOLERANCE = 2e-6
-JS_DIR = REPO_ROOT / "tests" / "js"
 PREPROCESS = [
     {"type": "numeric", "index": 0, "mean": 1.5, "stdev": 2.0},
     {"type": "categorical", "index": 1, "values": ["a", "b", "c"]},
@@ -207,30 +203,6 @@ def _onnx(path, matrix):
     return session.run(None, {session.get_inputs()[0].name: matrix})[0]
 
 
-def _tfjs(paths_and_matrices, workdir) -> list[np.ndarray]:
-    node = shutil.which("node")
-    if node is None or not (JS_DIR / "node_modules" / "@tensorflow" / "tfjs").is_dir():
-        pytest.skip("the TF.js check needs Node.js and `npm ci` in tests/js (.ci/run does both)")
-    jobs = []
-    for k, (path, matrix) in enumerate(paths_and_matrices):
-        matrix.astype("<f4").tofile(workdir / f"{k}.bin")
-        jobs.append(
-            {
-                "model": str(path),
-                "inputs": {"input_matrix": {"file": str(workdir / f"{k}.bin"), "shape": list(matrix.shape)}},
-            }
-        )
-    (workdir / "jobs.json").write_text(json.dumps(jobs))
-    result = subprocess.run(
-        [node, str(JS_DIR / "predict.js"), str(workdir / "jobs.json")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return [np.array(o[0]["values"], np.float32).reshape(o[0]["shape"]) for o in json.loads(result.stdout)]
-
-
 def test_exports_match_the_reference(models, tmp_path):
     """ONNX (onnxruntime), TFLite (LiteRT), TF.js (Node) and .smbundle (TensorFlow), converted once each."""
     differences = {}
@@ -245,8 +217,8 @@ def test_exports_match_the_reference(models, tmp_path):
         differences[(name, "onnx")] = np.abs(_onnx(paths["onnx"], matrix) - expected).max()
         differences[(name, "tflite")] = np.abs(_litert(paths["tflite"], matrix) - expected).max()
         differences[(name, "smbundle")] = np.abs(create_model(paths["smbundle"])(ROWS) - expected).max()
-        tfjs_jobs.append((paths["tfjs"], matrix))
-    for name, got in zip(EXPORTED, _tfjs(tfjs_jobs, tmp_path)):
+        tfjs_jobs.append((paths["tfjs"], {"input_matrix": matrix}))
+    for name, (got,) in zip(EXPORTED, run_tfjs(tfjs_jobs, tmp_path)):
         differences[(name, "tfjs")] = np.abs(got - models[name][1]).max()
     scale = max(max(1.0, np.abs(models[name][1]).max()) for name in EXPORTED)
     assert max(differences.values()) <= 1e-5 * scale, differences

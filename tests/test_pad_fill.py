@@ -10,7 +10,6 @@ pixels, with the numpy reference fed the image padded with that fill.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,9 +22,8 @@ from sensenet.inputs import load_image, rescale
 from sensenet.inputs.float32_mean import float32_mean
 from sensenet.models.wrappers import convert, create_model
 from tests import reference
-from tests.conftest import REPO_ROOT, fixture_path
+from tests.conftest import fixture_path, run_tfjs
 
-JS_DIR = REPO_ROOT / "tests" / "js"
 SIZE = 32  # the pad model's input (height = width)
 TF_MEANS = textwrap.dedent(
     """
@@ -149,29 +147,14 @@ def test_a_pad_model_predicts_with_the_float_fill_everywhere(tf_means, tmp_path)
 
 def _tfjs_difference(model, rows, expected, tmp_path) -> float:
     """TF.js takes the fitted pixels: the ones `rescale` gives (the pad with the float fill)."""
-    node = shutil.which("node")
-    if node is None or not (JS_DIR / "node_modules" / "@tensorflow" / "tfjs").is_dir():
-        pytest.skip("the TF.js check needs Node.js and `npm ci` in tests/js (.ci/run does both)")
     convert(model, None, tmp_path / "pad.tfjs", "tfjs")
     signature = json.loads((tmp_path / "pad.tfjs" / "model.json").read_text())["signature"]["inputs"]
     matrix = model.encode([[value, None] for value, _ in rows])
     pixels = np.stack([rescale(image, SIZE, SIZE, "pad") for _, image in rows])
     names = sorted(signature)
     arrays = dict(zip(names, [matrix, pixels] if "matrix" in names[0] else [pixels, matrix]))
-    inputs = {}
-    for name, array in arrays.items():
-        array.astype("<f4").tofile(tmp_path / f"{name}.bin")
-        inputs[name] = {"file": str(tmp_path / f"{name}.bin"), "shape": list(array.shape)}
-    (tmp_path / "jobs.json").write_text(json.dumps([{"model": str(tmp_path / "pad.tfjs"), "inputs": inputs}]))
-    result = subprocess.run(
-        [node, str(JS_DIR / "predict.js"), str(tmp_path / "jobs.json")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    output = json.loads(result.stdout)[0][0]
-    return float(np.abs(np.array(output["values"]).reshape(output["shape"]) - expected).max())
+    ((got,),) = run_tfjs([(tmp_path / "pad.tfjs", arrays)], tmp_path)
+    return float(np.abs(got - expected).max())
 
 
 def test_tensorflow_alone_on_this_machine_agrees_for_sums_below_2_24():

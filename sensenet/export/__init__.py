@@ -23,7 +23,7 @@ from typing import Any
 
 from sensenet.exceptions import SettingsError, UnsupportedError
 from sensenet.files.writing import check_destination, publish, staging_directory
-from sensenet.models.settings import ensure_settings
+from sensenet.models.settings import Settings, ensure_settings
 
 
 def _is_tfjs_directory(path: Path) -> bool:
@@ -116,7 +116,7 @@ def _fitted_images(to_format: str, requested: str | None) -> None:
         )
 
 
-def _warn_refitted(model: Any, to_format: str) -> None:
+def warn_refitted(model: Any, to_format: str) -> None:
     """Say so when the format fits images differently from the model's own rescale type."""
     allowed = get_format(to_format).rescale_types
     network = model.spec.image_network if model.spec is not None else None
@@ -132,26 +132,21 @@ def _warn_refitted(model: Any, to_format: str) -> None:
     )
 
 
-def convert_model(
-    model: Any,
+def format_settings(
     settings: Any,
     output_path: str | os.PathLike,
     to_format: str,
     overwrite: bool = False,
     self_contained: bool | None = None,
-) -> Path:
-    """`sensenet.models.wrappers.convert`: build the model for the format unless given a wrapper."""
-    from sensenet.models.wrappers import Deepnet, ObjectDetector, create_model
-
+) -> Settings:
+    """The settings a model built for `to_format` needs, after refusing, before anything is built,
+    an option, destination or rescale type the format cannot take."""
     chosen = get_format(to_format)
-    chosen.writer_options(to_format, self_contained)  # a refused option fails before the model is built
+    chosen.writer_options(to_format, self_contained)
     check_destination(output_path, overwrite, chosen.replaceable)
-    if not isinstance(model, (Deepnet, ObjectDetector)):
-        settings_object = ensure_settings(settings)
-        _fitted_images(to_format, settings_object.rescale_type)
-        for key, value in chosen.settings.items():
-            if getattr(settings_object, key) is None:
-                setattr(settings_object, key, value)
-        model = create_model(model, settings_object)
-        _warn_refitted(model, to_format)
-    return export_model(model, output_path, to_format, overwrite, self_contained)
+    settings_object = ensure_settings(settings)
+    _fitted_images(to_format, settings_object.rescale_type)
+    for key, value in chosen.settings.items():
+        if getattr(settings_object, key) is None:
+            setattr(settings_object, key, value)
+    return settings_object

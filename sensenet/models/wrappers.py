@@ -244,9 +244,13 @@ def convert(
     field, raw values in (numbers, NaN missing; category strings, "" missing);
     False: the encoded matrix of `model.encode`, as every other format takes.
     """
-    from sensenet.export import convert_model
+    from sensenet.export import export_model, format_settings, warn_refitted
 
-    convert_model(model, settings, output_path, to_format, overwrite, self_contained)
+    if not isinstance(model, (Deepnet, ObjectDetector)):
+        built_for = format_settings(settings, output_path, to_format, overwrite, self_contained)
+        model = create_model(model, built_for)
+        warn_refitted(model, to_format)
+    export_model(model, output_path, to_format, overwrite, self_contained)
 
 
 def tflite_predict(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:
