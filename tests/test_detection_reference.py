@@ -136,7 +136,7 @@ def test_tflite_detector_gives_the_same_boxes(detectors, images, tmp_path):
 
             Image.fromarray(image).save(tmp_path / f"{name}.png")
             image = str(tmp_path / f"{name}.png")
-        boxes, classes, count, scores = tflite_predict(tmp_path / "yolo.tflite", image)
+        boxes, scores, classes, count = tflite_predict(tmp_path / "yolo.tflite", image)
         count = int(count)
         got = [
             {"box": [int(v) for v in b], "class": int(c), "score": float(s)}
