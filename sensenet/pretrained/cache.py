@@ -16,13 +16,10 @@ default) is abandoned.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
@@ -149,6 +146,8 @@ def _copy_response(url: str, out: BinaryIO) -> tuple[int, int | None]:
     Each read returns what has arrived (``read1``), so the overall deadline holds even
     against a server that trickles one byte at a time.
     """
+    import urllib.request  # with http.client and ssl: 25 ms that a prediction never needs
+
     deadline = time.monotonic() + DOWNLOAD_DEADLINE_SECONDS.value()
     with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
         announced = response.headers.get("Content-Length")
@@ -165,6 +164,9 @@ def _copy_response(url: str, out: BinaryIO) -> tuple[int, int | None]:
 
 
 def _fetch(url: str, temporary: Path, target: Path, topology: dict | None) -> None:
+    import http.client
+    import urllib.error
+
     try:
         with open(temporary, "wb") as out:
             received, announced = _copy_response(url, out)
