@@ -26,6 +26,7 @@ MISSING_CATEGORY = -1.0
 ROW_CLASSES = (list, tuple)
 NARROW_ROW = 32  # fields up to which one numpy call encodes a row faster than struct runs
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+PLAIN_NUMBERS = {float, int, type(None)}  # values numpy reads as float32 without a surprise
 LITTLE_FLOAT32 = np.dtype("<f4")  # what the packers write
 
 
@@ -117,6 +118,10 @@ class RowEncoder:
             value = values[column]
             is_name = value.__class__ is str
             values[column] = codes.get(value, MISSING_CATEGORY) if is_name else _category(codes, value, 0)
+        if set(map(type, values)) <= PLAIN_NUMBERS:  # the common row: checked in Python, one conversion
+            if any(value is not None and (value > FLOAT32_MAX or value < -FLOAT32_MAX) for value in values):
+                raise OverflowError("beyond float32: the column by column road names it")
+            return np.array([values], dtype=np.float32)
         wide = np.array([values], dtype=np.float64)
         if wide.shape != (1, self.width):
             raise TypeError("a value that is not a scalar")
