@@ -40,6 +40,7 @@ from sensenet.models import bundle
 from sensenet.models.wrappers import convert, create_model
 from sensenet.spec import load_spec
 from tests.conftest import dense, numeric_field, regression_network
+from tests.fuzz_cases import Hostile
 from tests.pretrained_helpers import Reply, weights_server, with_generated_weights
 
 
@@ -327,17 +328,6 @@ def test_resizing_a_long_thin_image_needs_no_big_intermediate(shape, rescale_typ
 
 
 # --- rows -------------------------------------------------------------------------------------
-
-
-class Hostile:
-    def __float__(self):
-        raise RuntimeError("no float")
-
-    def __str__(self):
-        raise RuntimeError("no str")
-
-    def __repr__(self):
-        raise RuntimeError("no repr")
 
 
 @pytest.mark.parametrize(
