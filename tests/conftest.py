@@ -65,6 +65,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             print(f"\nNode packages for the TF.js tests not installed in {JS_DIR}: {reason}", file=sys.stderr)
 
 
+def run_litert(path: Path | str, matrix: np.ndarray) -> np.ndarray:
+    """A matrix-fed TFLite export's first output for `matrix`, run by LiteRT."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, matrix.shape, strict=True)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, matrix)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
 def run_tfjs(jobs: list[tuple[Path | str, dict[str, np.ndarray]]], workdir: Path) -> list[list[np.ndarray]]:
     """TF.js exports run in Node.js (tests/js/predict.js): per job, every output of the model.
 

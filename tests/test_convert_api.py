@@ -10,7 +10,7 @@ import pytest
 from sensenet.exceptions import OutputPathError, SettingsError, UnsupportedError
 from sensenet.export import export_model
 from sensenet.models.wrappers import convert, create_model, tflite_predict
-from tests.conftest import dense, numeric_field, regression_network
+from tests.conftest import dense, numeric_field, regression_network, run_litert
 
 TOLERANCE = 1e-5
 
@@ -27,18 +27,6 @@ def small_network() -> dict:
 
 
 ROWS = [[1.5, "a"], [-4.0, "b"], [None, None]]
-
-
-def _litert(path, matrix):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, matrix.shape, strict=True)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, matrix)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +51,7 @@ def test_existing_output_is_refused_unless_overwrite(model, tmp_path):
 
     convert(model, None, target, "tflite", overwrite=True, self_contained=False)
     matrix = model.encode(ROWS)
-    assert np.abs(_litert(target, matrix) - model(matrix)).max() <= TOLERANCE
+    assert np.abs(run_litert(target, matrix) - model(matrix)).max() <= TOLERANCE
 
 
 def test_overwrite_replaces_a_directory_output(model, tmp_path):
@@ -125,7 +113,7 @@ def test_convert_from_a_bundle_path(model, tmp_path):
     matrix = model.encode(ROWS)
     convert(str(bundle), None, tmp_path / "again.tflite", "tflite", self_contained=False)
     convert(str(bundle), None, tmp_path / "again.smbundle", "smbundle")
-    assert np.abs(_litert(tmp_path / "again.tflite", matrix) - model(matrix)).max() <= TOLERANCE
+    assert np.abs(run_litert(tmp_path / "again.tflite", matrix) - model(matrix)).max() <= TOLERANCE
     assert np.abs(create_model(tmp_path / "again.smbundle")(ROWS) - model(ROWS)).max() <= TOLERANCE
 
 

@@ -18,7 +18,7 @@ import pytest
 from sensenet import ModelFormatError
 from sensenet.models.wrappers import convert, create_model
 from tests import reference
-from tests.conftest import run_tfjs
+from tests.conftest import run_litert, run_tfjs
 
 TOLERANCE = 2e-6
 PREPROCESS = [
@@ -184,18 +184,6 @@ EXPORTED = [
 ]
 
 
-def _litert(path, matrix):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, matrix.shape, strict=True)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, matrix)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-
-
 def _onnx(path, matrix):
     import onnxruntime
 
@@ -215,7 +203,7 @@ def test_exports_match_the_reference(models, tmp_path):
         for fmt, path in paths.items():  # the graphs that read the encoded matrix, as the reference does
             convert(model, None, path, fmt, self_contained=False if fmt in ("onnx", "tflite") else None)
         differences[(name, "onnx")] = np.abs(_onnx(paths["onnx"], matrix) - expected).max()
-        differences[(name, "tflite")] = np.abs(_litert(paths["tflite"], matrix) - expected).max()
+        differences[(name, "tflite")] = np.abs(run_litert(paths["tflite"], matrix) - expected).max()
         differences[(name, "smbundle")] = np.abs(create_model(paths["smbundle"])(ROWS) - expected).max()
         tfjs_jobs.append((paths["tfjs"], {"input_matrix": matrix}))
     for name, (got,) in zip(EXPORTED, run_tfjs(tfjs_jobs, tmp_path)):
