@@ -24,6 +24,7 @@ import pytest
 from PIL import Image
 
 import sensenet.pretrained as pretrained
+from sensenet.cli.model_file import open_model
 from sensenet.cli.rows import RowLayout, file_rows
 from sensenet.exceptions import (
     DownloadError,
@@ -239,6 +240,8 @@ def test_a_fifo_never_blocks(tmp_path):
         bundle.read_bundle(fifo, tmp_path)
     with pytest.raises(InputDataError, match="FIFO"):
         file_rows(str(fifo), RowLayout(None))
+    with pytest.raises(ModelFormatError, match="FIFO"):
+        open_model(str(fifo))  # the command line's model reader, which sniffs the file's kind first
     assert time.monotonic() - started < 5
 
 

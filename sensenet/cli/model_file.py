@@ -30,6 +30,7 @@ import orjson
 from sensenet.cli.usage import UsageError
 from sensenet.examples import EXAMPLES, example_path
 from sensenet.exceptions import ModelFormatError, ModelNotFoundError, UnsupportedError
+from sensenet.files.reading import open_regular
 from sensenet.models.bundle import GUARD
 from sensenet.models.wrappers import Deepnet, create_model
 from sensenet.spec.source import field_names, read_json_file
@@ -147,7 +148,7 @@ def _file_kind(path: str) -> str:
         raise ModelNotFoundError(f"{path} is a directory; name a model file")
     if not os.path.exists(path):
         raise ModelNotFoundError(f"model file not found: {path}")
-    with open(path, "rb") as stream:
+    with open_regular(path) as stream:  # a FIFO or device is refused, never waited on
         head = stream.read(len(GUARD))
     if head.startswith(GUARD):
         return "bundle"
