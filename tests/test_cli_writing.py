@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from sensenet import cli
 from sensenet.exceptions import OutputPathError, SettingsError
 from sensenet.files.writing import check_destination, new_file, publish, staging_directory
 from sensenet.models.wrappers import convert
@@ -88,12 +89,37 @@ def test_a_killed_conversion_leaves_its_staging_which_the_next_run_removes(tmp_p
             assert time.monotonic() < deadline and process.poll() is None, "no staging directory appeared"
             time.sleep(0.05)
         process.send_signal(sent)
-        process.wait(timeout=60)
+        _, stderr = process.communicate(timeout=60)
         left = sorted(p.name for p in tmp_path.iterdir())
         if sent == signal.SIGTERM:
-            assert process.returncode == 143 and left == [], left
+            assert (process.returncode, left) == (143, []), stderr.decode()
         else:
             assert len(left) == 1 and left[0].startswith(".iris.tflite.") and left[0].endswith(".staging")
     with staging_directory(target):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_ends_the_command_as_terminated_even_if_native_code_turned_it_into_an_error(monkeypatch):
+    """TensorFlow's converter may wrap the SystemExit our handler raises; the status stays 143."""
+
+    class WrapsSignals:
+        HELP = "raises its own error when interrupted, as native code does"
+
+        @staticmethod
+        def add_arguments(parser):
+            pass
+
+        @staticmethod
+        def run(args):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            except BaseException as interruption:
+                raise RuntimeError("operation cancelled") from interruption
+            return 0
+
+    monkeypatch.setitem(cli.COMMANDS, "wraps", WrapsSignals)
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.main(["wraps"]) == 143
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -87,21 +87,30 @@ def _show_warning(command: str):
     return show
 
 
-def _terminated(signal_number: int, frame: object) -> NoReturn:
-    raise SystemExit(EXIT_TERMINATED)
+class _Termination:
+    """SIGTERM raises SystemExit while a command runs, so its `finally` blocks remove temporary files.
 
+    Native code (TensorFlow's converter) may turn that exit into an error of its own; the
+    command still ends as terminated, because `received` remembers the signal.
+    """
 
-@contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """SIGTERM raises SystemExit while a command runs, so its `finally` blocks remove temporary files."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.received = False
+
+    def _handle(self, signal_number: int, frame: object) -> NoReturn:
+        self.received = True
+        raise SystemExit(EXIT_TERMINATED)
+
+    @contextmanager
+    def as_exit(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGTERM, self._handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _failure(args: argparse.Namespace, error: BaseException, internal: bool = False) -> None:
@@ -125,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.inputs = [*getattr(args, "inputs", []), *extra]
-    with warnings.catch_warnings(), _terminate_as_exit():
+    termination = _Termination()
+    with warnings.catch_warnings(), termination.as_exit():
         warnings.showwarning = _show_warning(args.command)
         try:
             return COMMANDS[args.command].run(args)
@@ -142,13 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 EXIT_USAGE,
                 f"{command_parser.prog}: error: {_one_line(error)} (see {command_parser.prog} --help)\n",
             )
-        except (SensenetError, OSError) as error:
-            if args.debug:
-                raise
-            _failure(args, error)
-            return EXIT_ERROR
         except Exception as error:
+            if termination.received:
+                return EXIT_TERMINATED
             if args.debug:
                 raise
-            _failure(args, error, internal=True)
+            _failure(args, error, internal=not isinstance(error, (SensenetError, OSError)))
             return EXIT_ERROR
