@@ -9,11 +9,13 @@ Keras for h5 weights and onnxruntime for ONNX.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from sensenet.exceptions import UnsupportedError
+from sensenet.exceptions import ImageError, UnsupportedError
 from sensenet.models.wrappers import convert, create_model, tflite_predict
 from tests.conftest import FIXTURES, dense, fixture_path, load_cases, run_tfjs
 
@@ -215,6 +217,18 @@ def test_generated_model_in_litert_with_any_image_size(generated):
     got = np.concatenate([tflite_predict(paths["tflite"], image)[0] for (image,) in images])
     assert got.shape == (len(images), 10)
     assert np.abs(got - warping(images)).max() <= TOLERANCE
+
+
+def test_litert_images_are_read_by_the_rules_for_image_files(generated, tmp_path, monkeypatch):
+    """tflite_predict reads as every image reader does: regular files only, the pixel budget first."""
+    _, _, _, paths = generated
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageError, match="expected a regular file"):
+        tflite_predict(paths["tflite"], fifo)
+    monkeypatch.setenv("SENSENET_MAX_IMAGE_PIXELS", "100")
+    with pytest.raises(ImageError, match="SENSENET_MAX_IMAGE_PIXELS"):
+        tflite_predict(paths["tflite"], fixture_path(GENERATED_IMAGES[0]))
 
 
 def test_generated_model_bundle_keeps_crop(generated):

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from sensenet.exceptions import InputDataError, OutputPathError
 from sensenet.files.writing import check_destination, new_file
+from sensenet.inputs.image import load_image
 
 BOX_COLOR = (255, 48, 48)
 TEXT_COLOR = (255, 255, 255)
@@ -48,9 +49,9 @@ def draw_objects(image_path: str, objects: Sequence[dict], target: str, force: b
     """Save a copy of the image with each object's box and "label score" drawn on it."""
     from PIL import Image, ImageDraw
 
-    # Stored pixel order, EXIF orientation ignored: the boxes are in the pixels the model saw.
-    with Image.open(image_path) as original:
-        image = original.convert("RGB")
+    # Decoded as the detector decoded it (read caps, pixel budget, EXIF orientation ignored):
+    # the boxes are in the pixels the model saw.
+    image = Image.fromarray(load_image(image_path))
     draw = ImageDraw.Draw(image)
     line = max(1, round(min(image.size) / 200))
     for found in objects:

@@ -34,6 +34,7 @@ import numpy as np
 from sensenet.exceptions import InputDataError, UnsupportedError
 from sensenet.export.detector_graph import OUTPUT_NAMES
 from sensenet.export.graph import frozen_function
+from sensenet.inputs.image import load_image
 from sensenet.inputs.rescale import choose_rescale_type
 
 TFLITE_RESCALE_TYPE = "warp"
@@ -131,7 +132,6 @@ def predict_image(tflite_path: str | os.PathLike, image_path: str | os.PathLike)
     an image classifier's probabilities; an image regression's prediction.
     """
     from ai_edge_litert.interpreter import Interpreter
-    from PIL import Image
 
     interpreter = Interpreter(model_path=os.fspath(tflite_path))
     signatures = interpreter.get_signature_list()
@@ -146,8 +146,7 @@ def predict_image(tflite_path: str | os.PathLike, image_path: str | os.PathLike)
             "run it with ai_edge_litert's Interpreter.get_signature_runner(), feeding each input by name "
             "(the input matrix from model.encode_inputs, the images' pixels)"
         )
-    with Image.open(image_path) as image:
-        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)[np.newaxis]
+    pixels = load_image(image_path).astype(np.float32)[np.newaxis]
     results = interpreter.get_signature_runner(SIGNATURE)(**{inputs[0]: pixels})
     order = OUTPUT_NAMES if set(outputs) == set(OUTPUT_NAMES) else tuple(outputs)
     return [results[name] for name in order]
