@@ -16,6 +16,7 @@ import copy
 import numpy as np
 import pytest
 
+from sensenet.exceptions import InputDataError
 from sensenet.inputs import load_image, rescale
 from sensenet.models.wrappers import convert, create_model, tflite_predict
 from sensenet.pretrained import get_network
@@ -112,6 +113,21 @@ def test_iou_exactly_at_the_threshold_suppresses():
     assert reference._iou(boxes[0], boxes[1]) == np.float32(0.25)
     assert non_max_suppression(found, 0.25, 0.5, 10).classes.tolist() == [0, 2]
     assert non_max_suppression(found, 0.26, 0.5, 10).classes.tolist() == [0, 1, 2]
+
+
+def test_a_box_that_overflows_float32_is_our_error_not_a_crash(network, images):
+    """Sizes are exp(raw): a head whose width and height channels reach 100 overflows float32."""
+    overflowing = copy.deepcopy(network)
+    for index in (73, 74):
+        bias = np.zeros(255)
+        for anchor in range(3):
+            bias[anchor * 85 + 2 : anchor * 85 + 4] = 100.0  # width, height -> inf
+            bias[anchor * 85 + 4 : anchor * 85 + 6] = 20.0  # objectness, class 0 -> score ~1
+        overflowing["image_network"]["layers"][index]["bias"] = bias.tolist()
+    for engine in ("onnx", "keras"):
+        detector = create_model(overflowing, {**SETTINGS, "engine": engine})
+        with pytest.raises(InputDataError, match=r"shape \(133, 300, 3\): a detected box is not finite"):
+            detector(images["wide"])
 
 
 def test_clip_boxes_clips_only_the_returned_coordinates(network, images):

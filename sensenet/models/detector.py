@@ -107,10 +107,19 @@ class ObjectDetector(ModelWrapper):
         height, width = self._input_size
         fitted = rescale(pixels, height, width, self._rescale_type)[np.newaxis]
         place = placement(pixels, height, width, self._rescale_type)
-        candidates = self._candidates(fitted, pixels.shape, place)
-        if self._unfiltered:
-            return _unfiltered_output(candidates)
-        found = non_max_suppression(candidates, self._iou_threshold, self._score_threshold, self._max_objects)
+        # Boxes that overflow float32 are refused below, not warned about on the way.
+        with np.errstate(over="ignore", invalid="ignore"):
+            candidates = self._candidates(fitted, pixels.shape, place)
+            if self._unfiltered:
+                return _unfiltered_output(candidates)
+            found = non_max_suppression(
+                candidates, self._iou_threshold, self._score_threshold, self._max_objects
+            )
+        if not np.isfinite(found.boxes).all():
+            raise InputDataError(
+                f"{_described(image)}: a detected box is not finite (float32 overflowed inside the "
+                "network: the model's weights or the image are far from what it was trained on)"
+            )
         boxes = np.clip(found.boxes, 0, _limits(pixels.shape)) if self._clip else found.boxes
         objects = [
             {"box": [int(v) for v in box], "label": self._classes[int(cls)], "score": float(score)}
@@ -125,6 +134,14 @@ class ObjectDetector(ModelWrapper):
         raw = [output[0] for output in self._run_heads(fitted)]
         found = decode(raw, self._heads, len(self._classes))
         return Detections(to_original_pixels(found.boxes, shape, place), found.scores, found.classes)
+
+
+def _described(image: Any) -> str:
+    if isinstance(image, (str, os.PathLike)):
+        return f"image {os.fspath(image)!r}"
+    if isinstance(image, np.ndarray):
+        return f"image array of shape {image.shape}"
+    return f"image ({type(image).__name__})"
 
 
 def _limits(shape: tuple[int, ...]) -> np.ndarray:
