@@ -92,7 +92,10 @@ def test_a_killed_conversion_leaves_its_staging_which_the_next_run_removes(tmp_p
         _, stderr = process.communicate(timeout=60)
         left = sorted(p.name for p in tmp_path.iterdir())
         if sent == signal.SIGTERM:
-            assert (process.returncode, left) == (143, []), stderr.decode()
+            # Python ignores the exit when it lands in a finaliser: the conversion then ends, whole.
+            finished = left == ["iris.tflite"] and target.read_bytes()[4:8] == b"TFL3"
+            assert process.returncode == 143 and (left == [] or finished), (left, stderr.decode())
+            target.unlink(missing_ok=True)
         else:
             assert len(left) == 1 and left[0].startswith(".iris.tflite.") and left[0].endswith(".staging")
     with staging_directory(target):

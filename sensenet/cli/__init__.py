@@ -90,8 +90,10 @@ def _show_warning(command: str):
 class _Termination:
     """SIGTERM raises SystemExit while a command runs, so its `finally` blocks remove temporary files.
 
-    Native code (TensorFlow's converter) may turn that exit into an error of its own; the
-    command still ends as terminated, because `received` remembers the signal.
+    Where Python cannot stop there (native code turning the exit into an error of its own,
+    a finaliser, where Python ignores it and the command runs to its end), the command still
+    exits as terminated, because `received` remembers the signal: its output is then whole
+    or absent, as always.
     """
 
     def __init__(self) -> None:
@@ -138,7 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings(), termination.as_exit():
         warnings.showwarning = _show_warning(args.command)
         try:
-            return COMMANDS[args.command].run(args)
+            status = COMMANDS[args.command].run(args)
+            return EXIT_TERMINATED if termination.received else status
         except BrokenPipeError:
             # The reader went away (`sensenet predict ... | head`): stop quietly.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
