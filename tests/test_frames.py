@@ -253,6 +253,7 @@ def test_one_wide_row_encodes_as_many_rows_and_dicts_do():
         ("abc", "'abc' is not a number"),
         (1e39, "beyond float32 range"),
         (10**400, "beyond the range of a float"),
+        (-math.inf, "infinite values"),
         ([1.0], r"\[1.0\] is not a number"),
     ],
 )
@@ -269,3 +270,12 @@ def test_a_bad_value_in_a_wide_row_is_named(value, message):
         return
     with pytest.raises(InputDataError, match=rf"row 0, column {numeric}.*{message}"):
         model(row)
+
+
+def test_a_short_wide_row_is_named_not_truncated():
+    """The wide road reads runs of fields as slices, which a short row would silently cut."""
+    model, preprocess = _wide_model()
+    row = [("a" if p["type"] == "categorical" else 0.5) for p in preprocess]
+    for short in (row[:-1], row[:10], row[:1]):
+        with pytest.raises(InputDataError, match=f"row 0: has {len(short)} values.*at least {len(row)}"):
+            model(short)
