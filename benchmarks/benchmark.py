@@ -224,11 +224,20 @@ def run_child(script: str, *args: str) -> tuple[float, dict]:
     """Wall seconds of a fresh interpreter running `script` (start to exit), and its JSON report.
 
     The child reads its own peak RSS (VmHWM): the parent's rusage would count the
-    memory of the forked parent before exec.
+    memory of the forked parent before exec. It may write bytecode, as an installed
+    package has it (pip compiles it at install): with PYTHONDONTWRITEBYTECODE set, as
+    on some machines, every start would compile sensenet's sources again (about 50 ms)
+    while numpy and onnxruntime come precompiled.
     """
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", script, *args], capture_output=True, cwd=REPO_ROOT, text=True, check=True
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        cwd=REPO_ROOT,
+        text=True,
+        check=True,
+        env=environment,
     )
     return time.perf_counter() - start, json.loads(done.stdout)
 
@@ -238,6 +247,7 @@ def cold_start(network: dict, row: list, directory: Path) -> None:
     path.write_bytes(orjson.dumps({"deepnet": {"network": network}}))
     print("\ncold start in a fresh process (import, create_model from a file, first prediction)")
     for engine, runs in (("onnx", 7), ("keras", 3)):
+        run_child(COLD_START, str(path), engine, json.dumps(row))  # compiles bytecode, if need be
         results = [run_child(COLD_START, str(path), engine, json.dumps(row)) for _ in range(runs)]
         walls, peaks = [r[0] for r in results], [r[1]["peak_mb"] for r in results]
         steps = ("import", "create_model", "first prediction")
