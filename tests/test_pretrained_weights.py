@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 import zipfile
 
 import h5py
@@ -10,7 +11,7 @@ import orjson
 import pytest
 
 import sensenet.pretrained as pretrained
-from sensenet.exceptions import ModelFormatError, ModelNotFoundError
+from sensenet.exceptions import ModelFormatError, ModelNotFoundError, OutputPathError
 from sensenet.pretrained import blocks
 from sensenet.pretrained.layout import image_classifier, image_metadata
 from sensenet.pretrained.weights import WEIGHT_KEYS
@@ -97,6 +98,33 @@ def test_a_wrong_shape_is_named_by_layer_and_key(resnet18_file):
         pretrained.load_weights(pretrained.get_network("resnet18"), resnet18_file)
 
 
+def test_a_dataset_of_the_wrong_shape_is_refused_before_it_is_read(resnet18_file):
+    """A compressed dataset declaring 3.6 GB in a few KB of file is never inflated."""
+    with h5py.File(resnet18_file, "r+") as stream:
+        group = stream["image_network"]["7"]
+        del group["kernel"]
+        group.create_dataset(
+            "kernel", shape=(30_000, 30_000), dtype="f4", chunks=(1000, 1000), compression="gzip"
+        )
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            ModelFormatError, match=r"kernel: expected shape \(3, 3, 64, 64\), got \(30000, 30000\)"
+        ):
+            pretrained.load_weights(pretrained.get_network("resnet18"), resnet18_file)
+        assert tracemalloc.get_traced_memory()[1] < 200_000_000
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_dataset_of_text_is_our_error(resnet18_file):
+    _rewrite(resnet18_file, "image_network", 2, "variance", np.array([b"x"] * 64))
+    with pytest.raises(
+        ModelFormatError, match=r"layers\[2\] \(batch_normalization\).variance: not an array of numbers"
+    ):
+        pretrained.load_weights(pretrained.get_network("resnet18"), resnet18_file)
+
+
 def test_non_finite_weights_are_refused(resnet18_file):
     _rewrite(resnet18_file, "image_network", 2, "variance", np.full(64, np.nan, np.float32))
     with pytest.raises(ModelFormatError, match=r"layers\[2\] \(batch_normalization\).variance: contains NaN"):
@@ -153,9 +181,14 @@ def test_files_that_are_not_weights_are_refused(tmp_path):
 def test_write_weights_never_overwrites_unasked_and_needs_arrays(tmp_path, resnet18_file):
     before = resnet18_file.read_bytes()
     network = with_generated_weights(pretrained.get_network("resnet18"), seed=9)
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    with pytest.raises(OutputPathError, match=r"already exists.*overwrite=True"):
         pretrained.write_weights(network, resnet18_file)
     assert resnet18_file.read_bytes() == before
+    broken = with_generated_weights(pretrained.get_network("resnet18"), seed=9)
+    broken["layers"][0]["weights"] = np.full_like(broken["layers"][0]["weights"], np.nan)
+    with pytest.raises(ModelFormatError, match="contains NaN"):
+        pretrained.write_weights(broken, resnet18_file, overwrite=True)
+    assert resnet18_file.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["resnet18.h5"]
     pretrained.write_weights(network, resnet18_file, overwrite=True)
     assert_same_weights(pretrained.load_weights(pretrained.get_network("resnet18"), resnet18_file), network)
     with pytest.raises(

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import ModelFormatError, ModelNotFoundError
+from sensenet.files.writing import check_destination, publish, temporary_file_beside
 
 FORMAT_NAME = "sensenet-weights"
 FORMAT_VERSION = 1
@@ -181,7 +182,17 @@ def _copy(network: dict) -> dict:
 
 
 def _checked(array: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
-    array = np.asarray(array, dtype=np.float32)
+    """An array of the layer's shape, finite; a file's dataset is checked before it is read,
+    so a huge or highly compressed one is never inflated into memory."""
+    if hasattr(array, "dtype"):
+        if tuple(array.shape) != shape:
+            raise ModelFormatError(f"{where}: expected shape {shape}, got {tuple(array.shape)}")
+        if np.dtype(array.dtype).kind not in "biuf":
+            raise ModelFormatError(f"{where}: not an array of numbers (dtype {array.dtype})")
+    try:
+        array = np.asarray(array, dtype=np.float32)
+    except (TypeError, ValueError, OSError) as error:
+        raise ModelFormatError(f"{where}: not an array of numbers ({error})") from None
     if array.shape != shape:
         raise ModelFormatError(f"{where}: expected shape {shape}, got {array.shape}")
     if not np.all(np.isfinite(array)):
@@ -229,7 +240,7 @@ def _read_sensenet(root: Any, network: dict, shapes: dict, path: str) -> dict[tu
             raise ModelFormatError(
                 f"{where}: file has weights {sorted(keys)}, the layer needs {sorted(layer_shapes)}"
             )
-        found[(section, position)] = [group[key][()] for key in layer_shapes]
+        found[(section, position)] = [group[key] for key in layer_shapes]
     return found
 
 
@@ -239,7 +250,7 @@ def _read_keras(root: Any, network: dict, shapes: dict, path: str) -> dict[tuple
         group = root[name.decode() if isinstance(name, bytes) else name]
         names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
         if names:
-            stored.append([group[n][()] for n in names])
+            stored.append([group[n] for n in names])
     image_only = list(_weighted(shapes, ("image_network",)))
     everything = list(_weighted(shapes, SECTIONS))
     targets = image_only if len(stored) == len(image_only) else everything
@@ -294,28 +305,29 @@ def load_weights(topology: dict, path: str | os.PathLike) -> dict:
     if kind is None:
         raise ModelFormatError(f"{name}: neither a {FORMAT_NAME} file nor a Keras HDF5 weights file")
     shapes = weight_shapes(topology)
+    network = _copy(topology)
     with h5py.File(name, "r") as stream:
         if kind == "sensenet":
             found = _read_sensenet(stream, topology, shapes, name)
         else:
             found = _read_keras(_keras_root(stream), topology, shapes, name)
-    network = _copy(topology)
-    for (section, position), arrays in found.items():
-        layer = _layers(network, section)[position]
-        layer_shapes = shapes[section][position]
-        for key, array in zip(layer_shapes, arrays):
-            where = f"{_where(name, section, position)} ({layer['type']}).{key}"
-            layer[key] = _checked(array, layer_shapes[key], where)
+        for (section, position), datasets in found.items():
+            layer = _layers(network, section)[position]
+            layer_shapes = shapes[section][position]
+            for key, dataset in zip(layer_shapes, datasets):
+                where = f"{_where(name, section, position)} ({layer['type']}).{key}"
+                layer[key] = _checked(dataset, layer_shapes[key], where)
     return network
 
 
 def write_weights(network: dict, path: str | os.PathLike, overwrite: bool = False) -> None:
-    """Write the arrays of `network` (every weight key an array) as a weights file `load_weights` reads."""
+    """Write the arrays of `network` (every weight key an array) as a weights file `load_weights` reads.
+
+    Written as every output is (`sensenet.files.writing`): whole or not at all, an existing
+    file replaced only with `overwrite`."""
     import h5py
 
-    name = os.fspath(path)
-    if os.path.exists(name) and not overwrite:
-        raise FileExistsError(f"{name} exists; pass overwrite=True to replace it")
+    target = check_destination(path, overwrite)
     shapes = weight_shapes(network)
     arrays: dict[tuple[str, int], dict[str, np.ndarray]] = {}
     for section, position, layer_shapes in _weighted(shapes, SECTIONS):
@@ -328,8 +340,8 @@ def write_weights(network: dict, path: str | os.PathLike, overwrite: bool = Fals
                 )
             arrays.setdefault((section, position), {})[key] = _checked(layer[key], shape, where)
     meta = network["image_network"]["metadata"]
-    try:
-        with h5py.File(name, "w") as stream:
+    with temporary_file_beside(target) as temporary:
+        with h5py.File(temporary, "w") as stream:
             stream.attrs["format"] = FORMAT_NAME
             stream.attrs["format_version"] = FORMAT_VERSION
             for attribute in ("base_image_network", "version"):
@@ -341,6 +353,4 @@ def write_weights(network: dict, path: str | os.PathLike, overwrite: bool = Fals
                 group = stream[section].create_group(str(position))
                 for key, array in layer_arrays.items():
                     group.create_dataset(key, data=array)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)  # never leave half a weights file behind
-        raise
+        publish(temporary, target, overwrite)
