@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -493,7 +494,8 @@ def test_sigterm_lets_requests_in_progress_finish(tmp_path):
         answers = [
             load.submit(server.request, "POST", "/v1/models/dense/predict", {"rows": [row]}) for row in rows
         ]
-        time.sleep(0.3)
+        # Whole requests answered meanwhile (a slow machine must not see them refused after SIGTERM).
+        futures.wait(answers, timeout=REQUEST_TIMEOUT)
         server.process.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         for sock, rest in pending:
