@@ -152,11 +152,11 @@ class RowEncoder:
         try:
             self._row_packer.pack_into(buffer, 0, *values)
         except (struct.error, OverflowError):
-            with np.errstate(over="ignore"):
-                wide = np.array([values], dtype=np.float64)
+            wide = np.array([values], dtype=np.float64)
             if wide.shape != (1, self.width):
                 raise TypeError("a row too short, or a value that is not a scalar") from None
-            buffer = bytearray(wide.astype(LITTLE_FLOAT32).tobytes())
+            with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused below
+                buffer = bytearray(wide.astype(LITTLE_FLOAT32).tobytes())
         matrix = np.frombuffer(buffer, LITTLE_FLOAT32).reshape(1, self.width)
         if np.isinf(matrix).any():
             raise OverflowError("beyond float32: the column by column road names it")
