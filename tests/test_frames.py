@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -90,6 +91,55 @@ def test_categoricals_nan_and_pandas_na_are_the_row_apis_missing_values():
     frame.loc[3, categorical[1]] = "a category BigML never saw"
     rows = frame.astype(object).where(frame.notna(), None).values.tolist()
     assert np.array_equal(model(frame), model(rows))
+
+
+def test_every_pandas_missing_marker_is_missing_in_any_column_kind():
+    """pd.NA, NaT, None and NaN, in string, object and numeric columns and in plain rows."""
+    case = CASES[0]
+    model = create_model(_resource(case["model"], _names(case)))
+    frame = _frame(case).head(6).reset_index(drop=True)
+    categorical = [f.name for f in model.fields if f.optype == "categorical"]
+    numeric = [f.name for f in model.fields if f.optype == "numeric"]
+    frame[categorical[0]] = frame[categorical[0]].astype("string")
+    frame.loc[0, categorical[0]] = pd.NA
+    frame[categorical[1]] = frame[categorical[1]].astype(object)
+    frame.loc[1, categorical[1]] = pd.NaT
+    frame.loc[2, categorical[1]] = math.nan
+    frame[numeric[0]] = frame[numeric[0]].astype(object)
+    frame.loc[3, numeric[0]] = pd.NA
+    frame.loc[4, numeric[0]] = None
+    frame.loc[5, numeric[0]] = np.float32("nan")
+    missing = [(0, categorical[0]), (1, categorical[1]), (2, categorical[1])]
+    missing += [(r, numeric[0]) for r in (3, 4, 5)]
+    rows = frame.astype(object).values.tolist()
+    plain = [list(row) for row in rows]
+    for r, name in missing:
+        plain[r][list(frame.columns).index(name)] = None
+    expected = model(plain)
+    assert np.array_equal(model(frame), expected)
+    assert np.array_equal(model(rows), expected)  # the markers in plain rows too
+    assert np.array_equal(model(frame.to_dict("records")), expected)
+
+
+def test_a_missing_image_in_a_frame_is_the_row_apis_missing_image():
+    case = load_cases("image_regression.json.gz")[0]
+    model = create_model(case["model"])
+    images = fixture_path("images")
+    row = [
+        images.parent / value.removeprefix("tests/data/")
+        if isinstance(value, str) and "/" in value
+        else value
+        for value in case["validation"][0]["input"]
+    ]
+    row = [str(value) if isinstance(value, Path) else value for value in row]
+    first, second = (f.index for f in model.fields if f.optype == "image")
+    rows = [list(row) for _ in range(3)]
+    rows[0][first] = rows[1][second] = rows[2][first] = rows[2][second] = None
+    frame = pd.DataFrame(rows, dtype=object)
+    frame.loc[0, first], frame.loc[1, second] = pd.NA, math.nan
+    frame.loc[2, first], frame.loc[2, second] = None, np.float32("nan")
+    expected = model(rows)
+    assert np.array_equal(model(frame), expected) and len({tuple(r) for r in expected.tolist()}) == 3
 
 
 def test_dicts_by_name_and_lists_of_dicts():

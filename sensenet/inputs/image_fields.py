@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import SensenetError
+from sensenet.inputs.missing import is_missing
 from sensenet.inputs.rescale import choose_rescale_type
 from sensenet.inputs.table import Table
 from sensenet.spec.image_layers import ImageMetadata
@@ -68,7 +69,7 @@ class ImageEncoder:
 
     def _pixels_at(self, value: Any, where: str) -> np.ndarray:
         try:
-            return self.pixels(value)
+            return self.pixels(None if is_missing(value) else value)
         except SensenetError as error:
             raise type(error)(f"{where}: {error}") from None
 

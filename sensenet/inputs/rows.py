@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import InputDataError
+from sensenet.inputs.missing import is_missing
 from sensenet.inputs.table import Table, table_from_rows
 from sensenet.spec.fields import shown
 from sensenet.spec.inputs import CategoricalInput, InputField, NumericInput
@@ -224,7 +225,7 @@ class _BadValue(ValueError):
 
 
 def _number(value: Any, row: int) -> float:
-    if value is None or (isinstance(value, str) and value == ""):
+    if is_missing(value) or (isinstance(value, str) and value == ""):
         return math.nan
     try:
         return float(value)
@@ -254,8 +255,8 @@ def _category_codes(codes: dict[str, float], values: Sequence[Any]) -> np.ndarra
 
 
 def _category(codes: dict[str, float], value: Any, row: int) -> float:
-    """A category's code for a value that is not a plain string: None and NaN are missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """A category's code for a value that is not a plain string (see `is_missing`)."""
+    if is_missing(value):
         return MISSING_CATEGORY
     if isinstance(value, (list, dict, set, tuple, np.ndarray)):
         raise _BadValue(f"expected a category name, got {type(value).__name__}", row)

@@ -122,18 +122,11 @@ def _frame_key(by_key: Mapping[str, Any], column: ColumnName) -> Any:
 
 
 def _frame_column(series: Any) -> Any:
-    """A numeric column as a float array (missing as NaN); anything else as objects with None."""
-    dtype = series.dtype
-    if getattr(dtype, "kind", "O") in "biuf":
+    """A numeric column as a float array (missing as NaN); anything else as its objects, missing
+    markers (NaN, None, pd.NA, NaT) included, for the encoders to see (`sensenet.inputs.missing`)."""
+    if getattr(series.dtype, "kind", "O") in "biuf":
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    if str(dtype) == "category":
-        return series.astype(object).where(series.notna(), None).to_numpy()
-    mask = series.isna().to_numpy()
-    values = series.to_numpy(dtype=object)
-    if mask.any():
-        values = values.copy()
-        values[mask] = None
-    return values
+    return series.to_numpy(dtype=object)
 
 
 def _kind(value: Any) -> str:
