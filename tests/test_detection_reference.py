@@ -130,6 +130,94 @@ def test_a_box_that_overflows_float32_is_our_error_not_a_crash(network, images):
             detector(images["wide"])
 
 
+def _candidates():
+    """Candidates where the rules bite: the best box lies wholly above-left of the image (kept, it
+    suppresses its neighbour, yet is not returned and not counted in max_objects)."""
+    boxes = np.array(
+        [
+            [-50, -40, -5, -2],
+            [-45, -38, 3, 1],  # IoU 0.67 with the first: suppressed, though it has positive corners
+            [10, 10, 30, 30],
+            [100, 100, 140, 120],
+            [12, 11, 31, 29],  # IoU 0.78 with the third
+            [200, 10, 220, 40],
+            [300, 300, 310, 310],  # under the score threshold
+        ],
+        np.float32,
+    )
+    scores = np.array([0.95, 0.9, 0.8, 0.7, 0.65, 0.6, 0.1], np.float32)
+    return boxes, scores, np.array([3, 1, 0, 2, 0, 1, 4], np.int64)
+
+
+def _suppressed_by_tensorflow(boxes, scores, classes, settings, directory):
+    """The TensorFlow graphs' suppression (TF.js, .smbundle, TFLite), run in TensorFlow and in LiteRT."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from sensenet.detection.yolo import Detections
+    from sensenet.engines.keras.backend import tf
+    from sensenet.export.detector_graph import OUTPUT_NAMES, _suppress
+
+    def suppressed(b, s):
+        return dict(zip(OUTPUT_NAMES, _suppress(Detections(b, s, classes.astype(np.int32)), settings)))
+
+    module = tf.Module()
+    module.serve = tf.function(
+        suppressed,
+        input_signature=[
+            tf.TensorSpec(boxes.shape, tf.float32, name="boxes"),
+            tf.TensorSpec(scores.shape, tf.float32, name="scores"),
+        ],
+    )
+    tf.saved_model.save(
+        module, str(directory), signatures={"serving_default": module.serve.get_concrete_function()}
+    )
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(directory))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    runner = Interpreter(model_content=converter.convert()).get_signature_runner("serving_default")
+    in_graph = {key: value.numpy() for key, value in module.serve(boxes, scores).items()}
+    return in_graph, runner(boxes=boxes, scores=scores)
+
+
+def _suppressed_by_onnx(boxes, scores, classes, settings):
+    """The ONNX detector's suppression as a graph of its own, run by onnxruntime."""
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    from sensenet.engines.onnx.graph import IR_VERSION, OPSET, GraphBuilder
+    from sensenet.export.onnx_detector import OUTPUT_TYPES, _suppress
+
+    g = GraphBuilder()
+    found = _suppress(g, "candidate_boxes", "candidate_scores", g.constant(classes, np.int64), settings)
+    for name, tensor in found.items():
+        g.nodes.append(helper.make_node("Identity", [tensor], [name]))
+    inputs = [
+        helper.make_tensor_value_info("candidate_boxes", TensorProto.FLOAT, boxes.shape),
+        helper.make_tensor_value_info("candidate_scores", TensorProto.FLOAT, scores.shape),
+    ]
+    outputs = [helper.make_tensor_value_info(name, OUTPUT_TYPES[name], None) for name in found]
+    graph = helper.make_graph(g.nodes, "suppression", inputs, outputs, initializer=g.initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip(found, session.run(list(found), {"candidate_boxes": boxes, "candidate_scores": scores})))
+
+
+@pytest.mark.parametrize("max_objects", [1, 2, 3, 10])
+def test_every_export_returns_only_boxes_with_a_positive_corner_and_counts_only_those(max_objects, tmp_path):
+    from sensenet.detection.yolo import Detections, non_max_suppression
+
+    boxes, scores, classes = _candidates()
+    settings = {"score_threshold": 0.5, "iou_threshold": 0.5, "max_objects": max_objects}
+    expected = reference.suppress(boxes, scores, classes, 0.5, 0.5, max_objects)
+    assert [o["class"] for o in expected] == [0, 2, 1][:max_objects]
+    python = non_max_suppression(Detections(boxes, scores, classes), 0.5, 0.5, max_objects)
+    assert _graph_objects(python.boxes, python.scores, python.classes, len(python.scores)) == expected
+    in_graph, tflite = _suppressed_by_tensorflow(boxes, scores, classes, settings, tmp_path / "saved")
+    for found in (in_graph, tflite, _suppressed_by_onnx(boxes, scores, classes, settings)):
+        assert found["boxes"].shape == (max_objects, 4)
+        objects = _graph_objects(found["boxes"], found["scores"], found["classes"], found["count"])
+        assert objects == expected
+
+
 def test_clip_boxes_clips_only_the_returned_coordinates(network, images):
     plain = create_model(network, {**SETTINGS, "rescale_type": "pad"})(images["wide"])
     clipped = create_model(network, {**SETTINGS, "rescale_type": "pad", "clip_boxes": True})(images["wide"])

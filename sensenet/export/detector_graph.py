@@ -7,8 +7,10 @@ it), then ONE class-agnostic greedy non-max suppression, as BigML's
 (``NonMaxSuppressionV4`` padded to ``max_objects``, which TFLite, TF.js and
 TensorFlow all run as builtins; the "padded" NMS op BigML uses does not
 convert; its IoU >= threshold rule is kept by passing the float32 just below
-the threshold to V4's IoU > threshold). The detector's
-``bounding_box_threshold``, ``iou_threshold`` and ``max_objects`` are baked in.
+the threshold to V4's IoU > threshold); as BigML's op, a kept box with no
+coordinate above 0 suppresses but is not returned, and ``max_objects`` counts
+the returned boxes. The detector's ``bounding_box_threshold``,
+``iou_threshold`` and ``max_objects`` are baked in.
 
 Outputs, for one image: ``boxes`` (max_objects, 4) ``[x1, y1, x2, y2]`` in
 whole pixels of the original image (origin top-left, not clipped to it, as
@@ -82,23 +84,39 @@ def iou_threshold_for_strict_ops(iou_threshold: float) -> np.float32:
 
 
 def _suppress(found: Detections, settings: dict):
-    """One class-agnostic greedy suppression, padded to max_objects (NonMaxSuppressionV4)."""
+    """One class-agnostic greedy suppression, padded to max_objects (NonMaxSuppressionV4).
+
+    Every candidate may be kept: as BigML's op, a kept box with no coordinate above 0 still
+    suppresses others but is not returned, and ``max_objects`` counts the returned ones. The
+    returned boxes are brought to the front, in order, by ``top_k`` on their rank (an op TFLite
+    and TF.js both run, with static shapes).
+    """
     from sensenet.engines.keras.backend import tf
 
-    max_objects = settings["max_objects"]
+    max_objects, candidates = settings["max_objects"], int(found.scores.shape[0])
     indices, valid = tf.raw_ops.NonMaxSuppressionV4(
         boxes=found.boxes,
         scores=found.scores,
-        max_output_size=max_objects,
+        max_output_size=candidates,
         iou_threshold=iou_threshold_for_strict_ops(settings["iou_threshold"]),
         score_threshold=np.float32(settings["score_threshold"]),
         pad_to_max_output_size=True,
     )
-    is_valid = tf.range(max_objects) < valid
-    boxes = tf.where(is_valid[:, tf.newaxis], tf.gather(found.boxes, indices), 0.0)
-    scores = tf.where(is_valid, tf.gather(found.scores, indices), 0.0)
-    classes = tf.where(is_valid, tf.gather(found.classes, indices), 0)
-    return boxes, scores, classes, valid
+    returned = (tf.range(candidates) < valid) & tf.reduce_any(tf.gather(found.boxes, indices) > 0, axis=1)
+    rank = tf.cumsum(tf.cast(returned, tf.float32)) - np.float32(1)
+    first = min(max_objects, candidates)
+    _, order = tf.math.top_k(tf.where(returned, -rank, np.float32(-candidates)), k=first)
+    chosen = tf.gather(indices, order)
+    count = tf.minimum(tf.reduce_sum(tf.cast(returned, tf.int32)), max_objects)
+    is_valid = tf.range(first) < count
+
+    def placed(values, zero):
+        picked = tf.gather(values, chosen)
+        mask = is_valid[:, tf.newaxis] if len(picked.shape) == 2 else is_valid
+        rows = [[0, max_objects - first]] + [[0, 0]] * (len(picked.shape) - 1)
+        return tf.pad(tf.where(mask, picked, zero), rows)
+
+    return placed(found.boxes, 0.0), placed(found.scores, 0.0), placed(found.classes, 0), count
 
 
 def baked_settings(detector: Any) -> dict:

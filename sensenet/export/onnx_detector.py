@@ -4,8 +4,9 @@ The heads come from `sensenet.engines.onnx.image.image_network_graph` (what the
 ``onnx`` engine runs); the rest mirrors `sensenet.detection.yolo` in ONNX ops, in the
 same float32 order: each head decoded as `sensenet.detection.yolo.decode_head` does,
 then ONE class-agnostic ONNX ``NonMaxSuppression`` over every candidate (each
-box scoring for its best class), as BigML suppresses, cut to ``max_objects``.
-Thresholds and ``max_objects`` are baked in.
+box scoring for its best class), as BigML suppresses; a kept box with no
+coordinate above 0 suppresses but is not returned, and the rest is cut to
+``max_objects``. Thresholds and ``max_objects`` are baked in.
 
 Inputs as the TensorFlow detector graph's network-size form: ``pixels``
 (1, height, width, 3) float32 RGB 0-255, fitted by the detector's rescale
@@ -72,20 +73,27 @@ def _decode_head(
 
 
 def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, settings: dict):
-    """One class-agnostic NonMaxSuppression over every candidate, best first, padded to max_objects."""
+    """One class-agnostic NonMaxSuppression over every candidate, best first, padded to max_objects.
+
+    Every candidate may be kept: as BigML's op, a kept box with no coordinate above 0 still
+    suppresses others but is not returned, and ``max_objects`` counts the returned ones.
+    """
     max_objects = settings["max_objects"]
     axis0 = g.constant([0], np.int64)
     selected = g.op(
         "NonMaxSuppression",
         g.op("Unsqueeze", boxes, axis0),
         g.op("Unsqueeze", g.op("Unsqueeze", scores, axis0), axis0),  # (1, 1, boxes): one class
-        g.constant([max_objects], np.int64),
+        g.op("Shape", scores),
         g.constant([iou_threshold_for_strict_ops(settings["iou_threshold"])]),
         g.constant([settings["score_threshold"]]),
     )
     # The (kept, 3) [image, class, box] indices come best first: keep the box column.
     box_column = g.op("Gather", selected, g.constant([2], np.int64), axis=1)
     kept = g.op("Squeeze", box_column, g.constant([1], np.int64))
+    highest = g.op("ReduceMax", g.op("Gather", boxes, kept, axis=0), axes=[1], keepdims=0)
+    returned = g.op("Compress", kept, g.op("Greater", highest, g.constant(0.0)), axis=0)
+    kept = g.op("Slice", returned, axis0, g.constant([max_objects], np.int64), axis0)
     count = g.op("Shape", kept)
     missing = g.op("Sub", g.constant([max_objects], np.int64), count)
     zero = g.constant([0], np.int64)
