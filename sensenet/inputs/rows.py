@@ -70,7 +70,6 @@ class RowEncoder:
         self._row_getter = _getter([f.index for f in self.fields])
         self._wide_plan = _wide_plan(self.fields)
         self._row_packer = struct.Struct(f"<{self.width}f")
-        self._categorical_columns = [c for c, _ in categorical]
         self._categorical_getter = _getter([index for _, index in categorical])
         self._categorical_tables = [self._codes[index] for _, index in categorical]
         self._encode_one = self._encode_wide if self.width > NARROW_ROW else self._encode_narrow
