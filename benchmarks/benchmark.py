@@ -151,10 +151,18 @@ def wide_network(numeric: int = 600, categorical: int = 41, values: int = 5) -> 
     network = {
         "preprocess": preprocess,
         "layers": [
-            {"type": "dense", "weights": rng.normal(size=(width, 16)).tolist(), "offset": [0.0] * 16,
-             "activation_function": "relu"},
-            {"type": "dense", "weights": rng.normal(size=(16, 3)).tolist(), "offset": [0.0] * 3,
-             "activation_function": "softmax"},
+            {
+                "type": "dense",
+                "weights": rng.normal(size=(width, 16)).tolist(),
+                "offset": [0.0] * 16,
+                "activation_function": "relu",
+            },
+            {
+                "type": "dense",
+                "weights": rng.normal(size=(16, 3)).tolist(),
+                "offset": [0.0] * 3,
+                "activation_function": "softmax",
+            },
         ],
         "output_exposition": {"type": "categorical", "values": ["a", "b", "c"]},
         "trees": None,

@@ -65,8 +65,10 @@ def time_engine(engine: str, resource: dict, data: bytes, pixels: np.ndarray) ->
         floor = median_ms(lambda: session.run(outputs, {name: fitted}))
         call = median_ms(lambda: detector(network_size))
         print(f"[bare ort, same threads] network: {floor:7.2f} ms")
-        print(f"[onnx] network / bare: {network / floor:.2f}x; whole call on network-size pixels / bare: "
-              f"{call / floor:.2f}x (target <= 1.2x)")
+        print(
+            f"[onnx] network / bare: {network / floor:.2f}x; whole call on network-size pixels / bare: "
+            f"{call / floor:.2f}x (target <= 1.2x)"
+        )
 
 
 def main() -> None:

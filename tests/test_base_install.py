@@ -88,7 +88,7 @@ def test_rows_images_and_detections_predict_without_tensorflow(tmp_path):
     "call",
     [
         'create_model(model, {"engine": "keras"})([[5.1, 3.5, 1.4, 0.2]])',
-        'create_model(model)._model',
+        "create_model(model)._model",
         'convert(model, None, tmp + "/iris.tflite", "tflite")',
         'convert(model, None, tmp + "/iris.smbundle", "smbundle")',
     ],

@@ -72,4 +72,3 @@ class ImageEncoder:
             return self.pixels(None if is_missing(value) else value)
         except SensenetError as error:
             raise type(error)(f"{where}: {error}") from None
-

@@ -246,8 +246,10 @@ def _category_codes(codes: dict[str, float], values: Sequence[Any]) -> np.ndarra
     except TypeError:  # a value that cannot be a dict key
         pass
     return np.fromiter(
-        (codes.get(value, MISSING_CATEGORY) if value.__class__ is str else _category(codes, value, r)
-         for r, value in enumerate(values)),
+        (
+            codes.get(value, MISSING_CATEGORY) if value.__class__ is str else _category(codes, value, r)
+            for r, value in enumerate(values)
+        ),
         np.float64,
         len(values),
     )
