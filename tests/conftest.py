@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -65,8 +66,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             print(f"\nNode packages for the TF.js tests not installed in {JS_DIR}: {reason}", file=sys.stderr)
 
 
-def run_litert(path: Path | str, matrix: np.ndarray) -> np.ndarray:
-    """A matrix-fed TFLite export's first output for `matrix`, run by LiteRT."""
+def invoked_litert(path: Path | str, matrix: np.ndarray) -> Any:
+    """A LiteRT interpreter of a matrix-fed TFLite export, run on `matrix` (its outputs and ops readable)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
@@ -75,6 +76,12 @@ def run_litert(path: Path | str, matrix: np.ndarray) -> np.ndarray:
     interpreter.allocate_tensors()
     interpreter.set_tensor(index, matrix)
     interpreter.invoke()
+    return interpreter
+
+
+def run_litert(path: Path | str, matrix: np.ndarray) -> np.ndarray:
+    """A matrix-fed TFLite export's first output for `matrix`, run by LiteRT."""
+    interpreter = invoked_litert(path, matrix)
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 

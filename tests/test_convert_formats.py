@@ -20,7 +20,7 @@ import pytest
 from sensenet.exceptions import UnsupportedError
 from sensenet.export import FORMATS, tfjs
 from sensenet.models.wrappers import convert, create_model
-from tests.conftest import dense, identity_network, load_cases, numeric_field, run_tfjs
+from tests.conftest import dense, identity_network, invoked_litert, load_cases, numeric_field, run_tfjs
 
 TOLERANCE = 1e-5
 
@@ -132,14 +132,7 @@ def test_models_cover_every_fixture_case():
 
 
 def _litert_predict(path: Path, matrix: np.ndarray) -> tuple[np.ndarray, set[str]]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, matrix.shape, strict=True)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, matrix)
-    interpreter.invoke()
+    interpreter = invoked_litert(path, matrix)
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), ops
 
