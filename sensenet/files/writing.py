@@ -217,11 +217,19 @@ def publish(
 
 
 @contextmanager
-def new_file(path: str | os.PathLike, overwrite: bool = False, binary: bool = False) -> Iterator[IO]:
-    """A stream to a temporary file that becomes `path` when the block ends without error."""
+def new_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """A temporary file's path that becomes `path` when the block ends without error, for
+    writers that need a file name (HDF5) rather than a stream."""
     target = check_destination(path, overwrite)
     with temporary_file_beside(target) as temporary:
+        yield temporary
+        publish(temporary, target, overwrite)
+
+
+@contextmanager
+def new_file(path: str | os.PathLike, overwrite: bool = False, binary: bool = False) -> Iterator[IO]:
+    """A stream to a temporary file that becomes `path` when the block ends without error."""
+    with new_path(path, overwrite) as temporary:
         mode, encoding = ("wb", None) if binary else ("w", "utf-8")
         with open(temporary, mode, encoding=encoding, newline=None if binary else "") as stream:
             yield stream
-        publish(temporary, target, overwrite)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import ModelFormatError, ModelNotFoundError
-from sensenet.files.writing import check_destination, publish, temporary_file_beside
+from sensenet.files.writing import new_path
 
 FORMAT_NAME = "sensenet-weights"
 FORMAT_VERSION = 1
@@ -320,14 +320,8 @@ def load_weights(topology: dict, path: str | os.PathLike) -> dict:
     return network
 
 
-def write_weights(network: dict, path: str | os.PathLike, overwrite: bool = False) -> None:
-    """Write the arrays of `network` (every weight key an array) as a weights file `load_weights` reads.
-
-    Written as every output is (`sensenet.files.writing`): whole or not at all, an existing
-    file replaced only with `overwrite`."""
-    import h5py
-
-    target = check_destination(path, overwrite)
+def _arrays_to_write(network: dict) -> dict[tuple[str, int], dict[str, np.ndarray]]:
+    """Every weight array of `network`, checked, by (section, position) and key."""
     shapes = weight_shapes(network)
     arrays: dict[tuple[str, int], dict[str, np.ndarray]] = {}
     for section, position, layer_shapes in _weighted(shapes, SECTIONS):
@@ -339,8 +333,19 @@ def write_weights(network: dict, path: str | os.PathLike, overwrite: bool = Fals
                     f"{where}: is the initializer {layer[key]!r}; write_weights needs arrays"
                 )
             arrays.setdefault((section, position), {})[key] = _checked(layer[key], shape, where)
-    meta = network["image_network"]["metadata"]
-    with temporary_file_beside(target) as temporary:
+    return arrays
+
+
+def write_weights(network: dict, path: str | os.PathLike, overwrite: bool = False) -> None:
+    """Write the arrays of `network` (every weight key an array) as a weights file `load_weights` reads.
+
+    Written as every output is (`sensenet.files.writing`): whole or not at all, an existing
+    file replaced only with `overwrite` (the destination is checked before the arrays)."""
+    import h5py
+
+    with new_path(path, overwrite) as temporary:
+        arrays = _arrays_to_write(network)
+        meta = network["image_network"]["metadata"]
         with h5py.File(temporary, "w") as stream:
             stream.attrs["format"] = FORMAT_NAME
             stream.attrs["format_version"] = FORMAT_VERSION
@@ -353,4 +358,3 @@ def write_weights(network: dict, path: str | os.PathLike, overwrite: bool = Fals
                 group = stream[section].create_group(str(position))
                 for key, array in layer_arrays.items():
                     group.create_dataset(key, data=array)
-        publish(temporary, target, overwrite)
