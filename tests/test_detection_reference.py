@@ -181,22 +181,19 @@ def _suppressed_by_tensorflow(boxes, scores, classes, settings, directory):
 def _suppressed_by_onnx(boxes, scores, classes, settings):
     """The ONNX detector's suppression as a graph of its own, run by onnxruntime."""
     import onnxruntime
-    from onnx import TensorProto, helper
 
-    from sensenet.engines.onnx.graph import IR_VERSION, OPSET, GraphBuilder
+    from sensenet.engines.onnx.graph import GraphBuilder
+    from sensenet.engines.onnx.proto import TensorProto, make_tensor_value_info
     from sensenet.export.onnx_detector import OUTPUT_TYPES, _suppress
 
     g = GraphBuilder()
     found = _suppress(g, "candidate_boxes", "candidate_scores", g.constant(classes, np.int64), settings)
-    for name, tensor in found.items():
-        g.nodes.append(helper.make_node("Identity", [tensor], [name]))
+    g.rename(found)
     inputs = [
-        helper.make_tensor_value_info("candidate_boxes", TensorProto.FLOAT, boxes.shape),
-        helper.make_tensor_value_info("candidate_scores", TensorProto.FLOAT, scores.shape),
+        make_tensor_value_info("candidate_boxes", TensorProto.FLOAT, boxes.shape),
+        make_tensor_value_info("candidate_scores", TensorProto.FLOAT, scores.shape),
     ]
-    outputs = [helper.make_tensor_value_info(name, OUTPUT_TYPES[name], None) for name in found]
-    graph = helper.make_graph(g.nodes, "suppression", inputs, outputs, initializer=g.initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+    model = g.finish(inputs, [make_tensor_value_info(name, OUTPUT_TYPES[name], None) for name in found])
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return dict(zip(found, session.run(list(found), {"candidate_boxes": boxes, "candidate_scores": scores})))
 

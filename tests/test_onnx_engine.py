@@ -188,7 +188,8 @@ def test_regression_ensemble_denormalises_each_network(regression_cases):
 
 def test_graph_is_valid_onnx(regression_cases):
     for case in regression_cases:
-        onnx.checker.check_model(deepnet_graph(parse_network(case["model"]), Settings()), full_check=True)
+        graph = deepnet_graph(parse_network(case["model"]), Settings()).SerializeToString()
+        onnx.checker.check_model(onnx.load_from_string(graph), full_check=True)
 
 
 def test_onnx_is_the_default_engine_and_keras_is_built_on_demand():

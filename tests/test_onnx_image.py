@@ -547,5 +547,5 @@ def test_graph_is_a_valid_onnx_model():
         [dense(np.eye(1 + 7 * 9 * 4))],
         1 + 7 * 9 * 4,
     )
-    graph = deepnet_graph(parse_network(model), Settings())
-    onnx.checker.check_model(graph, full_check=True)
+    graph = deepnet_graph(parse_network(model), Settings()).SerializeToString()
+    onnx.checker.check_model(onnx.load_from_string(graph), full_check=True)

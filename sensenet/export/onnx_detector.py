@@ -1,11 +1,12 @@
 """An object detector as one ONNX graph: the ONNX engine's raw YOLO heads, then decoding and NMS.
 
-The heads come from `sensenet.engines.onnx.image.image_network_graph` (what the
-``onnx`` engine runs); the rest mirrors `sensenet.detection.yolo` in ONNX ops, in the
-same float32 order: each head decoded as `sensenet.detection.yolo.decode_head` does,
-then ONE class-agnostic ONNX ``NonMaxSuppression`` over every candidate (each
-box scoring for its best class), as BigML suppresses; a kept box with no
-coordinate above 0 suppresses but is not returned, and the rest is cut to
+The heads are built as `sensenet.engines.onnx.image.image_network_graph` builds
+them (what the ``onnx`` engine runs), in the same graph; the rest mirrors
+`sensenet.detection.yolo` in ONNX ops, in the same float32 order: each head
+decoded as `sensenet.detection.yolo.decode_head` does, then ONE class-agnostic
+ONNX ``NonMaxSuppression`` over every candidate (each box scoring for its best
+class), as BigML suppresses; a kept box with no coordinate above 0 suppresses
+but is not returned, and the rest is cut to
 ``max_objects``. Thresholds and ``max_objects`` are baked in.
 
 Inputs as the TensorFlow detector graph's network-size form: ``pixels``
@@ -22,14 +23,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper
 
+from sensenet.engines.onnx import proto
 from sensenet.engines.onnx.graph import GraphBuilder
-from sensenet.engines.onnx.image import image_network_graph, node_output_name
+from sensenet.engines.onnx.image import PIXELS_NAME, node_outputs, pixels_input
+from sensenet.engines.onnx.proto import TensorProto, make_tensor_value_info
 from sensenet.export.detector_graph import baked_settings, check_exportable, iou_threshold_for_strict_ops
-
-PREFIX = "detect_"
 
 
 def _sigmoid(g: GraphBuilder, x: str) -> str:
@@ -47,7 +46,8 @@ def _channels(g: GraphBuilder, cells: str, start: int, end: int) -> str:
 def _decode_head(
     g: GraphBuilder, raw: str, head: Any, shape: tuple, class_count: int
 ) -> tuple[str, str, str]:
-    grid_h, grid_w = shape[1], shape[2]
+    """One head's raw (grid height, grid width, channels) output to boxes, best scores and classes."""
+    grid_h, grid_w = shape[0], shape[1]
     anchors = head.anchors.astype(np.float32)
     cells = g.op("Reshape", raw, g.constant([grid_h, grid_w, len(anchors), 5 + class_count], np.int64))
     grid_x, grid_y = np.meshgrid(np.arange(grid_w, dtype=np.float32), np.arange(grid_h, dtype=np.float32))
@@ -116,7 +116,7 @@ IMAGE_SIZE = "image_size"
 def _to_original_pixels(g: GraphBuilder, boxes: str, rescale_type: str, height: int, width: int) -> str:
     """`sensenet.inputs.rescale.to_original_pixels` in ONNX ops, same float32 order, from the
     graph input ``image_size`` (the original (height, width), float32)."""
-    target = g.constant(np.array([height, width], np.float32))
+    size = np.array([height, width], np.float32)
 
     def xyxy(pair: str) -> str:  # (y, x) -> (x, y, x, y)
         return g.op("Gather", pair, g.constant([1, 0, 1, 0], np.int64), axis=0)
@@ -125,8 +125,9 @@ def _to_original_pixels(g: GraphBuilder, boxes: str, rescale_type: str, height: 
         sides = g.constant(np.array([width, height, width, height], np.float32))
         mapped = g.op("Mul", g.op("Div", boxes, sides), g.op("ReduceMax", IMAGE_SIZE, keepdims=1))
     elif rescale_type == "warp":
-        mapped = g.op("Div", boxes, xyxy(g.op("Div", target, IMAGE_SIZE)))
+        mapped = g.op("Div", boxes, xyxy(g.op("Div", g.constant(size), IMAGE_SIZE)))
     else:  # crop
+        target = g.constant(size)
         scale = g.op("ReduceMax", g.op("Div", target, IMAGE_SIZE), keepdims=1)
         scaled = g.op("Mul", IMAGE_SIZE, scale)
         offsets = g.op("Round", g.op("Div", g.op("Sub", scaled, target), g.constant(np.float32(2))))
@@ -144,63 +145,30 @@ OUTPUT_TYPES = {
 }
 
 
-def _decoder(detector: Any, head_shapes: list[tuple], heads_model: onnx.ModelProto) -> onnx.ModelProto:
-    """Raw heads (inputs ``head_<k>``, batch of one) to the kept boxes."""
-    g = GraphBuilder()
-    class_count = len(detector._classes)
-    settings = baked_settings(detector)
-    max_objects = settings["max_objects"]
-    decoded = [
-        _decode_head(g, f"head_{k}", head, shape, class_count)
-        for k, (head, shape) in enumerate(zip(detector._heads, head_shapes))
-    ]
-    boxes, scores, classes = (g.op("Concat", *parts, axis=0) for parts in zip(*decoded))
-    height, width = detector._input_size
-    boxes = _to_original_pixels(g, boxes, detector._rescale_type, height, width)
-    outputs = _suppress(g, boxes, scores, classes, settings)
-    for name, tensor in outputs.items():
-        g.nodes.append(helper.make_node("Identity", [tensor], [name]))
-    sizes = {"boxes": [max_objects, 4], "scores": [max_objects], "classes": [max_objects], "count": []}
-    graph = helper.make_graph(
-        g.nodes,
-        "sensenet_detector",
-        [helper.make_tensor_value_info(f"head_{k}", TensorProto.FLOAT, s) for k, s in enumerate(head_shapes)]
-        + [helper.make_tensor_value_info(IMAGE_SIZE, TensorProto.FLOAT, [2])],
-        [helper.make_tensor_value_info(name, OUTPUT_TYPES[name], sizes[name]) for name in outputs],
-        initializer=g.initializers,
-    )
-    return helper.make_model(graph, opset_imports=heads_model.opset_import, ir_version=heads_model.ir_version)
-
-
-def _fixed_batch(model: onnx.ModelProto) -> None:
-    """The detector takes one image: fix the inputs' and outputs' batch dimension to 1."""
-    for value in list(model.graph.input) + list(model.graph.output):
-        value.type.tensor_type.shape.dim[0].dim_value = 1
-
-
-def detector_graph(detector: Any) -> onnx.ModelProto:
+def detector_graph(detector: Any) -> proto.ModelProto:
     """The whole detector: inputs ``pixels`` and ``image_size``, outputs ``boxes``, ``scores``,
     ``classes``, ``count``."""
     check_exportable(detector)
     network = detector.spec.image_network
-    nodes = network.metadata.output_nodes
-    heads = image_network_graph(network, nodes)
-    _fixed_batch(heads)
-    outputs = {output.name: output for output in heads.graph.output}
-    head_shapes = [
-        [d.dim_value for d in outputs[node_output_name(n)].type.tensor_type.shape.dim] for n in nodes
+    g = GraphBuilder()
+    pixels = pixels_input(network.metadata)
+    raw_heads = node_outputs(g, network, network.metadata.output_nodes, pixels)
+    class_count = len(detector._classes)
+    decoded = [
+        _decode_head(g, raw.name, head, raw.shape, class_count)
+        for head, raw in zip(detector._heads, raw_heads)
     ]
-    # Both parts name their tensors alike: prefix the decoder's (but its outputs, the graph's).
-    decoder = onnx.compose.add_prefix(_decoder(detector, head_shapes, heads), PREFIX, rename_outputs=False)
-    io_map = [(node_output_name(n), f"{PREFIX}head_{k}") for k, n in enumerate(nodes)]
-    merged = onnx.compose.merge_models(heads, decoder, io_map=io_map)
-    _rename_input(merged, PREFIX + IMAGE_SIZE, IMAGE_SIZE)
-    return merged
-
-
-def _rename_input(model: onnx.ModelProto, old: str, new: str) -> None:
-    for value in model.graph.input:
-        if value.name == old:
-            value.name = new
-    for node in model.graph.node:
-        node.input[:] = [new if name == old else name for name in node.input]
+    boxes, scores, classes = (g.op("Concat", *parts, axis=0) for parts in zip(*decoded))
+    height, width = detector._input_size
+    boxes = _to_original_pixels(g, boxes, detector._rescale_type, height, width)
+    settings = baked_settings(detector)
+    outputs = _suppress(g, boxes, scores, classes, settings)
+    g.rename(outputs)
+    max_objects = settings["max_objects"]
+    sizes = {"boxes": [max_objects, 4], "scores": [max_objects], "classes": [max_objects], "count": []}
+    inputs = [
+        make_tensor_value_info(PIXELS_NAME, TensorProto.FLOAT, [1, *pixels.shape]),  # one image
+        make_tensor_value_info(IMAGE_SIZE, TensorProto.FLOAT, [2]),
+    ]
+    outputs_info = [make_tensor_value_info(name, OUTPUT_TYPES[name], sizes[name]) for name in outputs]
+    return g.finish(inputs, outputs_info)

@@ -20,13 +20,20 @@ inputs. The graph records the fields and classes in its metadata (key
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
-import onnx
-from onnx import TensorProto, helper
-
 from sensenet.engines.onnx.deepnet import INPUT_NAME
+from sensenet.engines.onnx.proto import (
+    GraphProto,
+    ModelProto,
+    StringStringEntryProto,
+    TensorProto,
+    make_node,
+    make_opsetid,
+    make_tensor_value_info,
+)
 from sensenet.export.description import model_description, non_image_fields, unique_name
 
 ML_DOMAIN = "ai.onnx.ml"
@@ -34,7 +41,7 @@ ML_OPSET = 2  # LabelEncoder with string keys and float values
 METADATA_KEY = "sensenet"
 
 
-def _used_names(graph: onnx.GraphProto) -> set[str]:
+def _used_names(graph: GraphProto) -> set[str]:
     names = {value.name for value in [*graph.input, *graph.output, *graph.initializer]}
     for node in graph.node:
         names.update(node.input)
@@ -42,7 +49,7 @@ def _used_names(graph: onnx.GraphProto) -> set[str]:
     return names
 
 
-def with_field_inputs(model: Any, engine_model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
+def with_field_inputs(model: Any, engine_model: ModelProto) -> tuple[ModelProto, list[str]]:
     """`engine_model` (the engine's graph of `model`) taking one input per field instead of the matrix.
 
     Also returns the field inputs' names, in ``preprocess`` order.
@@ -54,10 +61,10 @@ def with_field_inputs(model: Any, engine_model: onnx.ModelProto) -> tuple[onnx.M
     nodes, inputs, columns = [], [], []
     for field, name in zip(fields, names):
         if field.optype == "categorical":
-            inputs.append(helper.make_tensor_value_info(name, TensorProto.STRING, ["rows", 1]))
+            inputs.append(make_tensor_value_info(name, TensorProto.STRING, ["rows", 1]))
             column = unique_name(f"{name}_position", field.index, taken)
             nodes.append(
-                helper.make_node(
+                make_node(
                     "LabelEncoder",
                     [name],
                     [column],
@@ -69,23 +76,19 @@ def with_field_inputs(model: Any, engine_model: onnx.ModelProto) -> tuple[onnx.M
             )
             columns.append(column)
         else:
-            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["rows", 1]))
+            inputs.append(make_tensor_value_info(name, TensorProto.FLOAT, ["rows", 1]))
             columns.append(name)
-    nodes.append(helper.make_node("Concat", columns, [INPUT_NAME], axis=1))
+    nodes.append(make_node("Concat", columns, [INPUT_NAME], axis=1))
 
     kept_inputs = [value for value in graph.input if value.name != INPUT_NAME]
-    result = onnx.ModelProto()
-    result.CopyFrom(engine_model)
-    del result.graph.input[:]
-    result.graph.input.extend(inputs + kept_inputs)
-    del result.graph.node[:]
-    result.graph.node.extend(nodes + list(graph.node))
-    result.opset_import.append(helper.make_opsetid(ML_DOMAIN, ML_OPSET))
+    fields_graph = dataclasses.replace(graph, input=inputs + kept_inputs, node=nodes + graph.node)
+    opsets = [*engine_model.opset_import, make_opsetid(ML_DOMAIN, ML_OPSET)]
+    result = dataclasses.replace(engine_model, graph=fields_graph, opset_import=opsets)
     return result, names
 
 
-def add_description(model: Any, onnx_model: onnx.ModelProto, inputs: dict[str, Any]) -> None:
+def add_description(model: Any, onnx_model: ModelProto, inputs: dict[str, Any]) -> None:
     """Record the fields, classes and what each input carries in the metadata (key ``sensenet``)."""
-    entry = onnx_model.metadata_props.add()
     outputs = [value.name for value in onnx_model.graph.output]
-    entry.key, entry.value = METADATA_KEY, json.dumps(model_description(model, inputs, outputs))
+    description = json.dumps(model_description(model, inputs, outputs))
+    onnx_model.metadata_props.append(StringStringEntryProto(METADATA_KEY, description))

@@ -9,8 +9,7 @@ class probabilities or de-normalised regression values (output
 
 from __future__ import annotations
 
-import onnx
-
+from sensenet.engines.onnx import proto
 from sensenet.engines.onnx.encoding import input_encoding
 from sensenet.engines.onnx.graph import GraphBuilder, Tensor
 from sensenet.engines.onnx.image import image_features
@@ -83,7 +82,7 @@ def _average(g: GraphBuilder, outputs: list[Tensor]) -> Tensor:
     return Tensor(g.op("Div", total, g.constant(float(len(outputs)))), outputs[0].shape)
 
 
-def deepnet_graph(spec: ModelSpec, settings: Settings) -> onnx.ModelProto:
+def deepnet_graph(spec: ModelSpec, settings: Settings) -> proto.ModelProto:
     """The ONNX model computing `spec`'s predictions from the input matrix and pixels."""
     if spec.output.kind == BOUNDING_BOX:
         raise UnsupportedError(

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from onnx import TensorProto
 
 from sensenet.engines.onnx.graph import GraphBuilder, Tensor
+from sensenet.engines.onnx.proto import TensorProto
 from sensenet.inputs.rows import encoding_tables
 from sensenet.spec.inputs import CategoricalInput, NumericInput
 

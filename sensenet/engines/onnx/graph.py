@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+
+from sensenet.engines.onnx import proto
+from sensenet.engines.onnx.proto import TensorProto
 
 OPSET = 17
 IR_VERSION = 8  # the IR version that goes with opset 17; onnxruntime reads it everywhere
@@ -29,8 +30,8 @@ class GraphBuilder:
     """Collects nodes and initializers in order, then wraps them into a model."""
 
     def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
+        self.nodes: list[proto.NodeProto] = []
+        self.initializers: list[proto.TensorProto] = []
         self._names = 0
 
     def _name(self, stem: str) -> str:
@@ -40,37 +41,41 @@ class GraphBuilder:
     def constant(self, value, dtype=np.float32) -> str:
         """A constant tensor (an initializer) holding `value` as `dtype`."""
         name = self._name("const")
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=dtype), name))
+        self.initializers.append(proto.from_array(np.ascontiguousarray(value, dtype=dtype), name))
         return name
 
     def op(self, op_type: str, *inputs: str, **attributes) -> str:
         """Add one node with a single output and return that output's name."""
         output = self._name(op_type.lower())
-        self.nodes.append(helper.make_node(op_type, list(inputs), [output], **attributes))
+        self.nodes.append(proto.make_node(op_type, inputs, [output], **attributes))
         return output
 
-    def model(self, inputs: Sequence[Tensor], output: Tensor, output_name: str) -> onnx.ModelProto:
+    def model(self, inputs: Sequence[Tensor], output: Tensor, output_name: str) -> proto.ModelProto:
         """The finished model; `output` is renamed `output_name` through an Identity node."""
         return self.model_with_outputs(inputs, {output_name: output})
 
-    def model_with_outputs(self, inputs: Sequence[Tensor], outputs: Mapping[str, Tensor]) -> onnx.ModelProto:
+    def model_with_outputs(self, inputs: Sequence[Tensor], outputs: Mapping[str, Tensor]) -> proto.ModelProto:
         """The finished model with several outputs, each renamed to its key."""
-        for name, tensor in outputs.items():
-            self.nodes.append(helper.make_node("Identity", [tensor.name], [name]))
-        graph = helper.make_graph(
-            self.nodes,
-            "sensenet",
+        self.rename(outputs)
+        return self.finish(
             [_value_info(tensor.name, tensor.shape) for tensor in inputs],
             [_value_info(name, tensor.shape) for name, tensor in outputs.items()],
-            initializer=self.initializers,
-        )
-        return helper.make_model(
-            graph,
-            producer_name="sensenet",
-            opset_imports=[helper.make_opsetid("", OPSET)],
-            ir_version=IR_VERSION,
         )
 
+    def rename(self, outputs: Mapping[str, Tensor | str]) -> None:
+        """Identity nodes giving each tensor (or tensor name) the name it is keyed by."""
+        for name, tensor in outputs.items():
+            source = tensor if isinstance(tensor, str) else tensor.name
+            self.nodes.append(proto.make_node("Identity", [source], [name]))
 
-def _value_info(name: str, shape: tuple[int, ...]) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["rows", *shape])
+    def finish(
+        self, inputs: Sequence[proto.ValueInfoProto], outputs: Sequence[proto.ValueInfoProto]
+    ) -> proto.ModelProto:
+        """The model of the nodes and constants so far, for the graph inputs and outputs given."""
+        graph = proto.make_graph(self.nodes, "sensenet", inputs, outputs, initializer=self.initializers)
+        opsets = [proto.make_opsetid("", OPSET)]
+        return proto.make_model(graph, opset_imports=opsets, ir_version=IR_VERSION, producer_name="sensenet")
+
+
+def _value_info(name: str, shape: tuple[int, ...]) -> proto.ValueInfoProto:
+    return proto.make_tensor_value_info(name, TensorProto.FLOAT, ["rows", *shape])

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import onnx
 
+from sensenet.engines.onnx import proto
 from sensenet.engines.onnx.graph import GraphBuilder, Tensor
 from sensenet.engines.onnx.layers import ONNX_LAYERS, TO_CHANNELS_LAST, activate, flatten, is_image
 from sensenet.spec.image_layers import (
@@ -279,17 +279,29 @@ def image_features(g: GraphBuilder, network: ImageNetwork, pixels: Sequence[Tens
     ]
 
 
-def image_network_graph(network: ImageNetwork, nodes: Sequence[int]) -> onnx.ModelProto:
+def image_network_graph(network: ImageNetwork, nodes: Sequence[int]) -> proto.ModelProto:
     """Pixels (input `PIXELS_NAME`) to the raw outputs of the image network's `nodes`.
 
     Output ``node_<i>`` is node i's output as Keras gives it (channels-last):
     for a detector, the YOLO heads' raw outputs that `sensenet.detection.yolo` decodes.
     """
-    meta = network.metadata
     g = GraphBuilder()
-    pixels = Tensor(PIXELS_NAME, (meta.height, meta.width, meta.channels))
-    outputs = graph_outputs(g, network.nodes, standardize(g, meta, pixels))
-    return g.model_with_outputs([pixels], {node_output_name(i): channels_last(g, outputs[i]) for i in nodes})
+    pixels = pixels_input(network.metadata)
+    heads = node_outputs(g, network, nodes, pixels)
+    return g.model_with_outputs([pixels], {node_output_name(i): head for i, head in zip(nodes, heads)})
+
+
+def pixels_input(metadata: ImageMetadata) -> Tensor:
+    """The graph input (`PIXELS_NAME`) of a batch of (height, width, channels) images."""
+    return Tensor(PIXELS_NAME, (metadata.height, metadata.width, metadata.channels))
+
+
+def node_outputs(
+    g: GraphBuilder, network: ImageNetwork, nodes: Sequence[int], pixels: Tensor
+) -> list[Tensor]:
+    """The outputs of the network's `nodes` for `pixels`, channels-last as Keras gives them."""
+    outputs = graph_outputs(g, network.nodes, standardize(g, network.metadata, pixels))
+    return [channels_last(g, outputs[i]) for i in nodes]
 
 
 def node_output_name(position: int) -> str:

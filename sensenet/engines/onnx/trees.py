@@ -7,9 +7,8 @@ on which leaf each row reaches.
 
 from __future__ import annotations
 
-from onnx import TensorProto
-
 from sensenet.engines.onnx.graph import GraphBuilder, Tensor
+from sensenet.engines.onnx.proto import TensorProto
 from sensenet.spec.trees import TreeEmbedding
 
 
