@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from sensenet.exceptions import SettingsError
 from sensenet.extras import require_extra
@@ -91,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     require_extra("serve", "sensenet serve")
     options = _options(args)
     files = find_model_files(args.inputs)
+    import logging  # here: every other command starts without it
+
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from sensenet.exceptions import ImageError
 from sensenet.limits import MAX_IMAGE_PIXELS
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
@@ -62,6 +64,8 @@ _MODE_CONVERTERS: dict[str, Callable[[Image.Image, str], np.ndarray]] = {
 
 
 def _raise_undecodable(error: Exception, name: str) -> NoReturn:
+    from PIL import UnidentifiedImageError
+
     # Pillow names its in-memory stream ("cannot identify image file <_io.BytesIO object at 0x...>").
     reason = "unknown image format" if isinstance(error, UnidentifiedImageError) else str(error)
     reason = reason or type(error).__name__
@@ -86,6 +90,8 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     Images over the pixel budget (`sensenet.limits.MAX_IMAGE_PIXELS`, 50 million by
     default) are refused from the size in their header, before decoding.
     """
+    from PIL import Image  # here, not at import: a model without image fields never loads Pillow
+
     try:
         image = Image.open(io.BytesIO(data))
     except Exception as error:

@@ -31,7 +31,6 @@ from sensenet.models.seed_api import (  # noqa: F401 (the seed's public names)
     to_tflite,
 )
 from sensenet.models.settings import Settings, ensure_settings
-from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
 from sensenet.spec import ModelSpec, find_network, parse_network
 from sensenet.spec.model import BOUNDING_BOX
 from sensenet.spec.source import FieldNames
@@ -197,6 +196,8 @@ def create_model(
     settings_object = ensure_settings(settings)
     source = find_network(anobject)
     if settings_object.load_pretrained_weights:
+        from sensenet.pretrained import with_pretrained_weights  # its downloads and caches: only if asked
+
         source = replace(source, network=with_pretrained_weights(source.network))
     spec = parse_network(source.network, source.origin)
     if settings_object.extract_image_features:
@@ -215,6 +216,8 @@ def create_image_feature_extractor(
     weights are then fetched into the cache unless ``load_pretrained_weights``
     is false (which keeps the initializer weights).
     """
+    from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
+
     settings_object = ensure_settings(settings)
     if isinstance(anobject, str) and anobject in NETWORKS and not os.path.exists(anobject):
         anobject = get_network(anobject)
