@@ -42,7 +42,7 @@ METADATA_KEY = "sensenet"
 
 
 def _used_names(graph: GraphProto) -> set[str]:
-    names = {value.name for value in [*graph.input, *graph.output, *graph.initializer]}
+    names = {value.name for value in [*graph.input, *graph.output]} | {t.name for t in graph.initializer}
     for node in graph.node:
         names.update(node.input)
         names.update(node.output)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numbers
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -123,7 +123,7 @@ class AttributeProto(_Message):
 
 
 # attribute type -> the value's field number, its writer, whether it holds a list
-_ATTRIBUTE_VALUES = {
+_ATTRIBUTE_VALUES: dict[int, tuple[int, Callable[[int, Any], Chunks], bool]] = {
     AttributeProto.FLOAT: (2, _float, False),
     AttributeProto.INT: (3, _int, False),
     AttributeProto.STRING: (4, _bytes, False),
