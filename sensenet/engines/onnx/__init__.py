@@ -1,5 +1,5 @@
 """The ONNX engine: a model spec compiled straight into an ONNX graph, run by onnxruntime.
 
-Nothing here imports TensorFlow; `onnx` and `onnxruntime` are imported only
-when a graph is built or a session started, never at `import sensenet`.
+Nothing here imports TensorFlow or the `onnx` package (`proto` writes the graph's bytes);
+`onnxruntime` is imported only when a session starts, never at `import sensenet`.
 """
