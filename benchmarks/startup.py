@@ -107,7 +107,7 @@ def _prepare(directory: Path) -> dict[str, dict]:
     _mobilenet_v2(directory / "mobilenetv2.json")
     iris = str(example_path("iris"))
     models = {
-        "iris": (iris, [5.1, 3.5, 1.4, 0.2], ["predict", iris, "5.1,3.5,1.4,0.2"]),
+        "iris": (iris, [5.1, 3.5, 1.4, 0.2], ["predict", "--example", "iris", "5.1,3.5,1.4,0.2"]),
         "eye detector": (
             str(directory / "eyes.json"),
             photo,
@@ -176,13 +176,13 @@ def _report(prepared: dict, walls: dict, inside: dict) -> None:
     print(f"medians of {len(walls[next(iter(walls))])} runs, ms (ratios to the bare process)")
     for model in prepared:
         bare_wall, bare_inside = median(walls[model, "bare"]), median(inside[model, "bare"])
-        cli = median(walls[model, "cli"]) / bare_wall
-        in_process = median(inside[model, "in-process"]) / bare_inside
+        cli_wall, in_process = median(walls[model, "cli"]), median(inside[model, "in-process"])
         print(
-            f"  {model:13s} bare process {bare_wall * 1e3:6.0f}  cli process {median(walls[model, 'cli']) * 1e3:6.0f}"
-            f" ({cli:4.2f}x, target <= {CLI_TARGET}x)   bare in-process {bare_inside * 1e3:6.0f}"
-            f"  import + create_model + first prediction {median(inside[model, 'in-process']) * 1e3:6.0f}"
-            f" ({in_process:4.2f}x, target <= {IN_PROCESS_TARGET}x)"
+            f"  {model:13s} process: bare {bare_wall * 1e3:5.0f}, cli {cli_wall * 1e3:5.0f} "
+            f"({cli_wall / bare_wall:4.2f}x, target <= {CLI_TARGET}x);  "
+            f"in-process: bare {bare_inside * 1e3:5.0f}, "
+            f"import + create_model + first prediction {in_process * 1e3:5.0f} "
+            f"({in_process / bare_inside:4.2f}x, target <= {IN_PROCESS_TARGET}x)"
         )
 
 
