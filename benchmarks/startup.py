@@ -23,37 +23,40 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+from collections import defaultdict
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
 CLI_TARGET, IN_PROCESS_TARGET = 2.0, 1.5
+CLOCKS = ("wall", "cpu")
 
 BARE = """
 import time
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 import sys
 import numpy as np
 import onnxruntime
 session = onnxruntime.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
 session.run(None, {session.get_inputs()[0].name: np.load(sys.argv[2])})
-print(time.perf_counter() - start)
+print(time.perf_counter() - start, time.process_time() - cpu)
 """
 
 IN_PROCESS = """
 import time
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 import json
 import sys
 from sensenet.models.wrappers import create_model
 create_model(sys.argv[1])(json.loads(sys.argv[2]))
-print(time.perf_counter() - start)
+print(time.perf_counter() - start, time.process_time() - cpu)
 """
 
 
@@ -64,16 +67,17 @@ def _child_environment(installed: bool) -> dict[str, str]:
     return environment
 
 
-def _run(command: list[str], directory: Path, environment: dict[str, str]) -> tuple[float, str]:
-    """Wall seconds of the whole process, and what it printed last."""
-    start = time.perf_counter()
+def _run(command: list[str], directory: Path, environment: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU (user + system) seconds of the whole process, and the last line it printed."""
+    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         command, capture_output=True, text=True, cwd=directory, env=environment, timeout=600
     )
-    wall = time.perf_counter() - start
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"{' '.join(command[:4])} ... failed:\n{done.stderr[-3000:]}")
-    return wall, done.stdout.strip().splitlines()[-1]
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, done.stdout.strip().splitlines()[-1]
 
 
 def _mobilenet_v2(path: Path) -> None:
@@ -160,30 +164,39 @@ def main() -> None:
         jobs = [(model, kind) for model in prepared for kind in ("bare", "cli", "in-process")]
         for model, kind in jobs:  # compiles bytecode, fills the OS cache
             _run(prepared[model][kind], directory, environment)
-        walls: dict[tuple[str, str], list[float]] = {job: [] for job in jobs}
-        inside: dict[tuple[str, str], list[float]] = {job: [] for job in jobs}
+        # (model, kind, "process" or "inside", "wall" or "cpu") -> seconds, one per round
+        times: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
         for round_ in range(rounds):
             for model, kind in jobs[round_ % len(jobs) :] + jobs[: round_ % len(jobs)]:
-                wall, printed = _run(prepared[model][kind], directory, environment)
-                walls[model, kind].append(wall)
+                wall, cpu, printed = _run(prepared[model][kind], directory, environment)
+                times[model, kind, "process", "wall"].append(wall)
+                times[model, kind, "process", "cpu"].append(cpu)
                 if kind != "cli":
-                    inside[model, kind].append(float(printed))
-    _report(prepared, walls, inside)
+                    inside_wall, inside_cpu = map(float, printed.split())
+                    times[model, kind, "inside", "wall"].append(inside_wall)
+                    times[model, kind, "inside", "cpu"].append(inside_cpu)
+    _report(list(prepared), times, rounds)
 
 
-def _report(prepared: dict, walls: dict, inside: dict) -> None:
-    median = statistics.median
-    print(f"medians of {len(walls[next(iter(walls))])} runs, ms (ratios to the bare process)")
-    for model in prepared:
-        bare_wall, bare_inside = median(walls[model, "bare"]), median(inside[model, "bare"])
-        cli_wall, in_process = median(walls[model, "cli"]), median(inside[model, "in-process"])
-        print(
-            f"  {model:13s} process: bare {bare_wall * 1e3:5.0f}, cli {cli_wall * 1e3:5.0f} "
-            f"({cli_wall / bare_wall:4.2f}x, target <= {CLI_TARGET}x);  "
-            f"in-process: bare {bare_inside * 1e3:5.0f}, "
-            f"import + create_model + first prediction {in_process * 1e3:5.0f} "
-            f"({in_process / bare_inside:4.2f}x, target <= {IN_PROCESS_TARGET}x)"
+def _report(models: list[str], times: dict, rounds: int) -> None:
+    """Medians, and their ratios to the bare process's; CPU time, which other load on the machine
+    disturbs less than wall time, beside the wall time."""
+    print(f"medians of {rounds} runs, wall ms / cpu ms (ratio to bare: wall, cpu)")
+
+    def compared(model: str, kind: str, span: str, target: float) -> str:
+        wall, cpu = (statistics.median(times[model, kind, span, clock]) for clock in CLOCKS)
+        bare_wall, bare_cpu = (statistics.median(times[model, "bare", span, clock]) for clock in CLOCKS)
+        return (
+            f"bare {bare_wall * 1e3:5.0f} / {bare_cpu * 1e3:5.0f}, "
+            f"sensenet {wall * 1e3:5.0f} / {cpu * 1e3:5.0f} "
+            f"({wall / bare_wall:4.2f}x, {cpu / bare_cpu:4.2f}x; target <= {target}x)"
         )
+
+    for model in models:
+        print(f"  {model}")
+        print(f"    {'whole cli process:':42s}{compared(model, 'cli', 'process', CLI_TARGET)}")
+        in_process = compared(model, "in-process", "inside", IN_PROCESS_TARGET)
+        print(f"    {'import + create_model + first prediction:':42s}{in_process}")
 
 
 if __name__ == "__main__":
