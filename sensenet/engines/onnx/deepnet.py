@@ -12,7 +12,6 @@ from __future__ import annotations
 from sensenet.engines.onnx import proto
 from sensenet.engines.onnx.encoding import input_encoding
 from sensenet.engines.onnx.graph import GraphBuilder, Tensor
-from sensenet.engines.onnx.image import image_features
 from sensenet.engines.onnx.layers import apply_layers
 from sensenet.engines.onnx.trees import tree_embedding
 from sensenet.exceptions import UnsupportedError
@@ -51,6 +50,8 @@ def _features(g: GraphBuilder, spec: ModelSpec, inputs: list[Tensor]) -> Tensor:
     encoded = input_encoding(g, spec.numeric_inputs, inputs[0]) if spec.numeric_inputs else None
     if spec.image_network is None:
         return encoded
+    from sensenet.engines.onnx.image import image_features  # a row network leaves out the CNN layers
+
     images = iter(image_features(g, spec.image_network, inputs[1:] if encoded is not None else inputs))
     parts, run_start, column = [], 0, 0
     for field in spec.inputs:

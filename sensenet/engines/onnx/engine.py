@@ -9,7 +9,6 @@ import numpy as np
 import onnxruntime
 
 from sensenet.engines.onnx.deepnet import INPUT_NAME, OUTPUT_NAME, deepnet_graph, image_input_name
-from sensenet.engines.onnx.image import PIXELS_NAME, image_network_graph, node_output_name
 from sensenet.exceptions import InputDataError
 from sensenet.models.settings import Settings
 from sensenet.spec.image_layers import ImageNetwork
@@ -85,6 +84,8 @@ class OnnxImageNetwork:
     """
 
     def __init__(self, network: ImageNetwork, nodes: Sequence[int], threads: int | None = None):
+        from sensenet.engines.onnx.image import PIXELS_NAME, image_network_graph, node_output_name
+
         count = len(network.nodes)
         if not nodes or any(not 0 <= node < count for node in nodes):
             raise InputDataError(
@@ -95,6 +96,7 @@ class OnnxImageNetwork:
             image_network_graph(network, nodes).SerializeToString(), session_threads(threads, True)
         )
         self._outputs = [node_output_name(node) for node in nodes]
+        self._input = PIXELS_NAME
 
     def __call__(self, pixels: np.ndarray) -> list[np.ndarray]:
-        return self._session.run(self._outputs, {PIXELS_NAME: pixels})
+        return self._session.run(self._outputs, {self._input: pixels})

@@ -105,6 +105,8 @@ class TensorProto(_Message):
 
 @dataclass
 class AttributeProto(_Message):
+    """A node attribute: one number, string or list of one kind (`make_attribute` infers it)."""
+
     FLOAT: ClassVar[int] = 1
     INT: ClassVar[int] = 2
     STRING: ClassVar[int] = 3
@@ -135,6 +137,8 @@ _ATTRIBUTE_VALUES: dict[int, tuple[int, Callable[[int, Any], Chunks], bool]] = {
 
 @dataclass
 class NodeProto(_Message):
+    """One operator: its type, input and output tensor names, attributes and (other than ONNX's) domain."""
+
     op_type: str
     input: list[str]
     output: list[str]
@@ -170,6 +174,8 @@ class ValueInfoProto(_Message):
 
 @dataclass
 class OperatorSetIdProto(_Message):
+    """The version of an operator domain the graph uses ("" is ONNX's own)."""
+
     domain: str
     version: int
 
@@ -179,6 +185,8 @@ class OperatorSetIdProto(_Message):
 
 @dataclass
 class StringStringEntryProto(_Message):
+    """A metadata entry of the model."""
+
     key: str
     value: str
 
@@ -188,6 +196,8 @@ class StringStringEntryProto(_Message):
 
 @dataclass
 class GraphProto(_Message):
+    """The nodes in order, their constants (initializers), the graph's inputs and outputs."""
+
     node: list[NodeProto]
     name: str
     input: list[ValueInfoProto]
@@ -206,6 +216,8 @@ class GraphProto(_Message):
 
 @dataclass
 class ModelProto(_Message):
+    """The graph with the IR version and operator sets it is written for, and metadata."""
+
     graph: GraphProto
     ir_version: int
     opset_import: list[OperatorSetIdProto]
