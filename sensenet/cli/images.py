@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sensenet.exceptions import InputDataError
-from sensenet.models.settings import RESCALE_TYPES
+from sensenet.settings import RESCALE_TYPES
 
 IMAGE_SUFFIXES = frozenset((".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"))
 GLOB_CHARACTERS = frozenset("*?[")

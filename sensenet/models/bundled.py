@@ -20,8 +20,8 @@ from sensenet.exceptions import ModelFormatError, SettingsError, UnsupportedErro
 from sensenet.lazy import Lazy
 from sensenet.models.bundle import SETTINGS_PATH, load_bundle
 from sensenet.models.detector import ObjectDetector
-from sensenet.models.settings import Settings, ensure_settings
 from sensenet.models.wrappers import Deepnet
+from sensenet.settings import Settings, ensure_settings
 from sensenet.spec import ModelSpec
 from sensenet.spec.fields import Fields
 from sensenet.spec.image_layers import ImageNetwork, parse_image_metadata

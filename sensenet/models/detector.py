@@ -15,7 +15,7 @@ from sensenet.inputs.rescale import choose_rescale_type, placement, rescale, to_
 from sensenet.lazy import Lazy
 from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.models.records import as_frame as to_frame
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.model import ModelSpec
 from sensenet.spec.source import FieldNames
 

@@ -11,7 +11,7 @@ from sensenet.engines import make_node_engine
 from sensenet.exceptions import InputDataError, ModelFormatError, UnsupportedError
 from sensenet.inputs.image_fields import ImageEncoder
 from sensenet.lazy import Lazy
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import ModelSpec

@@ -4,7 +4,7 @@ and the seed library's saving methods (`SaveableModel`), which are conversions."
 from __future__ import annotations
 
 from sensenet.models.fields import FieldInfo, describe_fields, fields_are_named
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.model import BOUNDING_BOX, ModelSpec
 from sensenet.spec.source import FieldNames
 

@@ -30,8 +30,8 @@ from sensenet.models.seed_api import (  # noqa: F401 (the seed's public names)
     model_from_dictionary,
     to_tflite,
 )
-from sensenet.models.settings import Settings, ensure_settings
 from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
+from sensenet.settings import Settings, ensure_settings
 from sensenet.spec import ModelSpec, find_network, parse_network
 from sensenet.spec.model import BOUNDING_BOX
 from sensenet.spec.source import FieldNames

@@ -18,7 +18,7 @@ from sensenet.engines.keras.encoding import InputEncoding
 from sensenet.engines.keras.image import ImageStandardization, graph_outputs, image_feature_model
 from sensenet.engines.keras.tree import TreeEmbeddingLayer
 from sensenet.exceptions import UnsupportedError
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import BOUNDING_BOX, REGRESSION, ModelSpec, Network

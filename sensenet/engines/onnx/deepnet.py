@@ -17,7 +17,7 @@ from sensenet.engines.onnx.image import image_features
 from sensenet.engines.onnx.layers import apply_layers
 from sensenet.engines.onnx.trees import tree_embedding
 from sensenet.exceptions import UnsupportedError
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import BOUNDING_BOX, REGRESSION, ModelSpec, Network
 
