@@ -33,12 +33,6 @@ def test_the_engine_setting_accepts_exactly_the_engines_there_are():
     assert set(ENGINE_NAMES) == set(ENGINES) == set(NODE_ENGINES)
 
 
-def test_the_seed_path_gives_the_same_settings():
-    from sensenet.models import settings as seed_settings
-
-    assert seed_settings.Settings is Settings and seed_settings.ensure_settings is ensure_settings
-
-
 def test_defaults_are_none():
     assert ensure_settings(None).to_dict() == {}
 

@@ -30,8 +30,8 @@ import orjson
 from sensenet.cli.usage import UsageError
 from sensenet.examples import EXAMPLES, example_path
 from sensenet.exceptions import ModelFormatError, ModelNotFoundError, UnsupportedError
+from sensenet.export.bundle import GUARD
 from sensenet.files.reading import open_regular
-from sensenet.models.bundle import GUARD
 from sensenet.models.wrappers import Deepnet, create_model
 from sensenet.spec.source import field_names, read_json_file
 

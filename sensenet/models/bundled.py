@@ -17,8 +17,8 @@ import numpy as np
 
 from sensenet.detection.yolo import Detections
 from sensenet.exceptions import ModelFormatError, SettingsError, UnsupportedError
+from sensenet.export.bundle import SETTINGS_PATH, load_bundle
 from sensenet.lazy import Lazy
-from sensenet.models.bundle import SETTINGS_PATH, load_bundle
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.wrappers import Deepnet
 from sensenet.settings import Settings, ensure_settings

@@ -12,11 +12,11 @@ import numpy as np
 
 from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError
+from sensenet.export.bundle import is_bundle_path
 from sensenet.inputs.image_fields import ImageEncoder
 from sensenet.inputs.rows import RowEncoder
 from sensenet.inputs.table import Table, table_from_frame, table_from_records, table_from_rows
 from sensenet.lazy import Lazy
-from sensenet.models.bundle import is_bundle_path
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
 from sensenet.models.model_wrapper import ModelWrapper
