@@ -189,7 +189,9 @@ def _quoted(name: str) -> str:
 
 
 def _driver_model(model: Any, settings: Mapping[str, Any] | None) -> Any:
-    from sensenet.models.wrappers import Deepnet, ObjectDetector, create_model
+    from sensenet.models.deepnet import Deepnet
+    from sensenet.models.detector import ObjectDetector
+    from sensenet.models.doors import create_model
 
     if isinstance(model, (Deepnet, ObjectDetector)):
         if settings is not None:

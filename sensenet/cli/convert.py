@@ -68,7 +68,7 @@ def _megabytes(size: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensenet.models.wrappers import convert
+    from sensenet.models.doors import convert
 
     model_path, extra = split_model_argument(args, args.inputs)
     if extra:

@@ -101,7 +101,7 @@ def _network(name: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensenet.models.wrappers import create_image_feature_extractor
+    from sensenet.models.doors import create_image_feature_extractor
 
     if not args.inputs:
         raise UsageError("no model given: name a MODEL file or a pretrained network, then images")

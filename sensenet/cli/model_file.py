@@ -32,7 +32,8 @@ from sensenet.examples import EXAMPLES, example_path
 from sensenet.exceptions import ModelFormatError, ModelNotFoundError, UnsupportedError
 from sensenet.export.bundle import GUARD
 from sensenet.files.reading import open_regular
-from sensenet.models.wrappers import Deepnet, create_model
+from sensenet.models.deepnet import Deepnet
+from sensenet.models.doors import create_model
 from sensenet.spec.source import field_names, read_json_file
 
 STDIN = "-"

@@ -21,7 +21,7 @@ from sensenet.cli.skipping import Skips, add_skip_argument, run_each
 from sensenet.cli.usage import UsageError
 from sensenet.engines import ENGINES
 from sensenet.exceptions import InputDataError
-from sensenet.models.wrappers import Deepnet
+from sensenet.models.deepnet import Deepnet
 from sensenet.spec.inputs import ImageInput
 
 HELP = "predict rows (arguments, CSV or JSON Lines files, stdin) or images"

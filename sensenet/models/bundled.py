@@ -19,8 +19,8 @@ from sensenet.detection.yolo import Detections
 from sensenet.exceptions import ModelFormatError, SettingsError, UnsupportedError
 from sensenet.export.bundle import SETTINGS_PATH, load_bundle
 from sensenet.lazy import Lazy
+from sensenet.models.deepnet import Deepnet
 from sensenet.models.detector import ObjectDetector
-from sensenet.models.wrappers import Deepnet
 from sensenet.settings import Settings, ensure_settings
 from sensenet.spec import ModelSpec
 from sensenet.spec.fields import Fields

@@ -79,6 +79,6 @@ class ModelWrapper:
         self._convert(save_path, "tfjs")
 
     def _convert(self, path, to_format: str) -> None:
-        from sensenet.models.wrappers import convert
+        from sensenet.export import export_model
 
-        convert(self, None, path, to_format)
+        export_model(self, path, to_format)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import ModelNotFoundError, SensenetError
-from sensenet.models.wrappers import create_model
+from sensenet.models.doors import create_model
 
 MODEL_SUFFIXES = (".json.gz", ".json", ".smbundle")
 DETECTION = "detection"  # `model.kind` of an object detector
