@@ -53,7 +53,7 @@ def _directory_images(directory: str, recursive: bool) -> list[str]:
             for path in (os.path.join(directory, n) for n in os.listdir(directory))
             if is_image_file(path)
         )
-    found = []
+    found: list[str] = []
     for root, subdirectories, names in os.walk(directory):
         subdirectories.sort()
         found.extend(

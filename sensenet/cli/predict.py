@@ -166,7 +166,8 @@ def _encode(
     total = sum(len(source.rows) for source in sources)
     if total == 0:
         raise InputDataError("no rows to predict: the inputs hold no data rows")
-    matrices, kept = [], []
+    matrices: list[np.ndarray] = []
+    kept: list[list[Any]] = []
     with Progress(total, "rows read", enabled=not quiet) as progress:
         for source in sources:
             for start in range(0, len(source.rows), BATCH_ROWS):

@@ -55,14 +55,14 @@ class Deepnet(ModelWrapper):
         self._engine = Lazy(lambda: make_engine(settings.engine, spec, settings))
         self._keras_model = Lazy(self._build_keras_model)
 
-    def _build_keras_model(self):
+    def _build_keras_model(self) -> Any:
         engine = self._engine.get()
         if engine.name != "keras":
             engine = make_engine("keras", self._spec, self._settings)
         return engine.model
 
     @property
-    def _model(self):
+    def _model(self) -> Any:
         """The Keras model, built on first use whatever engine predicts."""
         return self._keras_model.get()
 

@@ -48,7 +48,7 @@ class ImageFeatureExtractor:
         return self._network.feature_width
 
     @property
-    def _model(self):
+    def _model(self) -> Any:
         """The Keras model: float32 RGB 0-255 pixels (rows, height, width, 3) to features."""
         return self._keras_model.get()
 
