@@ -11,7 +11,7 @@ the native `Deepnet` or `ObjectDetector`, and ``python_function``, whose loader 
 
 The signature is the model's fields (numeric as double, categorical as string, image as binary)
 and its outputs. Every input column is marked optional so that a missing column reaches the
-model, whose error names the field; MLflow drops columns the signature does not name.
+pyfunc model, whose error names the field; MLflow drops columns the signature does not name.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import gzip
 import importlib.metadata
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from sensenet import __version__
 from sensenet.exceptions import InputDataError, ModelFormatError, ModelNotFoundError, UnsupportedError
 from sensenet.extras import require_extra
 from sensenet.files.writing import check_destination, publish, staging_directory
+from sensenet.inputs.missing import is_missing
 from sensenet.models.bundle import is_bundle_path
 from sensenet.models.records import is_frame
 from sensenet.models.settings import Settings, ensure_settings
@@ -112,7 +113,7 @@ def log_model(
     extra_pip_requirements: Sequence[str] | str | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> ModelInfo:
-    """`save_model` into the active run (one is started if none is) as the logged model `name`."""
+    """`save_model` as MLflow's logged model `name`, in the active run if there is one."""
     require_extra("mlflow", FEATURE)
     from mlflow.models import Model
 
@@ -237,22 +238,18 @@ def model_signature(model: Deepnet | ObjectDetector) -> ModelSignature:
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Array, ColSpec, DataType, Object, Property, Schema
 
+    found = Object(
+        [
+            Property("box", Array(DataType.integer)),
+            Property("label", DataType.string, required=False),
+            Property("score", DataType.double),
+        ]
+    )
+    label = DataType.string if model.kind == "classification" else DataType.double
+    types: dict[str, DataType | Array] = {"prediction": label, "objects": Array(found)}
     inputs = [ColSpec(DataType[INPUT_TYPES[f.optype]], f.name, required=False) for f in model.fields]
-    if model.kind == "detection":
-        found = Object(
-            [
-                Property("box", Array(DataType.integer)),
-                Property("label", DataType.string, required=False),
-                Property("score", DataType.double),
-            ]
-        )
-        outputs = [ColSpec(Array(found), "objects")]
-    elif model.kind == "classification":
-        classes = [ColSpec(DataType.double, name) for name in model.classes or []]
-        outputs = [ColSpec(DataType.string, "prediction"), ColSpec(DataType.double, "probability"), *classes]
-    else:
-        outputs = [ColSpec(DataType.double, "prediction")]
-    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+    outputs = [ColSpec(types.get(name, DataType.double), name) for name in output_columns(model)]
+    return ModelSignature(inputs=Schema([*inputs]), outputs=Schema([*outputs]))
 
 
 def default_pip_requirements(settings: Settings | Mapping[str, Any] | None = None) -> list[str]:
@@ -311,10 +308,11 @@ def _load_pyfunc(path: str) -> _PyfuncModel:
 
 
 def _load(directory: Path) -> Deepnet | ObjectDetector:
-    flavor = _flavors(directory).get(FLAVOR_NAME)
+    flavors = _flavors(directory)
+    flavor = flavors.get(FLAVOR_NAME)
     if flavor is None:
         raise ModelFormatError(
-            f"{directory} is an MLflow model of flavor(s) {sorted(_flavors(directory))}, not a Sense/Net "
+            f"{directory} is an MLflow model of flavor(s) {sorted(flavors)}, not a Sense/Net "
             f"one (no {FLAVOR_NAME!r} flavor in its {MLMODEL_FILE})"
         )
     data = flavor.get("data")
@@ -367,12 +365,14 @@ class _PyfuncModel:
         import pandas as pd
 
         model = self._model
-        inputs = _field_columns(model, data if is_frame(data) else _as_frame(data))
+        if not is_frame(data):
+            raise InputDataError(f"expected a pandas DataFrame, got {type(data).__name__}")
+        inputs = _field_columns(model, data)
         columns = output_columns(model)
         if inputs.empty:
             return pd.DataFrame(columns=columns)
         if isinstance(model, ObjectDetector):
-            images = [None if _is_missing(value) else value for value in inputs.iloc[:, 0]]
+            images = [None if is_missing(value) else value for value in inputs.iloc[:, 0]]
             records = model.predict(images)
         else:
             records = model.predict(inputs)
@@ -380,26 +380,15 @@ class _PyfuncModel:
 
 
 def output_columns(model: Deepnet | ObjectDetector) -> list[str]:
-    """The columns of the pyfunc model's predictions."""
-    if model.kind == "detection":
-        return ["objects"]
-    if model.kind == "classification":
-        return ["prediction", "probability", *(model.classes or [])]
-    return ["prediction"]
+    """The columns of the pyfunc model's predictions: those of ``model.predict``'s records."""
+    return OUTPUT_COLUMNS[model.kind](model)
 
 
-def _as_frame(data: Any) -> pd.DataFrame:
-    import pandas as pd
-
-    if isinstance(data, Mapping):
-        data = [data] if all(not isinstance(v, (list, tuple)) for v in data.values()) else data
-    try:
-        return pd.DataFrame(data)
-    except (TypeError, ValueError) as error:
-        raise InputDataError(
-            f"cannot read {type(data).__name__} as a table: give a pandas DataFrame, a dict or a list "
-            f"of dicts keyed by field name ({error})"
-        ) from None
+OUTPUT_COLUMNS: dict[str, Callable[[Any], list[str]]] = {
+    "classification": lambda model: ["prediction", "probability", *model.classes],
+    "regression": lambda model: ["prediction"],
+    "detection": lambda model: ["objects"],
+}
 
 
 def _field_columns(model: Deepnet | ObjectDetector, frame: pd.DataFrame) -> pd.DataFrame:
@@ -415,7 +404,3 @@ def _field_columns(model: Deepnet | ObjectDetector, frame: pd.DataFrame) -> pd.D
     inputs = frame.loc[:, found]
     inputs.columns = [f.name for f in model.fields]
     return inputs
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
