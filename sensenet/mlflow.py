@@ -29,7 +29,7 @@ import orjson
 
 from sensenet import __version__
 from sensenet.exceptions import InputDataError, ModelFormatError, ModelNotFoundError, UnsupportedError
-from sensenet.extras import require_extra
+from sensenet.extras import DISTRIBUTION, require_extra
 from sensenet.files.writing import check_destination, publish, staging_directory
 from sensenet.inputs.missing import is_missing
 from sensenet.models.bundle import is_bundle_path
@@ -263,13 +263,13 @@ def default_pip_requirements(settings: Settings | Mapping[str, Any] | None = Non
 @functools.cache
 def _distribution() -> tuple[str, str]:
     """The installed distribution whose top-level package is ``sensenet``, and its version; running
-    from a source tree, the package's own name and version. (Reading ``top_level.txt`` costs
-    milliseconds; `importlib.metadata.packages_distributions` reads every file list, a second.)"""
+    from a source tree, the project's name and the package's version. (Reading ``top_level.txt``
+    costs milliseconds; `importlib.metadata.packages_distributions` reads every file list, a second.)"""
     package = __name__.partition(".")[0]
     for dist in importlib.metadata.distributions():
         if package in (dist.read_text("top_level.txt") or "").split():
             return dist.metadata["Name"], dist.version
-    return package, __version__
+    return DISTRIBUTION, __version__
 
 
 def _mlflow_requirement() -> list[str]:

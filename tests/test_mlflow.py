@@ -8,6 +8,7 @@ import gzip
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from sensenet.exceptions import (
     OutputPathError,
     UnsupportedError,
 )
+from sensenet.extras import install_command
 from sensenet.models.wrappers import Deepnet, ObjectDetector, create_model
 from tests import test_spark
 from tests.conftest import REPO_ROOT, fixture_path, load_cases
@@ -460,5 +462,5 @@ def test_models_without_bigmls_json_are_refused(saved, tmp_path):
 
 def test_a_missing_mlflow_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "mlflow", None)
-    with pytest.raises(MissingExtraError, match=r'pip install "sensenet\[mlflow\]"'):
+    with pytest.raises(MissingExtraError, match=re.escape(install_command("mlflow"))):
         sensenet_mlflow.save_model({}, tmp_path / "model")
