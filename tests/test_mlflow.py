@@ -227,9 +227,15 @@ def test_the_eye_detector_finds_bigmls_boxes(detector_saved):
 def workers(request):
     """The session, with this checkout first on its Python workers' path (they get the driver's
     environment when Spark starts them), so spark_udf's workers load this sensenet.mlflow."""
-    paths = [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    return request.getfixturevalue("spark")
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(REPO_ROOT), *filter(None, [before])]))
+    try:
+        yield request.getfixturevalue("spark")
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 @pytest.mark.parametrize("number", [CLASSIFIER, REGRESSION])
