@@ -80,7 +80,13 @@ def predict_image_rows(
                 rows = source.rows[start : start + BATCH_IMAGES]
                 if directory is not None:
                     rows = _resolved(rows, indexes, directory)
-                kept, outputs = run_each(rows, model, lambda i, s=start, src=source: src.where(s + i), skips)
+                kept, outputs = run_each(
+                    rows,
+                    model,
+                    lambda i, s=start, src=source: src.where(s + i),
+                    skips,
+                    lambda i, error, s=start, src=source: src.describe(s + i, error),
+                )
                 if kept:
                     leading = [source.kept[start + i] for i in kept] if source.kept is not None else None
                     writer.write(np.concatenate(outputs), leading)

@@ -38,7 +38,8 @@ CSV files start with a header line. When the model is a full BigML resource
 (it names its fields), header names are matched to the input fields and
 other columns are ignored; otherwise columns are taken in order. A JSON
 Lines file holds one array of values, or one object keyed by field name,
-per line.
+per line (other keys are ignored). Errors name the file's line (the header
+is line 1), the value's column and the field.
 
 Image models: when the model's only input is one image field, the arguments
 are images: image files, directories (their image files, sorted; add
@@ -139,7 +140,7 @@ def _layout(model_file: ModelFile, model: Deepnet, args: argparse.Namespace) -> 
     names = model_file.input_names
     usable = names if names is not None and len(names) >= _row_length(model) else None
     keep = tuple(name.strip() for name in args.keep_columns.split(",")) if args.keep_columns else ()
-    return RowLayout(usable, model_file.objective_name, not args.no_header, keep)
+    return RowLayout(usable, not args.no_header, keep)
 
 
 def _extra_values(sources: list[RowSource], row_length: int) -> str | None:
@@ -172,7 +173,11 @@ def _encode(
             for start in range(0, len(source.rows), BATCH_ROWS):
                 chunk = source.rows[start : start + BATCH_ROWS]
                 positions, results = run_each(
-                    chunk, model.encode, lambda i, s=start, src=source: src.where(s + i), skips
+                    chunk,
+                    model.encode,
+                    lambda i, s=start, src=source: src.where(s + i),
+                    skips,
+                    lambda i, error, s=start, src=source: src.describe(s + i, error),
                 )
                 matrices.extend(results)
                 if source.kept is not None:

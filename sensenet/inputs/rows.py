@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
-from sensenet.exceptions import InputDataError
+from sensenet.exceptions import FieldValueError, InputDataError
 from sensenet.inputs.missing import is_missing
-from sensenet.inputs.table import Table, table_from_rows
+from sensenet.inputs.table import Table, row_labels, table_from_rows
 from sensenet.spec.fields import shown
 from sensenet.spec.inputs import CategoricalInput, InputField, NumericInput
 
@@ -52,11 +52,15 @@ def encoding_tables(fields: Sequence[NumericInput | CategoricalInput]) -> dict[s
 
 
 class RowEncoder:
-    """Turns a `Table` (any tabular input form) into the input matrix, one column at a time."""
+    """Turns a `Table` (any tabular input form) into the input matrix, one column at a time.
 
-    def __init__(self, fields: Sequence[InputField]):
+    `names` (field index -> name), when the model names its fields, names them in errors.
+    """
+
+    def __init__(self, fields: Sequence[InputField], names: Mapping[int, str] | None = None):
         self.fields = tuple(f for f in fields if type(f) in _COLUMN_ENCODERS)
         self.indexes = tuple(f.index for f in fields)
+        self.names = dict(names or {})
         self._codes = {
             f.index: {value: float(i) for i, value in enumerate(f.values)}
             for f in self.fields
@@ -91,7 +95,7 @@ class RowEncoder:
             with np.errstate(over="ignore"):  # beyond float32 range becomes inf, refused by _check_finite
                 return self._encode_row_major(rows)
         except Exception:  # anything odd, even a value's own __float__ raising: column by column
-            return self.encode_table(table_from_rows(rows, self.indexes))
+            return self.encode_table(table_from_rows(rows, self.indexes, self.names))
 
     def _encode_row_major(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
         if not isinstance(rows, (list, tuple)) or not set(map(type, rows)) <= {list, tuple}:
@@ -173,8 +177,7 @@ class RowEncoder:
             try:
                 matrix[:, column] = _COLUMN_ENCODERS[type(field)](self, field, values)
             except _BadValue as bad:
-                kind = "numeric" if isinstance(field, NumericInput) else "categorical"
-                raise InputDataError(f"row {bad.row}, {table.label(field.index)} ({kind}): {bad}") from None
+                raise FieldValueError(bad.row, field.index, table.label(field.index), str(bad)) from None
         self._check_finite(matrix, table)
         return matrix
 
@@ -199,9 +202,12 @@ class RowEncoder:
         if infinite.any():
             row, column = np.argwhere(infinite)[0]
             index = self.fields[column].index
-            where = table.label(index) if table is not None else f"column {index}"
-            raise InputDataError(
-                f"row {row}, {where}: infinite values (or values beyond float32 range) cannot be standardised"
+            labels = table.labels if table is not None else row_labels(self.names)
+            raise FieldValueError(
+                int(row),
+                index,
+                labels.get(index, f"column {index}"),
+                "infinite values (or values beyond float32 range) cannot be standardised",
             )
 
     def _numeric_column(self, field: NumericInput, values: Sequence[Any]) -> np.ndarray:

@@ -64,7 +64,9 @@ class Deepnet(ModelWrapper):
     ):
         super().__init__(spec, settings, preprocessors, names)
         self._classes = self.classes
-        self._encoder = RowEncoder(spec.inputs)
+        self._encoder = RowEncoder(
+            spec.inputs, {f.index: f.name for f in self.fields} if self.names_fields else None
+        )
         self._images = _image_encoder(spec, settings)
         self._engine = Lazy(lambda: make_engine(settings.engine, spec, settings))
         self._keras_model = Lazy(self._build_keras_model)
@@ -102,7 +104,7 @@ class Deepnet(ModelWrapper):
             return table_from_records([input_data], [f.column for f in self.fields])
         if isinstance(input_data, (list, tuple)) and input_data and isinstance(input_data[0], Mapping):
             return table_from_records(input_data, [f.column for f in self.fields])
-        return table_from_rows(self._rows(input_data), self._encoder.indexes)
+        return table_from_rows(self._rows(input_data), self._encoder.indexes, self._encoder.names)
 
     def _rows(self, input_data: Any) -> list:
         """Rows from a list of rows or one row; for a one-image model, also an image or a 4-D batch."""
