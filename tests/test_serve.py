@@ -560,3 +560,37 @@ def test_model_files_and_their_names(tmp_path):
         find_model_files([str(tmp_path), str(tmp_path / "sub")])
     with pytest.raises(ModelNotFoundError, match="not a model file"):
         find_model_files([str(tmp_path / "notes.txt")])
+
+
+def test_unknown_categories_are_counted_in_metrics(served):
+    """Values not among a field's categories predict as missing (BigML's rule) and are counted, per
+    model and field, for requests that were predicted (rows and records; bad requests not)."""
+    server, models, cases = served
+    dense = models["dense"]
+    categorical = [f for f in dense.fields if f.optype == "categorical"]
+    row = list(cases["dense"]["validation"][0]["input"])
+    first, second = categorical[0], categorical[1]
+    unknown_rows = [
+        {**dict(enumerate(row)), first.index: "never seen", second.index: "nor this"},
+        {**dict(enumerate(row)), first.index: "again"},
+        {**dict(enumerate(row)), first.index: None, second.index: ""},  # missing: not counted
+    ]
+    rows = [[values[i] for i in range(len(row))] for values in unknown_rows]
+    _, before = server.request("GET", "/metrics")
+    status, answer = server.request("POST", "/v1/models/dense/predict", {"rows": rows})
+    assert status == 200 and answer == {"predictions": dense.predict(rows)}
+    records = [{f.name: r[f.index] for f in dense.fields} for r in rows[:1]]
+    assert server.request("POST", "/v1/models/dense/predict", {"records": records})[0] == 200
+    bad = [*rows[0][:3], "x", *rows[0][4:]]
+    assert server.request("POST", "/v1/models/dense/predict", {"rows": [bad]})[0] == 400
+    _, after = server.request("GET", "/metrics")
+    assert "# TYPE sensenet_unknown_categories_total counter" in after
+
+    def change(field: str) -> float:
+        labels = {"model": "dense", "field": field}
+        return metric(after, "sensenet_unknown_categories_total", **labels) - metric(
+            before, "sensenet_unknown_categories_total", default=0.0, **labels
+        )
+
+    assert (change(first.name), change(second.name)) == (3, 2)
+    assert dense.unknown_categories(rows) == {first.name: 2, second.name: 1}

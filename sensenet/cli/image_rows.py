@@ -10,6 +10,7 @@ the row came from (the working directory for stdin and command-line rows).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -67,8 +68,10 @@ def predict_image_rows(
     quiet: bool,
     prefixed: bool,
     skips: Skips,
+    unknown: Counter[str],
 ) -> None:
-    """One record per row; `prefixed` says the model's ``image_path_prefix`` already places the paths."""
+    """One record per row; `prefixed` says the model's ``image_path_prefix`` already places the paths.
+    `unknown` counts the values of the predicted rows that are no category of their field."""
     total = sum(len(source.rows) for source in sources)
     if total == 0:
         raise InputDataError("no rows to predict: the inputs hold no data rows")
@@ -88,6 +91,7 @@ def predict_image_rows(
                     lambda i, error, s=start, src=source: src.describe(s + i, error),
                 )
                 if kept:
+                    unknown.update(model.unknown_categories([rows[i] for i in kept]))
                     leading = [source.kept[start + i] for i in kept] if source.kept is not None else None
                     writer.write(np.concatenate(outputs), leading)
                 progress.update(len(rows))

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import warnings
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -160,10 +161,20 @@ def _warn(message: str | None) -> None:
         warnings.warn(message, stacklevel=2)
 
 
+def unknown_categories_note(counts: Counter[str]) -> None:
+    """After a run, one line per categorical field that met values not among its categories."""
+    for name, count in counts.items():
+        if count:
+            values = "value" if count == 1 else "values"
+            were = "was" if count == 1 else "were"
+            _warn(f"{count} {values} of {name!r} {were} not among its categories (treated as missing)")
+
+
 def _encode(
-    model: Deepnet, sources: list[RowSource], quiet: bool, skips: Skips
+    model: Deepnet, sources: list[RowSource], quiet: bool, skips: Skips, unknown: Counter[str]
 ) -> tuple[np.ndarray, list[list[Any]]]:
-    """The input matrix of every (good) row and their kept values, all checked before anything is written."""
+    """The input matrix of every (good) row and their kept values, all checked before anything is
+    written; `unknown` counts the values of those rows that are no category of their field."""
     total = sum(len(source.rows) for source in sources)
     if total == 0:
         raise InputDataError("no rows to predict: the inputs hold no data rows")
@@ -180,6 +191,8 @@ def _encode(
                     lambda i, error, s=start, src=source: src.describe(s + i, error),
                 )
                 matrices.extend(results)
+                if positions:
+                    unknown.update(model.unknown_categories([chunk[position] for position in positions]))
                 if source.kept is not None:
                     kept.extend(source.kept[start + position] for position in positions)
                 progress.update(len(chunk))
@@ -219,10 +232,12 @@ def _predict_images(
             predict_images(model, images, writer, args.quiet, skips)
         return len(images)
     sources = _row_sources(arguments, layout, args.input_format, _row_length(model))
+    unknown: Counter[str] = Counter()
     with open_output(args.output, args.force) as stream:
         writer = PredictionWriter(stream, args.format, classes, layout.keep)
-        predict_image_rows(model, sources, writer, args.quiet, bool(args.image_prefix), skips)
+        predict_image_rows(model, sources, writer, args.quiet, bool(args.image_prefix), skips, unknown)
     _warn(_extra_values(sources, _row_length(model)))
+    unknown_categories_note(unknown)
     return sum(len(source.rows) for source in sources)
 
 
@@ -248,7 +263,8 @@ def run(args: argparse.Namespace) -> int:
         total = _predict_images(args, model, arguments, layout, skips)
         return skips.exit_status(total, "items")
     sources = _row_sources(arguments, layout, args.input_format, _row_length(model))
-    matrix, kept = _encode(model, sources, args.quiet, skips)
+    unknown: Counter[str] = Counter()
+    matrix, kept = _encode(model, sources, args.quiet, skips, unknown)
 
     with open_output(args.output, args.force) as stream:
         writer = PredictionWriter(stream, args.format, model.spec.classes, layout.keep)
@@ -258,4 +274,5 @@ def run(args: argparse.Namespace) -> int:
                 writer.write(model(batch), kept[start : start + BATCH_ROWS] if layout.keep else None)
                 progress.update(len(batch))
     _warn(_extra_values(sources, _row_length(model)))
+    unknown_categories_note(unknown)
     return skips.exit_status(sum(len(source.rows) for source in sources), "rows")

@@ -96,6 +96,22 @@ class Deepnet(ModelWrapper):
         images = self._images.encode_table(table) if self._images is not None else []
         return self._encoder.encode_table(table), images
 
+    def unknown_categories(self, input_data: Any) -> dict[str, int]:
+        """For each categorical field (by name), how many values of `input_data` (any form the model
+        takes) are not among its categories. Such a value predicts as missing, BigML's rule, with no
+        warning: this is how to find them. Predicts nothing; safe from any thread."""
+        indexes = self._encoder.categorical_indexes
+        if self._images is None and isinstance(input_data, np.ndarray):
+            counts = self._encoder.unknown_codes(input_data)
+        elif not indexes:
+            counts = {}
+        elif _is_rows(input_data):  # only the categorical columns
+            counts = self._encoder.unknown_in_rows(self._rows(input_data))
+        else:
+            counts = self._encoder.unknown_categories(self._table(input_data))
+        names = {field.index: field.name for field in self.fields}
+        return {names[index]: count for index, count in counts.items()}
+
     def _table(self, input_data: Any) -> Table:
         """Any tabular input form as columns (see `sensenet.inputs.table`)."""
         if is_frame(input_data):
