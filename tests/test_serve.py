@@ -191,7 +191,7 @@ def test_model_metadata_describes_inputs_and_outputs(served):
     assert len(images) == 2 and all("base64" in t["parameters"]["content"] for t in images)
     assert "matrix_input" not in digits["parameters"]
     _, eyes = server.request("GET", "/v2/models/eyes")
-    assert [t["name"] for t in eyes["outputs"]] == ["count", "boxes", "scores", "labels"]
+    assert [t["name"] for t in eyes["outputs"]] == ["count", "boxes", "scores", "classes"]
     assert eyes["parameters"]["classes"] == ["eye"]
 
 
@@ -306,7 +306,7 @@ def test_detector_finds_the_eyes(served):
     assert boxes[0].tolist() == [obj["box"] for obj in expected[0]] and not boxes[1].any()
     scores = np.float32(outputs["scores"]["data"]).reshape(2, found)
     np.testing.assert_array_equal(scores[0], np.float32([obj["score"] for obj in expected[0]]))
-    assert outputs["labels"]["data"] == ["eye"] * found + [""] * found
+    assert outputs["classes"]["data"] == ["eye"] * found + [""] * found
     status, answer = server.request("POST", "/v1/models/eyes/predict", {"images": [b64(photo)]})
     assert (status, answer) == (200, {"predictions": models["eyes"].predict(str(photo))})
 
