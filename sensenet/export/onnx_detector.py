@@ -20,6 +20,7 @@ rounded before the suppression, as BigML does), ``scores``, ``classes``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from sensenet.engines.onnx.graph import GraphBuilder
 from sensenet.engines.onnx.image import PIXELS_NAME, node_outputs, pixels_input
 from sensenet.engines.onnx.proto import TensorProto, make_tensor_value_info
 from sensenet.export.detector_graph import baked_settings, check_exportable, iou_threshold_for_strict_ops
+from sensenet.spec.output_names import BOXES, CLASSES, COUNT, SCORES
 
 
 def _sigmoid(g: GraphBuilder, x: str) -> str:
@@ -44,7 +46,7 @@ def _channels(g: GraphBuilder, cells: str, start: int, end: int) -> str:
 
 
 def _decode_head(
-    g: GraphBuilder, raw: str, head: Any, shape: tuple, class_count: int
+    g: GraphBuilder, raw: str, head: Any, shape: Sequence[int], class_count: int
 ) -> tuple[str, str, str]:
     """One head's raw (grid height, grid width, channels) output to boxes, best scores and classes."""
     grid_h, grid_w = shape[0], shape[1]
@@ -72,7 +74,7 @@ def _decode_head(
     return boxes, scores, classes
 
 
-def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, settings: dict):
+def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, settings: dict) -> dict[str, str]:
     """One class-agnostic NonMaxSuppression over every candidate, best first, padded to max_objects.
 
     Every candidate may be kept: as BigML's op, a kept box with no coordinate above 0 still
@@ -103,10 +105,10 @@ def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, settings: 
         return g.op("Pad", x, pads)
 
     return {
-        "boxes": padded(g.op("Gather", boxes, kept, axis=0), 2),
-        "scores": padded(g.op("Gather", scores, kept, axis=0), 1),
-        "classes": g.op("Cast", padded(g.op("Gather", classes, kept, axis=0), 1), to=TensorProto.INT32),
-        "count": g.op("Cast", g.op("Squeeze", count, zero), to=TensorProto.INT32),
+        BOXES: padded(g.op("Gather", boxes, kept, axis=0), 2),
+        SCORES: padded(g.op("Gather", scores, kept, axis=0), 1),
+        CLASSES: g.op("Cast", padded(g.op("Gather", classes, kept, axis=0), 1), to=TensorProto.INT32),
+        COUNT: g.op("Cast", g.op("Squeeze", count, zero), to=TensorProto.INT32),
     }
 
 
@@ -138,10 +140,10 @@ def _to_original_pixels(g: GraphBuilder, boxes: str, rescale_type: str, height: 
 
 
 OUTPUT_TYPES = {
-    "boxes": TensorProto.FLOAT,
-    "scores": TensorProto.FLOAT,
-    "classes": TensorProto.INT32,
-    "count": TensorProto.INT32,
+    BOXES: TensorProto.FLOAT,
+    SCORES: TensorProto.FLOAT,
+    CLASSES: TensorProto.INT32,
+    COUNT: TensorProto.INT32,
 }
 
 
@@ -165,7 +167,7 @@ def detector_graph(detector: Any) -> proto.ModelProto:
     outputs = _suppress(g, boxes, scores, classes, settings)
     g.rename(outputs)
     max_objects = settings["max_objects"]
-    sizes = {"boxes": [max_objects, 4], "scores": [max_objects], "classes": [max_objects], "count": []}
+    sizes = {BOXES: [max_objects, 4], SCORES: [max_objects], CLASSES: [max_objects], COUNT: []}
     inputs = [
         make_tensor_value_info(PIXELS_NAME, TensorProto.FLOAT, [1, *pixels.shape]),  # one image
         make_tensor_value_info(IMAGE_SIZE, TensorProto.FLOAT, [2]),
