@@ -18,12 +18,13 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sensenet.exceptions import SettingsError, UnsupportedError
-from sensenet.files.writing import check_destination, publish, staging_directory
 from sensenet.settings import Settings, ensure_settings
+
+if TYPE_CHECKING:  # the writing helpers (pathlib, shutil, tempfile) load on export, not on every create_model
+    from pathlib import Path
 
 
 def _is_tfjs_directory(path: Path) -> bool:
@@ -93,6 +94,8 @@ def export_model(
     self_contained: bool | None = None,
 ) -> Path:
     """Write `model` (a built wrapper) in `to_format` at exactly `output_path`."""
+    from sensenet.files.writing import check_destination, publish, staging_directory
+
     chosen = get_format(to_format)
     options = chosen.writer_options(to_format, self_contained)
     writer = chosen.load_writer()
@@ -141,6 +144,8 @@ def format_settings(
 ) -> Settings:
     """The settings a model built for `to_format` needs, after refusing, before anything is built,
     an option, destination or rescale type the format cannot take."""
+    from sensenet.files.writing import check_destination
+
     chosen = get_format(to_format)
     chosen.writer_options(to_format, self_contained)
     check_destination(output_path, overwrite, chosen.replaceable)

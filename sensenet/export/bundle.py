@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
@@ -33,6 +30,9 @@ from sensenet.exceptions import ModelFormatError
 from sensenet.files.reading import BUNDLE_FILE, SETTINGS_FILE, open_regular, read_file
 from sensenet.spec.fields import check_nesting
 from sensenet.spec.fields import shown as shown_value
+
+if TYPE_CHECKING:  # pathlib, shutil and tempfile load where used: `create_model` imports this module
+    from pathlib import Path
 
 SETTINGS_PATH = "assets/settings.json"
 DEEPNET_TYPES = ("Deepnet", "ObjectDetector")
@@ -57,12 +57,15 @@ def _walk(model_dir: Path) -> list[list[Any]]:
         for name in sorted(files):
             entries.append([name, os.path.getsize(os.path.join(current, name))])
         relative = os.path.relpath(current, model_dir)
-        listing.append([Path(relative).as_posix(), list(subdirs), entries])
+        listing.append([relative.replace(os.sep, "/"), list(subdirs), entries])
     return listing
 
 
 def write_bundle(model_dir: str | os.PathLike, bundle_path: str | os.PathLike) -> None:
     """Pack the directory `model_dir` (a SavedModel) into the file `bundle_path`."""
+    import shutil
+    from pathlib import Path
+
     model_dir = Path(model_dir)
     listing = _walk(model_dir)
     header = json.dumps(listing).encode("utf-8")
@@ -161,6 +164,8 @@ def read_bundle(bundle_path: str | os.PathLike, destination: str | os.PathLike) 
     Only new directories and files are created (never through a link, never
     over an existing entry), all under `destination`.
     """
+    from pathlib import Path
+
     where = os.fspath(bundle_path)
     root = Path(destination)
     with open_regular(bundle_path, BUNDLE_FILE) as stream:
@@ -224,6 +229,9 @@ def is_bundle_path(anobject: Any) -> bool:
 @contextmanager
 def extracted_bundle(bundle_path: str | os.PathLike) -> Iterator[Path]:
     """The bundle extracted into a private temporary directory, removed on exit whatever happens."""
+    import tempfile
+    from pathlib import Path
+
     workdir = Path(tempfile.mkdtemp(prefix="sensenet-bundle-"))
     try:
         model_dir = workdir / "model"

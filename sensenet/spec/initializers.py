@@ -22,7 +22,8 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-Initializer = Callable[[tuple[int, ...], np.random.Generator], np.ndarray]
+# "np.random.Generator" quoted: evaluating it would import numpy.random (and hashlib) on every start
+Initializer = Callable[[tuple[int, ...], "np.random.Generator"], np.ndarray]
 
 
 def _uniform(scale_of: Callable[[int, int], float]) -> Initializer:

@@ -68,7 +68,7 @@ def _dimension(number: int, value: int | str | None) -> Chunks:
     return _nested(number, _bytes(2, value) if isinstance(value, str) else _int(1, value))
 
 
-def _all(write, number: int, values: Iterable[Any]) -> Chunks:
+def _all(write: Callable[[int, Any], Chunks], number: int, values: Iterable[Any]) -> Chunks:
     return [chunk for value in values for chunk in write(number, value)]
 
 
