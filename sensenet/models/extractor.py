@@ -66,6 +66,7 @@ class ImageFeatureExtractor:
         )
 
     def __call__(self, input_data: Any) -> np.ndarray:
+        """The float32 features (images, feature_width) of an image, a list of images or a 4-D array."""
         (features,) = self._engine.get()(self.encode(input_data))
         return features
 

@@ -130,6 +130,9 @@ class Deepnet(ModelWrapper):
         )
 
     def __call__(self, input_data: Any) -> np.ndarray:
+        """Predict `input_data` (one row, rows, dicts, a DataFrame, a numeric matrix, or an image
+        for a one-image model: see the class docstring): a float32 array (rows, outputs), each
+        row the class probabilities in `classes` order, or one regression value."""
         matrix, images = self.encode_inputs(input_data)
         engine = self._engine.get()
         return _finite_outputs(engine(matrix, images) if images else engine(matrix))
