@@ -25,7 +25,7 @@ from sensenet.models.wrappers import Deepnet
 from sensenet.spec.inputs import ImageInput
 
 HELP = "predict rows (arguments, CSV or JSON Lines files, stdin) or images"
-USAGE = "sensenet predict [options] (MODEL | --example NAME) [ROW | FILE | IMAGE | DIR | GLOB | - ...]"
+USAGE = "sensenet predict [options] (MODEL | - | --example NAME) [ROW | FILE | IMAGE | DIR | GLOB | - ...]"
 DESCRIPTION = """\
 Predict with a BigML deepnet on rows of input values.
 

@@ -12,6 +12,7 @@ from sensenet.serve.catalog import find_model_files
 from sensenet.serve.server import run_server
 
 HELP = "serve models over HTTP (Open Inference Protocol v2, plain JSON, Prometheus metrics)"
+QUIET_HELP = "log warnings and errors only, no access log"
 USAGE = "sensenet serve [options] MODEL_OR_DIR [MODEL_OR_DIR ...]"
 DESCRIPTION = """\
 Serve BigML deepnets over HTTP. Each MODEL file (.json, .json.gz, .smbundle)
