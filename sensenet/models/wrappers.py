@@ -232,7 +232,7 @@ def create_image_feature_extractor(
 def convert(
     model: Any,
     settings: Settings | Mapping[str, Any] | None,
-    output_path: str | os.PathLike,
+    output_path: str | bytes | os.PathLike,
     to_format: str,
     overwrite: bool = False,
     self_contained: bool | None = None,
