@@ -41,22 +41,25 @@ def manifest() -> dict[str, str]:
     return {name: digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())}
 
 
-def file_digest(path: Path) -> str:
+def _hashed_copy(source: BinaryIO, out: BinaryIO | None = None) -> str:
+    """The sha256 of what `source` holds, copied into `out` on the way when given."""
     hashing = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(CHUNK):
-            hashing.update(chunk)
+    while chunk := source.read(CHUNK):
+        hashing.update(chunk)
+        if out is not None:
+            out.write(chunk)
     return hashing.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as stream:
+        return _hashed_copy(stream)
 
 
 def download(url: str, out: BinaryIO) -> str:
     """Copy what `url` serves into `out`; its sha256."""
-    hashing = hashlib.sha256()
     with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as answer:
-        while chunk := answer.read(CHUNK):
-            hashing.update(chunk)
-            out.write(chunk)
-    return hashing.hexdigest()
+        return _hashed_copy(answer, out)
 
 
 def fetch_one(name: str, digest: str, destination: Path, base_url: str) -> bool:
