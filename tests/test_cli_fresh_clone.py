@@ -41,7 +41,7 @@ NODE_TESTS = ["tests/test_convert_images.py", "-k", "tfjs_in_node"]  # the small
 # Fixture tests (BigML's conformance cases, the image fixture, the unpublished detector), and
 # fixture-free tests (the package's top level, the settings), out of every module collected.
 ANYWHERE_SELECTION = (
-    "conformance or test_networks or test_cats_eye_detector_finds or test_package or test_settings"
+    "conformance or test_networks.py or test_cats_eye_detector_finds or test_package.py or test_settings.py"
 )
 # the modules that selection picks from: once every module is seen to collect, runs need only these
 ANYWHERE_MODULES = [
