@@ -21,7 +21,7 @@ These four are imported on first use, so `import sensenet` stays light (no numpy
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sensenet.exceptions import (
     DownloadError,
@@ -36,18 +36,15 @@ from sensenet.exceptions import (
     UnsupportedError,
 )
 
-if TYPE_CHECKING:
-    from sensenet.models.settings import Settings
-    from sensenet.models.wrappers import convert, create_image_feature_extractor, create_model
-
 __version__ = "0.1.0"
 
-# the entry points, each imported from its module on first access (PEP 562)
+# the entry points, each imported from its module on first access (PEP 562); no static import
+# here, not even for type checkers: the floors below import this package for __version__
 _ENTRY_POINTS = {
-    "create_model": "sensenet.models.wrappers",
-    "convert": "sensenet.models.wrappers",
-    "create_image_feature_extractor": "sensenet.models.wrappers",
-    "Settings": "sensenet.models.settings",
+    "create_model": "sensenet.models.doors",
+    "convert": "sensenet.models.doors",
+    "create_image_feature_extractor": "sensenet.models.doors",
+    "Settings": "sensenet.settings",
 }
 
 __all__ = [

@@ -10,13 +10,14 @@ import sys
 import pytest
 
 import sensenet
-from sensenet.models import detector, extractor, settings, wrappers
+from sensenet import settings
+from sensenet.models import deepnet, detector, doors, extractor
 from tests.conftest import REPO_ROOT
 
 ENTRY_POINTS = {
-    "create_model": wrappers.create_model,
-    "convert": wrappers.convert,
-    "create_image_feature_extractor": wrappers.create_image_feature_extractor,
+    "create_model": doors.create_model,
+    "convert": doors.convert,
+    "create_image_feature_extractor": doors.create_image_feature_extractor,
     "Settings": settings.Settings,
 }
 
@@ -27,7 +28,7 @@ heavy = ("numpy", "onnxruntime", "onnx", "tensorflow", "keras", "PIL", "h5py")
 before = sorted(name for name in heavy if name in sys.modules)
 from sensenet import create_model
 after = sorted(name for name in heavy if name in sys.modules)
-print(json.dumps([before, after, "sensenet.models.wrappers" in sys.modules]))
+print(json.dumps([before, after, "sensenet.models.doors" in sys.modules]))
 """
 
 
@@ -36,9 +37,9 @@ def test_import_sensenet_loads_nothing_heavy_until_an_entry_point_is_used():
         [sys.executable, "-c", LOADED_BY_IMPORT], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    before, after, wrappers_loaded = json.loads(result.stdout)
+    before, after, doors_loaded = json.loads(result.stdout)
     assert before == []
-    assert "numpy" in after and wrappers_loaded
+    assert "numpy" in after and doors_loaded
 
 
 def test_entry_points_are_the_modules_own():
@@ -47,7 +48,7 @@ def test_entry_points_are_the_modules_own():
         assert name in sensenet.__all__ and name in dir(sensenet), name
     namespace: dict = {}
     exec("from sensenet import *", namespace)
-    assert namespace["create_model"] is wrappers.create_model
+    assert namespace["create_model"] is doors.create_model
     assert namespace["SensenetError"] is sensenet.SensenetError
 
 
@@ -68,7 +69,7 @@ def test_help_says_where_to_start_and_lists_the_entry_points():
 
 def test_calling_a_model_is_documented():
     for call in (
-        wrappers.Deepnet.__call__,
+        deepnet.Deepnet.__call__,
         detector.ObjectDetector.__call__,
         extractor.ImageFeatureExtractor.__call__,
     ):
