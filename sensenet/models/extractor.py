@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from sensenet.engines import make_node_engine
+from sensenet.engines import DEFAULT_ENGINE, make_node_engine
 from sensenet.exceptions import InputDataError, ModelFormatError, UnsupportedError
 from sensenet.inputs.image_fields import ImageEncoder
 from sensenet.lazy import Lazy
+from sensenet.models.built_cache import BuiltCache
 from sensenet.models.settings import Settings
+from sensenet.pretrained import (
+    get_network,
+    get_weights,
+    network_version,
+    weights_path,
+    with_pretrained_weights,
+)
+from sensenet.spec import parse_network
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import ModelSpec
+
+# Pretrained networks built lately (each 4 to 90 MB of weights): see `pretrained_extractor`.
+PRETRAINED_CACHE_SIZE = 4
+NodeEngine = Lazy[Any]
 
 _IMAGE_VALUES = (str, bytes, bytearray, os.PathLike, np.ndarray)
 
@@ -24,7 +38,7 @@ class ImageFeatureExtractor:
     (images, height, width, channels); it returns float32 (images, features).
     """
 
-    def __init__(self, network: ImageNetwork, settings: Settings):
+    def __init__(self, network: ImageNetwork, settings: Settings, engine: NodeEngine | None = None):
         if len(network.output_shape) != 1:
             raise UnsupportedError(
                 f"this image network ends in shape {network.output_shape}, not a feature vector "
@@ -40,7 +54,9 @@ class ImageFeatureExtractor:
             rescale_type=settings.rescale_type,
         )
         last = [len(network.nodes) - 1]
-        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, last, settings.threads))
+        self._engine = engine or Lazy(
+            lambda: make_node_engine(settings.engine, network, last, settings.threads)
+        )
         self._keras_model = Lazy(lambda: make_node_engine("keras", network, last).model)
 
     @property
@@ -70,6 +86,12 @@ class ImageFeatureExtractor:
         return features
 
 
+def _feature_engine(network: ImageNetwork, settings: Settings) -> NodeEngine:
+    """The engine giving the network's last node (its features), built on first use."""
+    last, engine, threads = [len(network.nodes) - 1], settings.engine, settings.threads
+    return Lazy(lambda: make_node_engine(engine, network, last, threads))
+
+
 def extractor_from_spec(
     spec: ModelSpec, settings: Settings, origin: str = "network"
 ) -> ImageFeatureExtractor:
@@ -78,3 +100,35 @@ def extractor_from_spec(
             f"{origin}: the model has no image fields, so it has no image network to extract features with"
         )
     return ImageFeatureExtractor(spec.image_network, settings)
+
+
+def _pretrained_network(name: str, settings: Settings) -> tuple[ImageNetwork, NodeEngine]:
+    """Pretrained network `name` parsed, with its weights if asked, and its engine (built on first use)."""
+    network = get_network(name)
+    if settings.load_pretrained_weights:
+        network = with_pretrained_weights(network)
+    image_network = parse_network(network, f"pretrained network {name!r}").image_network
+    assert image_network is not None  # every pretrained topology is an image network
+    return image_network, _feature_engine(image_network, settings)
+
+
+_PRETRAINED: BuiltCache[tuple[ImageNetwork, NodeEngine]] = BuiltCache(PRETRAINED_CACHE_SIZE)
+
+
+def pretrained_extractor(name: str, settings: Settings) -> ImageFeatureExtractor:
+    """The extractor of pretrained network `name`, with its cached weights unless
+    ``load_pretrained_weights`` is false.
+
+    Its network and engine are built once per weights file (as it is on disk), engine and threads,
+    and shared by later calls; the image settings (rescaling, colours, paths) are each call's own.
+    """
+    if settings.load_pretrained_weights is None:
+        settings = replace(settings, load_pretrained_weights=True)
+    files = []
+    if settings.load_pretrained_weights:
+        files.append(weights_path(name))
+        if not files[0].is_file():
+            get_weights(name)  # downloaded before the build, so that the first build is kept
+    key = (name, network_version(name), *map(str, files), settings.engine or DEFAULT_ENGINE, settings.threads)
+    network, engine = _PRETRAINED.get(key, files, lambda: _pretrained_network(name, settings))
+    return ImageFeatureExtractor(network, settings, engine)

@@ -18,7 +18,7 @@ from sensenet.inputs.table import Table, table_from_frame, table_from_records, t
 from sensenet.lazy import Lazy
 from sensenet.models.bundle import is_bundle_path
 from sensenet.models.detector import ObjectDetector
-from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
+from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec, pretrained_extractor
 from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.models.model_wrapper import ModelWrapper as SaveableModel  # noqa: F401 (the seed's name)
 from sensenet.models.records import as_frame as to_frame
@@ -31,7 +31,7 @@ from sensenet.models.seed_api import (  # noqa: F401 (the seed's public names)
     to_tflite,
 )
 from sensenet.models.settings import Settings, ensure_settings
-from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
+from sensenet.pretrained import NETWORKS, with_pretrained_weights
 from sensenet.spec import ModelSpec, find_network, parse_network
 from sensenet.spec.model import BOUNDING_BOX
 from sensenet.spec.source import FieldNames
@@ -220,9 +220,7 @@ def create_image_feature_extractor(
     """
     settings_object = ensure_settings(settings)
     if isinstance(anobject, str) and anobject in NETWORKS and not os.path.exists(anobject):
-        anobject = get_network(anobject)
-        if settings_object.load_pretrained_weights is None:
-            settings_object = replace(settings_object, load_pretrained_weights=True)
+        return pretrained_extractor(anobject, settings_object)
     source = find_network(anobject)
     if settings_object.load_pretrained_weights:
         source = replace(source, network=with_pretrained_weights(source.network))
