@@ -5,7 +5,7 @@ who keeps the extractor calls ``extractor(path)``. Pretrained networks are built
 file and settings (`sensenet.models.built_cache`), so the first should cost little more than the
 second (target: at most 2x). Also timed: the same call with the cache emptied before each one
 (what every call cost before the cache). Weights are generated into a temporary cache directory,
-nothing is downloaded. Medians of 7 after one warm-up call.
+nothing is downloaded. Medians of 7, the three taken in turn, after one warm-up call.
 
 Run from the repository root: python3 -m benchmarks.extractor_reuse [network ...] (default mobilenetv2)
 """
@@ -16,23 +16,10 @@ import os
 import statistics
 import sys
 import tempfile
-import time
-from pathlib import Path
+
+from benchmarks.benchmark import FIXTURES, interleaved
 
 REPEAT = 7
-FIXTURES = Path(
-    os.environ.get("SENSENET_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")
-)
-
-
-def median_ms(function, repeat: int = REPEAT) -> float:
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def main(names: list[str]) -> None:
@@ -45,18 +32,24 @@ def main(names: list[str]) -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ[pretrained.CACHE_PATH_VARIABLE] = cache
         for name in names:
-            pretrained.write_weights(
-                with_generated_weights(pretrained.get_network(name)), pretrained.weights_path(name)
-            )
+            weights = with_generated_weights(pretrained.get_network(name))
+            pretrained.write_weights(weights, pretrained.weights_path(name))
             reused = create_image_feature_extractor(name, None)
-            kept = median_ms(lambda e=reused: e(image))
-            bindings = median_ms(lambda n=name: create_image_feature_extractor(n, None)(image))
 
             def rebuilt(n=name):
                 extractor._PRETRAINED.clear()
                 return create_image_feature_extractor(n, None)(image)
 
-            uncached = median_ms(rebuilt)
+            times = interleaved(
+                {
+                    "reused": lambda e=reused: e(image),
+                    "bindings": lambda n=name: create_image_feature_extractor(n, None)(image),
+                    "rebuilt": rebuilt,
+                },
+                runs=REPEAT,
+                warmup=1,
+            )
+            kept, bindings, uncached = (1000 * statistics.median(times[k]) for k in times)
             print(
                 f"{name}: reused extractor {kept:.1f} ms/image; bindings' pattern {bindings:.1f} ms/image "
                 f"({bindings / kept:.2f}x); rebuilt every call {uncached:.1f} ms/image "
