@@ -37,7 +37,7 @@ def main(names: list[str]) -> None:
             reused = create_image_feature_extractor(name, None)
 
             def rebuilt(n=name):
-                extractor._PRETRAINED.clear()
+                extractor._BUILT.clear()
                 return create_image_feature_extractor(n, None)(image)
 
             times = interleaved(

@@ -13,6 +13,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import orjson
 import pytest
 
 from sensenet import pretrained
@@ -28,9 +29,9 @@ TOLERANCE = 1e-5
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    extractor._PRETRAINED.clear()
+    extractor._BUILT.clear()
     yield
-    extractor._PRETRAINED.clear()
+    extractor._BUILT.clear()
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +108,7 @@ def test_image_settings_are_each_calls_own(weights_cache, image):
     warped = create_image_feature_extractor(NAME, {"rescale_type": "warp"})
     padded = create_image_feature_extractor(NAME, {"rescale_type": "pad"})
     assert _engine(padded) is _engine(warped)  # the same network: only the images differ
-    extractor._PRETRAINED.clear()
+    extractor._BUILT.clear()
     fresh_padded = create_image_feature_extractor(NAME, {"rescale_type": "pad"})
     assert np.array_equal(padded(image), fresh_padded(image))
     assert not np.array_equal(padded.encode(image), warped.encode(image))
@@ -131,7 +132,30 @@ def test_a_missing_weights_file_is_our_error_and_nothing_is_kept(tmp_path, monke
     with pytest.raises(Exception) as raised:
         create_image_feature_extractor(NAME, None)
     assert type(raised.value).__module__ == "sensenet.exceptions"
-    assert len(extractor._PRETRAINED) == 0
+    assert len(extractor._BUILT) == 0
+
+
+def test_a_model_file_is_reused_until_it_changes(networks, image, tmp_path):
+    path = tmp_path / "model.json"
+    path.write_bytes(orjson.dumps(networks[1], option=orjson.OPT_SERIALIZE_NUMPY))
+    first = create_image_feature_extractor(path, None)
+    again = create_image_feature_extractor(str(path), None)  # a str or a path object: one file
+    assert _engine(again) is _engine(first)
+    assert np.abs(first(image) - create_image_feature_extractor(networks[1], None)(image)).max() <= TOLERANCE
+    replacement = tmp_path / "replacement.json"
+    replacement.write_bytes(orjson.dumps(networks[2], option=orjson.OPT_SERIALIZE_NUMPY))
+    os.replace(replacement, path)
+    changed = create_image_feature_extractor(path, None)
+    assert _engine(changed) is not _engine(first)
+    assert (
+        np.abs(changed(image) - create_image_feature_extractor(networks[2], None)(image)).max() <= TOLERANCE
+    )
+
+
+def test_a_model_dict_is_never_reused(networks):
+    """A dict can change in place between two calls, and hashing it costs what building does."""
+    first = create_image_feature_extractor(networks[1], None)
+    assert _engine(create_image_feature_extractor(networks[1], None)) is not _engine(first)
 
 
 # BuiltCache on its own, with real files.

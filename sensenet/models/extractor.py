@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -21,13 +22,12 @@ from sensenet.pretrained import (
     weights_path,
     with_pretrained_weights,
 )
-from sensenet.spec import parse_network
+from sensenet.spec import find_network, parse_network
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import ModelSpec
 
-# Pretrained networks built lately (each 4 to 90 MB of weights): see `pretrained_extractor`.
-PRETRAINED_CACHE_SIZE = 4
+BUILT_CACHE_SIZE = 4
 NodeEngine = Lazy[Any]
 
 _IMAGE_VALUES = (str, bytes, bytearray, os.PathLike, np.ndarray)
@@ -92,36 +92,42 @@ def _feature_engine(network: ImageNetwork, settings: Settings) -> NodeEngine:
     return Lazy(lambda: make_node_engine(engine, network, last, threads))
 
 
-def extractor_from_spec(
-    spec: ModelSpec, settings: Settings, origin: str = "network"
-) -> ImageFeatureExtractor:
+def _image_network(spec: ModelSpec, origin: str) -> ImageNetwork:
     if spec.image_network is None:
         raise ModelFormatError(
             f"{origin}: the model has no image fields, so it has no image network to extract features with"
         )
-    return ImageFeatureExtractor(spec.image_network, settings)
+    return spec.image_network
 
 
-def _pretrained_network(name: str, settings: Settings) -> tuple[ImageNetwork, NodeEngine]:
-    """Pretrained network `name` parsed, with its weights if asked, and its engine (built on first use)."""
-    network = get_network(name)
-    if settings.load_pretrained_weights:
-        network = with_pretrained_weights(network)
-    image_network = parse_network(network, f"pretrained network {name!r}").image_network
-    assert image_network is not None  # every pretrained topology is an image network
-    return image_network, _feature_engine(image_network, settings)
+def extractor_from_spec(
+    spec: ModelSpec, settings: Settings, origin: str = "network"
+) -> ImageFeatureExtractor:
+    return ImageFeatureExtractor(_image_network(spec, origin), settings)
 
 
-_PRETRAINED: BuiltCache[tuple[ImageNetwork, NodeEngine]] = BuiltCache(PRETRAINED_CACHE_SIZE)
+# Networks built lately (each up to 90 MB of weights), by what they were built from: see `reused_extractor`.
+_BUILT: BuiltCache[tuple[ImageNetwork, NodeEngine]] = BuiltCache(BUILT_CACHE_SIZE)
+
+
+def reused_extractor(
+    what: tuple, files: list, build: Callable[[], ImageNetwork], settings: Settings
+) -> ImageFeatureExtractor:
+    """An extractor whose network and engine are built once per `what`, `files` (as they are on
+    disk), engine and threads, and shared by later calls; the image settings (rescaling, colours,
+    paths) are each call's own."""
+    key = (*what, *map(str, files), settings.engine or DEFAULT_ENGINE, settings.threads)
+    network, engine = _BUILT.get(key, files, lambda: _with_engine(build(), settings))
+    return ImageFeatureExtractor(network, settings, engine)
+
+
+def _with_engine(network: ImageNetwork, settings: Settings) -> tuple[ImageNetwork, NodeEngine]:
+    return network, _feature_engine(network, settings)
 
 
 def pretrained_extractor(name: str, settings: Settings) -> ImageFeatureExtractor:
     """The extractor of pretrained network `name`, with its cached weights unless
-    ``load_pretrained_weights`` is false.
-
-    Its network and engine are built once per weights file (as it is on disk), engine and threads,
-    and shared by later calls; the image settings (rescaling, colours, paths) are each call's own.
-    """
+    ``load_pretrained_weights`` is false; reused while the weights file stays the same."""
     if settings.load_pretrained_weights is None:
         settings = replace(settings, load_pretrained_weights=True)
     files = []
@@ -129,6 +135,23 @@ def pretrained_extractor(name: str, settings: Settings) -> ImageFeatureExtractor
         files.append(weights_path(name))
         if not files[0].is_file():
             get_weights(name)  # downloaded before the build, so that the first build is kept
-    key = (name, network_version(name), *map(str, files), settings.engine or DEFAULT_ENGINE, settings.threads)
-    network, engine = _PRETRAINED.get(key, files, lambda: _pretrained_network(name, settings))
-    return ImageFeatureExtractor(network, settings, engine)
+
+    def build() -> ImageNetwork:
+        network = get_network(name)
+        if settings.load_pretrained_weights:
+            network = with_pretrained_weights(network)
+        origin = f"pretrained network {name!r}"
+        return _image_network(parse_network(network, origin), origin)
+
+    return reused_extractor(("pretrained", name, network_version(name)), files, build, settings)
+
+
+def file_extractor(path: str | os.PathLike, settings: Settings) -> ImageFeatureExtractor:
+    """The extractor of the model in file `path` (its own weights); reused while the file stays the same."""
+    real_path = os.path.realpath(path)
+
+    def build() -> ImageNetwork:
+        source = find_network(real_path)
+        return _image_network(parse_network(source.network, source.origin), source.origin)
+
+    return reused_extractor(("file",), [real_path], build, settings)

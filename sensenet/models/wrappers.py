@@ -18,7 +18,12 @@ from sensenet.inputs.table import Table, table_from_frame, table_from_records, t
 from sensenet.lazy import Lazy
 from sensenet.models.bundle import is_bundle_path
 from sensenet.models.detector import ObjectDetector
-from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec, pretrained_extractor
+from sensenet.models.extractor import (
+    ImageFeatureExtractor,
+    extractor_from_spec,
+    file_extractor,
+    pretrained_extractor,
+)
 from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.models.model_wrapper import ModelWrapper as SaveableModel  # noqa: F401 (the seed's name)
 from sensenet.models.records import as_frame as to_frame
@@ -216,11 +221,14 @@ def create_image_feature_extractor(
     `anobject` is any form `create_model` takes of a model with an image field,
     or the name of a pretrained network (`sensenet.pretrained.NETWORKS`), whose
     weights are then fetched into the cache unless ``load_pretrained_weights``
-    is false (which keeps the initializer weights).
+    is false (which keeps the initializer weights). A network given by name or by
+    file path is built once and reused by later calls (see `reused_extractor`).
     """
     settings_object = ensure_settings(settings)
     if isinstance(anobject, str) and anobject in NETWORKS and not os.path.exists(anobject):
         return pretrained_extractor(anobject, settings_object)
+    if isinstance(anobject, (str, os.PathLike)) and not settings_object.load_pretrained_weights:
+        return file_extractor(anobject, settings_object)
     source = find_network(anobject)
     if settings_object.load_pretrained_weights:
         source = replace(source, network=with_pretrained_weights(source.network))
