@@ -2,7 +2,7 @@
 
 Run from the repository root (it reads the BigML fixtures, like the tests):
 
-    SENSENET_FIXTURES=/work/shared/fixtures python3 benchmarks/serve.py
+    python3 benchmarks/serve.py
 
 Three servers on 127.0.0.1, measured in turn at each level: the same Starlette/uvicorn stack
 answering a constant JSON (the floor of the stack on this machine), `sensenet serve` with the dense
