@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,7 @@ _BUILT: BuiltCache[tuple[ImageNetwork, NodeEngine]] = BuiltCache(BUILT_CACHE_SIZ
 
 
 def reused_extractor(
-    what: tuple, files: list, build: Callable[[], ImageNetwork], settings: Settings
+    what: tuple, files: Sequence[str | os.PathLike], build: Callable[[], ImageNetwork], settings: Settings
 ) -> ImageFeatureExtractor:
     """An extractor whose network and engine are built once per `what`, `files` (as they are on
     disk), engine and threads, and shared by later calls; the image settings (rescaling, colours,
@@ -130,11 +131,12 @@ def pretrained_extractor(name: str, settings: Settings) -> ImageFeatureExtractor
     ``load_pretrained_weights`` is false; reused while the weights file stays the same."""
     if settings.load_pretrained_weights is None:
         settings = replace(settings, load_pretrained_weights=True)
-    files = []
+    files: list[Path] = []
     if settings.load_pretrained_weights:
-        files.append(weights_path(name))
-        if not files[0].is_file():
+        weights = weights_path(name)
+        if not weights.is_file():
             get_weights(name)  # downloaded before the build, so that the first build is kept
+        files.append(weights)
 
     def build() -> ImageNetwork:
         network = get_network(name)
