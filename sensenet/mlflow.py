@@ -29,13 +29,15 @@ import orjson
 
 from sensenet import __version__
 from sensenet.exceptions import InputDataError, ModelFormatError, ModelNotFoundError, UnsupportedError
+from sensenet.export.bundle import is_bundle_path
 from sensenet.extras import DISTRIBUTION, require_extra
 from sensenet.files.writing import check_destination, publish, staging_directory
 from sensenet.inputs.missing import is_missing
-from sensenet.models.bundle import is_bundle_path
+from sensenet.models.deepnet import Deepnet
+from sensenet.models.detector import ObjectDetector
+from sensenet.models.doors import create_model
 from sensenet.models.records import is_frame
-from sensenet.models.settings import Settings, ensure_settings
-from sensenet.models.wrappers import Deepnet, ObjectDetector, create_model
+from sensenet.settings import Settings, ensure_settings
 from sensenet.spec.source import read_json_file
 
 if TYPE_CHECKING:

@@ -194,7 +194,7 @@ def test_the_bindings_take_the_sensenet_path_for_every_model(bindings):
     classes = {name: output["class"] for name, output in bindings.items()}
     assert all(output["using_laminar"] is False for output in bindings.values()), bindings
     assert classes.pop("detector") == "sensenet.models.detector.ObjectDetector"
-    assert set(classes.values()) == {"sensenet.models.wrappers.Deepnet"}
+    assert set(classes.values()) == {"sensenet.models.deepnet.Deepnet"}
 
 
 def test_the_bindings_leave_nothing_in_the_repository(bindings):

@@ -34,10 +34,10 @@ from sensenet.exceptions import (
     ModelNotFoundError,
     SettingsError,
 )
+from sensenet.export import bundle
 from sensenet.files.reading import IMAGE_FILE, MODEL_FILE, read_file
 from sensenet.inputs import load_image
 from sensenet.inputs.rescale import rescale
-from sensenet.models import bundle
 from sensenet.models.wrappers import convert, create_model
 from sensenet.spec import load_spec
 from tests.conftest import dense, numeric_field, regression_network

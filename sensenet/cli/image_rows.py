@@ -20,7 +20,7 @@ from sensenet.cli.progress import Progress
 from sensenet.cli.rows import Row, RowSource
 from sensenet.cli.skipping import Skips, run_each
 from sensenet.exceptions import InputDataError
-from sensenet.models.wrappers import Deepnet
+from sensenet.models.deepnet import Deepnet
 
 
 def predict_images(

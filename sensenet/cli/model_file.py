@@ -30,9 +30,10 @@ import orjson
 from sensenet.cli.usage import UsageError
 from sensenet.examples import EXAMPLES, example_path
 from sensenet.exceptions import ModelFormatError, ModelNotFoundError, UnsupportedError
+from sensenet.export.bundle import GUARD
 from sensenet.files.reading import open_regular
-from sensenet.models.bundle import GUARD
-from sensenet.models.wrappers import Deepnet, create_model
+from sensenet.models.doors import create_model
+from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.spec.source import field_names, read_json_file
 
 STDIN = "-"
@@ -48,13 +49,15 @@ class ModelFile:
     objective_name: str | None
     is_bundle: bool = False
 
-    def create(self, settings: Mapping[str, Any] | None = None) -> Deepnet:
+    def create(self, settings: Mapping[str, Any] | None = None) -> ModelWrapper:
         """The model; a bundle brings its own settings."""
         if self.is_bundle:
             from sensenet.models.bundled import model_from_bundle
 
             return model_from_bundle(self.document)
-        return create_model(self.document, settings)
+        model = create_model(self.document, settings)
+        assert isinstance(model, ModelWrapper), "the command line never builds a feature extractor here"
+        return model
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

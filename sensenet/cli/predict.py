@@ -21,7 +21,7 @@ from sensenet.cli.skipping import Skips, add_skip_argument, run_each
 from sensenet.cli.usage import UsageError
 from sensenet.engines import ENGINES
 from sensenet.exceptions import InputDataError
-from sensenet.models.wrappers import Deepnet
+from sensenet.models.deepnet import Deepnet
 from sensenet.spec.inputs import ImageInput
 
 HELP = "predict rows (arguments, CSV or JSON Lines files, stdin) or images"
@@ -166,7 +166,8 @@ def _encode(
     total = sum(len(source.rows) for source in sources)
     if total == 0:
         raise InputDataError("no rows to predict: the inputs hold no data rows")
-    matrices, kept = [], []
+    matrices: list[np.ndarray] = []
+    kept: list[list[Any]] = []
     with Progress(total, "rows read", enabled=not quiet) as progress:
         for source in sources:
             for start in range(0, len(source.rows), BATCH_ROWS):

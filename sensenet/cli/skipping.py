@@ -55,7 +55,7 @@ class Skips:
 
 
 def run_each(
-    items: Sequence[Item], run: Callable[[list[Item]], Any], where: Callable[[int], str], skips: Skips
+    items: Sequence[Item], run: Callable[[list[Item]], Any], where: Callable[..., str], skips: Skips
 ) -> tuple[list[int], list[Any]]:
     """`run` on all `items` at once; when that fails, on each item alone.
 

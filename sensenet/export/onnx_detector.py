@@ -19,6 +19,7 @@ rounded before the suppression, as BigML does), ``scores``, ``classes``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ def _channels(g: GraphBuilder, cells: str, start: int, end: int) -> str:
 
 
 def _decode_head(
-    g: GraphBuilder, raw: str, head: Any, shape: tuple, class_count: int
+    g: GraphBuilder, raw: str, head: Any, shape: Sequence[int], class_count: int
 ) -> tuple[str, str, str]:
     grid_h, grid_w = shape[1], shape[2]
     anchors = head.anchors.astype(np.float32)
@@ -72,7 +73,7 @@ def _decode_head(
     return boxes, scores, classes
 
 
-def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, settings: dict):
+def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, settings: dict) -> dict[str, str]:
     """One class-agnostic NonMaxSuppression over every candidate, best first, padded to max_objects.
 
     Every candidate may be kept: as BigML's op, a kept box with no coordinate above 0 still
@@ -144,7 +145,7 @@ OUTPUT_TYPES = {
 }
 
 
-def _decoder(detector: Any, head_shapes: list[tuple], heads_model: onnx.ModelProto) -> onnx.ModelProto:
+def _decoder(detector: Any, head_shapes: list[list[int]], heads_model: onnx.ModelProto) -> onnx.ModelProto:
     """Raw heads (inputs ``head_<k>``, batch of one) to the kept boxes."""
     g = GraphBuilder()
     class_count = len(detector._classes)

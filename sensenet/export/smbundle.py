@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sensenet.models.bundle import SETTINGS_PATH, write_bundle
+from sensenet.export.bundle import SETTINGS_PATH, write_bundle
 from sensenet.spec.model import BOUNDING_BOX, CLASSIFICATION
 
 

@@ -58,7 +58,7 @@ def output_names(model: Any) -> tuple[str, ...]:
     return ("probabilities",) if model.spec.output.classes else ("prediction",)
 
 
-def _signature_function(model: Any, self_contained: bool):
+def _signature_function(model: Any, self_contained: bool) -> Any:
     """The frozen export function with named inputs and a dict of named outputs."""
     from sensenet.engines.keras.backend import tf
 
@@ -66,7 +66,7 @@ def _signature_function(model: Any, self_contained: bool):
     specs = [tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in frozen.inputs]
     names = output_names(model)
 
-    def named(*inputs):
+    def named(*inputs: Any) -> Any:
         outputs = frozen(*inputs)
         flat = tf.nest.flatten(outputs)
         # A frozen function gives a dict's values flat, in tf.nest's (sorted key) order.

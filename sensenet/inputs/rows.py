@@ -39,10 +39,16 @@ def encoding_tables(fields: Sequence[NumericInput | CategoricalInput]) -> dict[s
     source, center, scale, code = [], [], [], []
     for column, field in enumerate(fields):
         if isinstance(field, NumericInput):
-            source.append(column), center.append(field.center), scale.append(field.scale), code.append(np.nan)
+            source.append(column)
+            center.append(field.center)
+            scale.append(field.scale)
+            code.append(np.nan)
         elif isinstance(field, CategoricalInput):
             for i in range(len(field.values)):
-                source.append(column), center.append(0.0), scale.append(1.0), code.append(float(i))
+                source.append(column)
+                center.append(0.0)
+                scale.append(1.0)
+                code.append(float(i))
     return {
         "source": np.asarray(source, np.int32),
         "center": np.asarray(center, np.float32),
@@ -300,7 +306,7 @@ def _short(value: Any) -> str:
     return shown(value)
 
 
-_COLUMN_ENCODERS = {
+_COLUMN_ENCODERS: dict[type, Callable[[RowEncoder, Any, Any], np.ndarray]] = {
     NumericInput: RowEncoder._numeric_column,
     CategoricalInput: RowEncoder._categorical_column,
 }

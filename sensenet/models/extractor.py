@@ -15,7 +15,6 @@ from sensenet.exceptions import InputDataError, ModelFormatError, UnsupportedErr
 from sensenet.inputs.image_fields import ImageEncoder
 from sensenet.lazy import Lazy
 from sensenet.models.built_cache import BuiltCache
-from sensenet.models.settings import Settings
 from sensenet.pretrained import (
     get_network,
     get_weights,
@@ -23,6 +22,7 @@ from sensenet.pretrained import (
     weights_path,
     with_pretrained_weights,
 )
+from sensenet.settings import Settings
 from sensenet.spec import find_network, parse_network
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.inputs import ImageInput
@@ -65,7 +65,7 @@ class ImageFeatureExtractor:
         return self._network.feature_width
 
     @property
-    def _model(self):
+    def _model(self) -> Any:
         """The Keras model: float32 RGB 0-255 pixels (rows, height, width, 3) to features."""
         return self._keras_model.get()
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,7 @@ class ServerState:
                     served.run,
                     max_batch_rows=self.options.max_batch_rows,
                     max_wait=self.options.max_wait,
-                    observe=lambda requests, rows, name=name: self.metrics.observe_batch(
-                        name, requests, rows
-                    ),
+                    observe=partial(self.metrics.observe_batch, name),
                     name=name,
                 )
                 batcher.start()
@@ -213,11 +212,12 @@ def create_app(
     async def metrics(request: Request) -> Response:
         return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 
-    async def http_error(request: Request, error: HTTPException) -> Response:
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)  # the only kind it is registered for
         return _error(error.status_code, error.detail)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loading = asyncio.get_running_loop().create_task(state.load())
         yield
         loading.cancel()

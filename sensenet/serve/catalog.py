@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import ModelNotFoundError, SensenetError
-from sensenet.models.wrappers import create_model
+from sensenet.models.doors import create_model
+from sensenet.models.model_wrapper import ModelWrapper
 
 MODEL_SUFFIXES = (".json.gz", ".json", ".smbundle")
 DETECTION = "detection"  # `model.kind` of an object detector
@@ -52,7 +53,7 @@ def find_model_files(arguments: Sequence[str]) -> dict[str, Path]:
         else:
             raise ModelNotFoundError(f"model file or directory not found: {argument}")
         for file in files:
-            name = model_name(file)
+            name = model_name(file) or file.name
             if name in found:
                 raise ModelNotFoundError(f"two models would be served as {name!r}: {found[name]} and {file}")
             found[name] = file
@@ -102,13 +103,13 @@ class ServedModel:
     def _run_matrix(self, items: list[Item]) -> list[Outcome]:
         matrices = self._encode_each(items)
         outcomes: list[Outcome] = [m if isinstance(m, SensenetError) else None for m in matrices]
-        kept = [position for position, m in enumerate(matrices) if not isinstance(m, SensenetError)]
+        kept = {position: m for position, m in enumerate(matrices) if not isinstance(m, SensenetError)}
         if kept:
-            outputs = self.model(np.concatenate([matrices[position] for position in kept]))
-            _split(outputs, [len(matrices[position]) for position in kept], kept, outcomes)
+            outputs = self.model(np.concatenate(list(kept.values())))
+            _split(outputs, [len(m) for m in kept.values()], list(kept), outcomes)
         return outcomes
 
-    def _encode_each(self, items: list[Item]) -> list[np.ndarray | SensenetError]:
+    def _encode_each(self, items: list[Item]) -> Sequence[np.ndarray | SensenetError]:
         """Each item's matrix: the rows of all items encoded in one go, unless some are bad."""
         if len(items) > 1 and not any(isinstance(item, np.ndarray) for item in items):
             try:
@@ -165,6 +166,7 @@ def load_model(name: str, path: Path, settings: dict[str, Any] | None = None) ->
     """Read, build and warm up one model; errors are the library's, naming the file."""
     try:
         model = create_model(os.fspath(path), settings)
+        assert isinstance(model, ModelWrapper), "a served model is never built as a feature extractor"
         served = ServedModel(name, path, model, model.kind, model.fields, model.classes)
         served.warm_up()
     except SensenetError as error:

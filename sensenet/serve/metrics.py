@@ -65,7 +65,7 @@ class Metrics:
 
     def observe_request(self, model: str, endpoint: str, status: int, seconds: float) -> None:
         labels = (("model", model), ("endpoint", endpoint))
-        self.requests[(*labels, ("code", str(status)))] += 1
+        self.requests[labels + (("code", str(status)),)] += 1
         self.latency.setdefault(labels, Histogram(LATENCY_BUCKETS)).observe(seconds)
 
     def observe_batch(self, model: str, requests: int, rows: int) -> None:

@@ -8,6 +8,7 @@ formula is written out here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from keras import ops
 
@@ -17,25 +18,25 @@ THRESHOLDED_RELU_THETA = 1.0  # "ThresholdedReLU": tf-keras' layer default
 SQRT_2 = 1.4142135623730951
 
 
-def _mish(x):
+def _mish(x: Any) -> Any:
     return x * ops.tanh(ops.softplus(x))
 
 
-def _gelu(x):
+def _gelu(x: Any) -> Any:
     """TensorFlow 2.16's exact gelu; later releases write it with erfc, which TF.js cannot run."""
     return 0.5 * x * (1.0 + ops.erf(x / SQRT_2))
 
 
-def _softsign(x):
+def _softsign(x: Any) -> Any:
     """TensorFlow's Softsign op written out: TF.js has no kernel for the op."""
     return x / (1.0 + ops.abs(x))
 
 
-def _hard_sigmoid(x):
+def _hard_sigmoid(x: Any) -> Any:
     return ops.clip(x * 0.2 + 0.5, 0.0, 1.0)
 
 
-def _thresholded_relu(x):
+def _thresholded_relu(x: Any) -> Any:
     return x * ops.cast(ops.greater(x, THRESHOLDED_RELU_THETA), x.dtype)
 
 

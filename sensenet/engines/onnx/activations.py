@@ -7,6 +7,7 @@ The formulas are those of `sensenet.engines.keras.activations` (the Keras engine
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sensenet.engines.onnx.graph import GraphBuilder
 
@@ -39,7 +40,7 @@ def _gelu(g: GraphBuilder, x: str) -> str:
     return g.op("Mul", half_x, g.op("Add", g.constant(1.0), g.op("Erf", g.op("Div", x, g.constant(SQRT_2)))))
 
 
-def _unary(op_type: str, **attributes) -> Activation:
+def _unary(op_type: str, **attributes: Any) -> Activation:
     return lambda g, x: g.op(op_type, x, **attributes)
 
 

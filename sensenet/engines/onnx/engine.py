@@ -11,7 +11,7 @@ import onnxruntime
 from sensenet.engines.onnx.deepnet import INPUT_NAME, OUTPUT_NAME, deepnet_graph, image_input_name
 from sensenet.engines.onnx.image import PIXELS_NAME, image_network_graph, node_output_name
 from sensenet.exceptions import InputDataError
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.model import ModelSpec
 
