@@ -39,10 +39,10 @@ import numpy as np
 
 from sensenet.detection.yolo import Detections
 from sensenet.exceptions import UnsupportedError
+from sensenet.spec.output_names import BOXES, CLASSES, DETECTOR_OUTPUTS, SCORES
 
-OUTPUT_NAMES = ("boxes", "scores", "classes", "count")
 IMAGE_SIZE_INPUT = "image_size"  # the original image's (height, width), float32
-DETECTION_KEYS = ("boxes", "scores", "classes")
+DETECTION_KEYS = (BOXES, SCORES, CLASSES)
 
 
 def _sigmoid(x: Any) -> Any:
@@ -151,7 +151,7 @@ def _to_original_pixels(boxes: Any, image_size: Any, rescale_type: str, height: 
 
 def _network_size_detector(detector: Any) -> Any:
     """A function of one (1, height, width, 3) pixel batch and the original image's (height, width)
-    giving the dict of `OUTPUT_NAMES`: boxes in rounded original pixels, suppressed on those."""
+    giving the dict of `DETECTOR_OUTPUTS`: boxes in rounded original pixels, suppressed on those."""
     from sensenet.engines.keras.backend import keras, tf
 
     source = detector._model
@@ -168,7 +168,7 @@ def _network_size_detector(detector: Any) -> Any:
             tf.concat([getattr(d, key) for d in decoded], axis=0) for key in DETECTION_KEYS
         )
         boxes = _to_original_pixels(boxes, image_size, detector._rescale_type, height, width)
-        return dict(zip(OUTPUT_NAMES, _suppress(Detections(boxes, scores, classes), settings)))
+        return dict(zip(DETECTOR_OUTPUTS, _suppress(Detections(boxes, scores, classes), settings)))
 
     return run
 

@@ -36,8 +36,9 @@ import numpy as np
 from sensenet import __version__
 from sensenet.exceptions import UnsupportedError
 from sensenet.export.description import model_description
-from sensenet.export.detector_graph import IMAGE_SIZE_INPUT, OUTPUT_NAMES
+from sensenet.export.detector_graph import IMAGE_SIZE_INPUT
 from sensenet.export.graph import field_input_names, frozen_function, takes_field_inputs
+from sensenet.spec.output_names import graph_outputs
 
 MODEL_FILE = "model.json"
 DESCRIPTION_FILE = "sensenet.json"
@@ -96,9 +97,7 @@ def _signature(function: Any) -> dict:
 
 def _output_names(model: Any) -> list[str]:
     """What each output is, in the order TF.js returns them (a detector's: its dict's keys, sorted)."""
-    if model.deepnet_type == "ObjectDetector":
-        return sorted(OUTPUT_NAMES)
-    return ["predictions"]
+    return sorted(graph_outputs(model.spec.output))
 
 
 def write_tfjs(model: Any, path: Path, self_contained: bool = False) -> None:

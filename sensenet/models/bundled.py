@@ -28,6 +28,7 @@ from sensenet.spec.fields import Fields
 from sensenet.spec.image_layers import ImageNetwork, parse_image_metadata
 from sensenet.spec.inputs import ImageInput, parse_inputs
 from sensenet.spec.model import parse_output
+from sensenet.spec.output_names import DETECTOR_OUTPUTS
 
 
 class SavedModelEngine:
@@ -42,7 +43,13 @@ class SavedModelEngine:
 
     def __call__(self, matrix: np.ndarray, images: Sequence[np.ndarray] = ()) -> np.ndarray:
         arrays = ([matrix] if self._takes_matrix else []) + list(images)
-        return self.model.serve(arrays if len(arrays) > 1 else arrays[0]).numpy()
+        return _only_output(self.model.serve(arrays if len(arrays) > 1 else arrays[0])).numpy()
+
+
+def _only_output(outputs: Any) -> Any:
+    """A Deepnet's one output: named (``probabilities`` or ``prediction``), or unnamed as bundles
+    written before the names were given have it."""
+    return next(iter(outputs.values())) if isinstance(outputs, dict) and len(outputs) == 1 else outputs
 
 
 def _refuse_pickling(model: Any) -> NoReturn:
@@ -93,7 +100,7 @@ def _image_network(fields: Fields, inputs: tuple) -> ImageNetwork | None:
 
 
 WRAPPERS: dict[str, Callable[..., Any]] = {"Deepnet": BundledDeepnet, "ObjectDetector": BundledDetector}
-DETECTOR_OUTPUTS = frozenset({"boxes", "scores", "classes", "count"})
+DETECTOR_OUTPUT_SET = frozenset(DETECTOR_OUTPUTS)
 
 
 def _serving_signature(saved_model: Any, where: str) -> tuple[list[tuple], Any]:
@@ -125,11 +132,12 @@ def check_against_graph(spec: ModelSpec, deepnet_type: str, saved_model: Any, wh
     wanted: list[tuple[int | None, ...]]
     if deepnet_type == "ObjectDetector":
         wanted = [(1, *images[0][1:]), (2,)] if images else []  # pixels, the original image's size
-        kind_ok = isinstance(outputs, dict) and DETECTOR_OUTPUTS <= set(outputs)
+        kind_ok = isinstance(outputs, dict) and DETECTOR_OUTPUT_SET <= set(outputs)
     else:
         wanted = ([(None, len(spec.numeric_inputs))] if spec.numeric_inputs else []) + images
-        kind_ok = not isinstance(outputs, dict) and _compatible(
-            tuple(outputs.shape.as_list()), (None, spec.output.width)
+        output = _only_output(outputs)
+        kind_ok = not isinstance(output, dict) and _compatible(
+            tuple(output.shape.as_list()), (None, spec.output.width)
         )
     if not kind_ok:
         raise ModelFormatError(

@@ -50,7 +50,9 @@ class Deepnet(ModelWrapper):
     ):
         super().__init__(spec, settings, preprocessors, names)
         self._classes = self.classes
-        self._encoder = RowEncoder(spec.inputs)
+        self._encoder = RowEncoder(
+            spec.inputs, {f.index: f.name for f in self.fields} if self.names_fields else None
+        )
         self._images = _image_encoder(spec, settings)
         self._engine = Lazy(lambda: make_engine(settings.engine, spec, settings))
         self._keras_model = Lazy(self._build_keras_model)
@@ -80,6 +82,22 @@ class Deepnet(ModelWrapper):
         images = self._images.encode_table(table) if self._images is not None else []
         return self._encoder.encode_table(table), images
 
+    def unknown_categories(self, input_data: Any) -> dict[str, int]:
+        """For each categorical field (by name), how many values of `input_data` (any form the model
+        takes) are not among its categories. Such a value predicts as missing, BigML's rule, with no
+        warning: this is how to find them. Predicts nothing; safe from any thread."""
+        indexes = self._encoder.categorical_indexes
+        if self._images is None and isinstance(input_data, np.ndarray):
+            counts = self._encoder.unknown_codes(input_data)
+        elif not indexes:
+            counts = {}
+        elif _is_rows(input_data):  # only the categorical columns
+            counts = self._encoder.unknown_in_rows(self._rows(input_data))
+        else:
+            counts = self._encoder.unknown_categories(self._table(input_data))
+        names = {field.index: field.name for field in self.fields}
+        return {names[index]: count for index, count in counts.items()}
+
     def _table(self, input_data: Any) -> Table:
         """Any tabular input form as columns (see `sensenet.inputs.table`)."""
         if is_frame(input_data):
@@ -88,7 +106,7 @@ class Deepnet(ModelWrapper):
             return table_from_records([input_data], [f.column for f in self.fields])
         if isinstance(input_data, (list, tuple)) and input_data and isinstance(input_data[0], Mapping):
             return table_from_records(input_data, [f.column for f in self.fields])
-        return table_from_rows(self._rows(input_data), self._encoder.indexes)
+        return table_from_rows(self._rows(input_data), self._encoder.indexes, self._encoder.names)
 
     def _rows(self, input_data: Any) -> list:
         """Rows from a list of rows or one row; for a one-image model, also an image or a 4-D batch."""
@@ -106,9 +124,7 @@ class Deepnet(ModelWrapper):
         if isinstance(input_data, (list, tuple)):
             if not input_data:
                 raise InputDataError("no rows given: expected a row (list of values) or a list of rows")
-            if isinstance(input_data[0], (list, tuple, np.ndarray)):
-                return list(input_data)
-            return [input_data]
+            return list(input_data) if _is_row(input_data[0]) else [input_data]
         raise InputDataError(
             f"cannot predict on {type(input_data).__name__}: expected a row (list of values), a list of "
             "rows, a dict keyed by field name, a list of dicts, a pandas DataFrame, a 2-D numeric array"
@@ -149,6 +165,11 @@ def _finite_outputs(outputs: np.ndarray) -> np.ndarray:
 
 
 _IMAGE_TYPES = (str, bytes, bytearray, os.PathLike, np.ndarray)
+
+
+def _is_row(value: Any) -> bool:
+    """A row (list, tuple or 1-D array) rather than one value; a pixel array (2-D or more) is a value."""
+    return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim == 1)
 
 
 def _is_rows(input_data: Any) -> bool:

@@ -67,6 +67,7 @@ class ServerState:
                     name=name,
                 )
                 batcher.start()
+                self.metrics.watch_categories(name, served.unknown_categories)
                 self.models[name] = (served, batcher)
                 log.info("model %s loaded from %s", name, path)
         except Exception as error:

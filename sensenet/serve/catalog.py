@@ -78,10 +78,14 @@ class ServedModel:
     classes: list[str] | None
     row_length: int = field(init=False)
     fields_by_name: dict[str, Any] = field(init=False)
+    # Per categorical field, values not among its categories (predicted as missing) so far:
+    # written by the worker thread only, its keys fixed, so /metrics reads it safely.
+    unknown_categories: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.row_length = max(f.index for f in self.fields) + 1
         self.fields_by_name = {f.name: f for f in self.fields}
+        self.unknown_categories = {f.name: 0 for f in self.fields if f.optype == "categorical"}
 
     @property
     def has_images(self) -> bool:
@@ -96,9 +100,21 @@ class ServedModel:
         """Predict a batch of requests in one go; called in the worker thread."""
         if self.kind == DETECTION:
             return [_each_image(self.model, images) for images in items]
-        if self.has_images:
-            return self._run_image_rows(items)
-        return self._run_matrix(items)
+        outcomes = self._run_image_rows(items) if self.has_images else self._run_matrix(items)
+        self._count_unknown(items, outcomes)
+        return outcomes
+
+    def _count_unknown(self, items: list[Item], outcomes: list[Outcome]) -> None:
+        """Add the unknown categories of the requests that were predicted."""
+        if not self.unknown_categories:
+            return
+        predicted = [item for item, outcome in zip(items, outcomes) if not isinstance(outcome, SensenetError)]
+        matrices = [item for item in predicted if isinstance(item, np.ndarray)]
+        rows = [row for item in predicted if not isinstance(item, np.ndarray) for row in item]
+        for data in (np.concatenate(matrices) if matrices else None, rows or None):
+            if data is not None:
+                for name, count in self.model.unknown_categories(data).items():
+                    self.unknown_categories[name] += count
 
     def _run_matrix(self, items: list[Item]) -> list[Outcome]:
         matrices = self._encode_each(items)

@@ -3,8 +3,8 @@
 The graph takes the matrix made by `sensenet.inputs.rows` (input `INPUT_NAME`, when
 the model has a non-image field) and one float32 (rows, height, width, 3) RGB
 0-255 pixel batch per image field (inputs `image_input_name(i)`), and returns
-class probabilities or de-normalised regression values (output
-`OUTPUT_NAME`), exactly as `sensenet.engines.keras.deepnet.deepnet_model` does.
+class probabilities or de-normalised regression values (output ``probabilities`` or
+``prediction``: `sensenet.spec.output_names`), exactly as `sensenet.engines.keras.deepnet.deepnet_model` does.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from sensenet.exceptions import UnsupportedError
 from sensenet.settings import Settings
 from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import BOUNDING_BOX, REGRESSION, ModelSpec, Network
+from sensenet.spec.output_names import graph_outputs
 
 INPUT_NAME = "input_matrix"
-OUTPUT_NAME = "predictions"
 
 
 def image_input_name(position: int) -> str:
@@ -98,4 +98,5 @@ def deepnet_graph(spec: ModelSpec, settings: Settings) -> onnx.ModelProto:
     if spec.output.kind == REGRESSION and not settings.regression_normalize:
         stdev, mean = g.constant(spec.output.stdev), g.constant(spec.output.mean)
         outputs = [Tensor(g.op("Add", g.op("Mul", y.name, stdev), mean), y.shape) for y in outputs]
-    return g.model(inputs, _average(g, outputs), OUTPUT_NAME)
+    (name,) = graph_outputs(spec.output)
+    return g.model(inputs, _average(g, outputs), name)
