@@ -49,7 +49,8 @@ Inputs, either:
 - one tensor per input field, named by the field's name, shape [rows] (or [rows, 1]):
   numbers (FP*/INT*/UINT*, null for missing) for numeric fields, BYTES strings for categorical
   fields, BYTES base64 strings of image files for image fields (null: missing);
-  (in binary tensor data an image element is the file's bytes as they are, empty: missing);
+  (in binary tensor data an image element is the file's bytes as they are, and an empty
+  element is missing);
 - or, for a model without image fields, one FP32 tensor matrix of shape [rows, columns]:
   the encoded matrix, a column per non-image field in field order, numbers as they are (NaN or
   null for missing) and categories as the position of the value in the field's values (-1
@@ -242,11 +243,11 @@ def _field_values(field: Any, datatype: str, data: Any) -> list[Any]:
 
 
 def _binary_values(field: Any, data: list[bytes]) -> list[Any]:
-    """BYTES elements from binary data: an image file's bytes (empty: missing) or UTF-8 text."""
+    """BYTES elements from binary data: an image file's bytes or UTF-8 text; empty is missing."""
     if field.optype == "image":
         return [value or None for value in data]
     try:
-        return [value.decode() for value in data]
+        return [value.decode() or None for value in data]
     except UnicodeDecodeError:
         i = next(i for i, value in enumerate(data) if not _is_utf8(value))
         raise InputDataError(f"input {field.name!r}, element {i}: a category is UTF-8 text") from None
