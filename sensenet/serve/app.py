@@ -153,8 +153,8 @@ def _error(status: int, message: str) -> Response:
 
 async def _read_body(request: Request, limit: int) -> bytes:
     """The body; one over `limit` bytes is refused as soon as it is seen."""
-    encoding = request.headers.get("content-encoding", "identity")
-    if encoding.lower() != "identity":
+    encoding = request.headers.get("content-encoding", "")
+    if encoding.strip().lower() not in ("", "identity"):
         raise HTTPError(
             400, f"Content-Encoding {encoding[:40]!r} is not supported: send the body uncompressed"
         )
