@@ -2,7 +2,7 @@
 
 Run from the repository root (it reads the BigML fixtures, like the tests):
 
-    SENSENET_FIXTURES=/work/shared/fixtures python3 benchmarks/benchmark.py [rows] [images]
+    python3 benchmarks/benchmark.py [rows] [images]
 
 It prints, for each measurement, the median, min and max over many runs and
 the target it is held to. Nothing here is a test: a missed target is printed,

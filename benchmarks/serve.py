@@ -11,8 +11,7 @@ dependency of sensenet; install it in a venv of its own, for this benchmark only
 
 Run from the repository root (it reads the BigML fixtures, like the tests):
 
-    KSERVE_PYTHON=/tmp/kserve-venv/bin/python SENSENET_FIXTURES=/work/shared/fixtures \\
-        python3 benchmarks/serve.py [--seconds 12]
+    KSERVE_PYTHON=/tmp/kserve-venv/bin/python python3 benchmarks/serve.py [--seconds 12]
 
 Without KSERVE_PYTHON only the floor and sensenet are measured. Two models:
 - ``ensemble``: two networks of regression.json.gz (case 5, with tree embeddings, and case 2)

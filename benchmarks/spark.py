@@ -3,7 +3,7 @@ the single-process library on the same rows (the floor), and where the time goes
 
 Run from the repository root (it reads the BigML fixtures, like the tests):
 
-    SENSENET_FIXTURES=/work/shared/fixtures python3 benchmarks/spark.py [rows] [case]
+    python3 benchmarks/spark.py [rows] [case]
 
 The rows (default 1,000,000) are generated for `regression.json.gz` case `case` (default 2: six
 numeric and categorical fields, three classes), written once as 8 Parquet files, then:

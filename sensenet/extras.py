@@ -10,6 +10,10 @@ import importlib.util
 
 from sensenet.exceptions import MissingExtraError
 
+# The name pip installs this project by (the import name is `sensenet`; `sensenet` on the index is
+# another project).
+DISTRIBUTION = "sensenet-local"
+
 # extra name -> the top-level modules it brings
 EXTRAS: dict[str, tuple[str, ...]] = {
     "tensorflow": ("tensorflow", "keras"),
@@ -21,13 +25,18 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 
 
 def require_extra(extra: str, feature: str) -> None:
-    """Raise `MissingExtraError` naming ``pip install "sensenet[extra]"`` if `extra` is not installed."""
+    """Raise `MissingExtraError` naming the pip command for `extra` if it is not installed."""
     missing = [name for name in EXTRAS[extra] if not _installed(name)]
     if missing:
         raise MissingExtraError(
             f"{feature} needs {', '.join(missing)}, which the base install leaves out: "
-            f'pip install "sensenet[{extra}]"'
+            f"{install_command(extra)}"
         )
+
+
+def install_command(extra: str) -> str:
+    """The pip command that brings `extra`: ``pip install "sensenet-local[extra]"``."""
+    return f'pip install "{DISTRIBUTION}[{extra}]"'
 
 
 def _installed(module: str) -> bool:

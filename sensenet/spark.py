@@ -1,4 +1,4 @@
-"""Batch scoring of BigML deepnets on Apache Spark (the optional extra ``sensenet[spark]``).
+"""Batch scoring of BigML deepnets on Apache Spark (the optional extra ``spark``).
 
 `predict` builds the model once on the driver (which checks it and reads its fields), broadcasts
 it once as a pickled description (weights included, so nothing is fetched on the executors), and
@@ -33,6 +33,7 @@ from sensenet.exceptions import (
     SettingsError,
     UnsupportedError,
 )
+from sensenet.extras import install_command
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +45,7 @@ ROW_BATCH = 10_000  # Spark's own Arrow batch (spark.sql.execution.arrow.maxReco
 IMAGE_BATCH = 32  # images are decoded to float32 pixels: keep a batch's memory small
 CACHED_MODELS = 4  # models a Python worker keeps built at once
 BINARY_FILE_CONTENT = "content"  # the bytes column of spark.read.format("binaryFile")
-INSTALL_HINT = 'pip install "sensenet[spark]"'
+INSTALL_HINT = install_command("spark")
 
 # Python workers live across tasks: each builds a shipped model once and reuses it for every batch.
 _WORKER_MODELS: OrderedDict[str, Any] = OrderedDict()

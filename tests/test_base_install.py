@@ -111,6 +111,6 @@ def test_what_needs_tensorflow_names_the_extra(call, tmp_path):
         tmp_path,
     )
     assert out["error"] is not None, "no error without TensorFlow"
-    assert 'pip install "sensenet[tensorflow]"' in out["error"]
+    assert 'pip install "sensenet-local[tensorflow]"' in out["error"]
     assert out["is_import_error"]
     assert not any(tmp_path.glob("iris.*")), "a failed conversion left output behind"

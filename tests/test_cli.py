@@ -9,8 +9,6 @@ import csv
 import io
 import json
 import os
-import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 from sensenet.examples import example_path
 from sensenet.models.wrappers import create_model
 from tests.conftest import REPO_ROOT, load_cases
+from tools.readme_commands import readme_example
 
 TOLERANCE = 1e-6
 IRIS_NAMES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
@@ -60,16 +59,8 @@ def write_network(tmp_path: Path, case: dict) -> Path:
     return path
 
 
-def readme_main_command() -> tuple[list[str], str]:
-    """The README's first `sensenet predict` command, as words, and the output block shown after it."""
-    readme = (REPO_ROOT / "README.md").read_text()
-    match = re.search(r"```bash\n(sensenet predict [^\n]*)\n```\s*```text\n(.*?)```", readme, re.S)
-    assert match, "README.md must show a `sensenet predict` command followed by its output"
-    return shlex.split(match.group(1)), match.group(2)
-
-
 def test_readme_main_command_prints_what_the_readme_shows_and_no_noise_off_a_terminal():
-    words, shown = readme_main_command()
+    words, shown = readme_example()
     assert words[0] == "sensenet"
     result = sensenet(*words[1:])
     assert result.returncode == 0, result.stderr

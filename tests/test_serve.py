@@ -537,7 +537,7 @@ def test_command_line_errors(tmp_path, capsys, monkeypatch):
     assert "two models would be served as 'iris'" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "starlette", None)
     assert main(["serve", str(tmp_path)]) == 1
-    assert 'pip install "sensenet[serve]"' in capsys.readouterr().err
+    assert 'pip install "sensenet-local[serve]"' in capsys.readouterr().err
 
 
 def test_model_files_and_their_names(tmp_path):

@@ -41,7 +41,7 @@ Endpoints:
 Images travel as base64 strings of the image files. One access-log line per
 request goes to stderr (--quiet: warnings and errors only). SIGTERM or Ctrl-C
 stops the server once the requests in progress are answered. Needs the extra
-'serve': pip install "sensenet[serve]".
+'serve': pip install "sensenet-local[serve]".
 """
 
 
