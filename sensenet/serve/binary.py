@@ -121,7 +121,7 @@ def encode(datatype: str, array: np.ndarray) -> bytes:
     """An output's elements as binary data."""
     if datatype != "BYTES":
         return np.ascontiguousarray(array, dtype=NUMPY_TYPES[datatype]).tobytes()
-    parts = []
+    parts: list[bytes] = []
     for value in array.ravel():
         data = value if isinstance(value, bytes) else str(value).encode()
         parts += (LENGTH.pack(len(data)), data)
