@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,13 @@ from tritonclient.utils import InferenceServerException  # noqa: E402 (after the
 MAX_BODY = 200_000
 EYES = "cats_eye_tinyyolov4"
 NUMPY = {"numeric": np.float32, "categorical": np.object_}
+
+
+def triton_client(server: Server):
+    """A client of its own (one client is not for several threads at once)."""
+    return httpclient.InferenceServerClient(
+        f"127.0.0.1:{server.port}", connection_timeout=30, network_timeout=30
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +60,7 @@ def triton(tmp_path_factory):
             EYES: open_model(str(eyes)).create(),  # what `sensenet detect` reads BigML's .zip with
         }
         server.wait_ready()
-        client = httpclient.InferenceServerClient(
-            f"127.0.0.1:{server.port}", connection_timeout=30, network_timeout=30
-        )
+        client = triton_client(server)
         yield server, client, models, {"classes": classes_case, "digits": digits_case}
         client.close()
     finally:
@@ -141,6 +147,38 @@ def test_image_model_reads_image_files_as_bytes(triton):
     metadata = client.get_model_metadata("digits")
     result = client.infer("digits", field_inputs(metadata, rows, True, lambda path: Path(path).read_bytes()))
     np.testing.assert_array_equal(result.as_numpy("probabilities"), models["digits"](rows))
+
+
+def batch_counts(entry: dict) -> dict[int, int]:
+    """Engine calls by batch size."""
+    return {batch["batch_size"]: batch["compute_infer"]["count"] for batch in entry["batch_stats"]}
+
+
+def test_concurrent_image_requests_are_batched_by_eight_at_most(triton):
+    server, client, models, cases = triton
+    images = fixture_path("images")
+    rows = [image_row(v["input"], images) for v in cases["digits"]["validation"]]
+    expected = models["digits"](rows)
+    before = batch_counts(stats(client, "digits"))
+    metadata = client.get_model_metadata("digits")
+
+    def one(i: int) -> np.ndarray:
+        client = triton_client(server)
+        row = rows[i % len(rows)]
+        result = client.infer(
+            "digits", field_inputs(metadata, [row], True, lambda path: Path(path).read_bytes())
+        )
+        client.close()
+        return result.as_numpy("probabilities")[0]
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(one, range(48)))
+    for i, answer in enumerate(answers):
+        np.testing.assert_array_equal(answer, expected[i % len(rows)])
+    after = batch_counts(stats(client, "digits"))
+    new = {size: count - before.get(size, 0) for size, count in after.items() if count > before.get(size, 0)}
+    assert sum(size * count for size, count in new.items()) == 48 and max(new) <= 8, new
+    assert sum(new.values()) < 48, "no two requests shared an engine call"
 
 
 def test_eye_detector_from_bigml_zip_takes_a_jpeg_as_bytes(triton):

@@ -84,7 +84,7 @@ class ServerState:
                 )
                 batcher = MicroBatcher(
                     served.run,
-                    max_batch_rows=self.options.max_batch_rows,
+                    max_batch_rows=self.options.batch_rows(served.has_images),
                     max_wait=self.options.max_wait,
                     observe=lambda requests, rows, seconds, name=name: self._observe_batch(
                         name, requests, rows, seconds
