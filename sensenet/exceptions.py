@@ -26,6 +26,22 @@ class InputDataError(SensenetError, ValueError):
     """A row, array or image given for prediction that does not fit the model."""
 
 
+class FieldValueError(InputDataError):
+    """A value its field cannot take. Says where as the input form names it ("row 0, field 'x'")
+    and keeps the parts apart, so the command line can name the file's line and column instead."""
+
+    def __init__(self, row: int, index: int, label: str, problem: str):
+        super().__init__(f"row {row}, {label}: {problem}")
+        self.row = row  # position in the rows given
+        self.index = index  # the field's row index
+        self.label = label  # how the input form names the field's column
+        self.problem = problem  # what is wrong, without where
+
+    def __reduce__(self) -> tuple[type, tuple[int, int, str, str]]:
+        """Pickles with its parts (Spark ships errors between processes)."""
+        return type(self), (self.row, self.index, self.label, self.problem)
+
+
 class UnsupportedError(SensenetError, NotImplementedError):
     """A valid request this version cannot carry out (it says what to do instead)."""
 

@@ -21,6 +21,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "pandas": ("pandas",),
     "spark": ("pyspark", "pandas", "pyarrow"),
     "serve": ("starlette", "uvicorn"),
+    "mlflow": ("mlflow", "pandas"),
 }
 
 

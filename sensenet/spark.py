@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -136,7 +136,11 @@ class DetectorOutput:
         return [pa.array([model(image) for image in images], type=types[0])]
 
 
-OUTPUTS = {"classification": ClassifierOutput, "regression": RegressionOutput, "detection": DetectorOutput}
+OUTPUTS: dict[str, Any] = {
+    "classification": ClassifierOutput,
+    "regression": RegressionOutput,
+    "detection": DetectorOutput,
+}
 
 
 def _is_missing(value: Any) -> bool:
@@ -190,7 +194,9 @@ def _quoted(name: str) -> str:
 
 
 def _driver_model(model: Any, settings: Mapping[str, Any] | None) -> Any:
-    from sensenet.models.wrappers import Deepnet, ObjectDetector, create_model
+    from sensenet.models.deepnet import Deepnet
+    from sensenet.models.detector import ObjectDetector
+    from sensenet.models.doors import create_model
 
     if isinstance(model, (Deepnet, ObjectDetector)):
         if settings is not None:
@@ -211,7 +217,7 @@ def _driver_model(model: Any, settings: Mapping[str, Any] | None) -> Any:
 def _plan(
     df: DataFrame,
     model: Any,
-    output: type,
+    output: Any,
     batch_size: int | None,
     keep_columns: Sequence[str] | None,
     output_columns: Mapping[str, str] | None,
@@ -274,7 +280,7 @@ def _match_columns(model: Any, df: DataFrame) -> tuple[str, ...]:
         field.name if field.name in columns else field.id if field.id in columns else None for field in fields
     ]
     if all(by_name):
-        return tuple(by_name)
+        return tuple(name for name in by_name if name)
     if len(fields) == 1 and fields[0].optype == "image" and BINARY_FILE_CONTENT in columns:
         return (BINARY_FILE_CONTENT,)
     if model.names_fields:
@@ -331,7 +337,7 @@ def _output_names(defaults: tuple[str, ...], renames: Mapping[str, str] | None) 
 
 
 def _output_schema(
-    df: DataFrame, kept: Sequence[str], names: Sequence[str], error_column: str | None, output: type
+    df: DataFrame, kept: Sequence[str], names: Sequence[str], error_column: str | None, output: Any
 ) -> Any:
     from pyspark.sql.types import StringType, StructField, StructType
 
@@ -362,7 +368,7 @@ class _Job:
     spark_schema: Any  # the output's StructType
     schema: Any  # the same as an Arrow schema
 
-    def score_batches(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def score_batches(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         model = _worker_model(self.digest, self.payload)
         for batch in batches:
             for start in range(0, batch.num_rows, self.batch_size):

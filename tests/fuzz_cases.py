@@ -397,7 +397,7 @@ def _bundle_listing(rng: random.Random) -> Any:
 
 
 def _bundle_bytes(rng: random.Random) -> bytes:
-    from sensenet.models.bundle import GUARD
+    from sensenet.export.bundle import GUARD
 
     choice = rng.random()
     if choice < 0.1:
@@ -423,7 +423,7 @@ def _bundle_bytes(rng: random.Random) -> bytes:
 
 def case_bundle(rng: random.Random, work: Path, fixtures: Fixtures) -> str:
     """Hostile .smbundle files: extraction gives our error or files inside the bundle's own directory."""
-    from sensenet.models.bundle import extracted_bundle
+    from sensenet.export.bundle import extracted_bundle
 
     path = work / "inputs" / "x.smbundle"
     path.write_bytes(_bundle_bytes(rng))
@@ -484,8 +484,8 @@ def _hostile_path(rng: random.Random, inputs: Path) -> Any:
 def case_path(rng: random.Random, work: Path, fixtures: Fixtures) -> str:
     """Paths that are not regular files, or no usable path, through every reader of a user's file."""
     from sensenet.cli.rows import RowLayout, file_rows
+    from sensenet.export.bundle import extracted_bundle
     from sensenet.inputs import load_image
-    from sensenet.models.bundle import extracted_bundle
     from sensenet.models.wrappers import create_model
 
     path = _hostile_path(rng, work / "inputs")
@@ -673,7 +673,7 @@ def _snapshot(directory: Path) -> dict[str, str]:
 
 
 def run_case(case: dict, root: Path, fixtures: Fixtures) -> dict:
-    from sensenet.models.bundle import remove_tree
+    from sensenet.export.bundle import remove_tree
 
     work = Path(tempfile.mkdtemp(prefix="case-", dir=root))
     (work / "inputs").mkdir()

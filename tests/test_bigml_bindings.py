@@ -112,7 +112,7 @@ def test_the_eye_detector_gives_bigmls_regions_exactly(scenario):
 
 def test_an_older_multi_network_deepnet_does_not_fall_back_to_numpy(scenario):
     assert scenario["multi_using_laminar"] is False
-    assert scenario["multi_class"] == "sensenet.models.wrappers.Deepnet"
+    assert scenario["multi_class"] == "sensenet.models.deepnet.Deepnet"
     network = variant_network("classification-typed-networks-inside")
     expected = reference.predict(network, [[row["num"], row["cat"], row["other"]] for row in ROWS])
     for prediction, probabilities in zip(scenario["predictions"], expected):

@@ -173,7 +173,9 @@ def test_row_messages_for_new_users(tmp_path):
         "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n1,2,3,4\n\n5,x,1,2\n"
     )
     bad_line = sensenet("predict", "--example", "iris", str(rows))
-    assert_one_line_error(bad_line, 1, "flowers.csv, line 4: column 1 (numeric): 'x' is not a number")
+    assert_one_line_error(
+        bad_line, 1, "flowers.csv, line 4, column 2 'sepal width (cm)': 'x' is not a number"
+    )
 
     piped = sensenet("predict", "--example", "iris", stdin=IRIS_ROW + "\n")
     assert_one_line_error(piped, 1, "stdin: the CSV header lacks", "--no-header")
@@ -220,7 +222,7 @@ def test_keep_columns_and_skip_errors_on_rows(tmp_path):
     )
     assert result.returncode == 3
     assert result.stderr.splitlines() == [
-        f"sensenet predict: skipped {rows}, line 3: column 2 (numeric): 'x' is not a number",
+        f"sensenet predict: skipped {rows}, line 3, column 4 'petal length (cm)': 'x' is not a number",
         "sensenet predict: 1 of 3 rows skipped (see above)",
     ]
     records = [json.loads(line) for line in out.read_text().splitlines()]

@@ -67,7 +67,7 @@ def test_unknown_example_names_the_available_ones():
         example_path("tulips")
 
 
-LAYOUT = RowLayout(("x", "y"), "target")
+LAYOUT = RowLayout(("x", "y"))
 
 
 def test_rows_from_arguments_quote_and_mark_empty_as_missing():
@@ -83,10 +83,13 @@ def test_csv_header_columns_are_matched_by_name():
     assert csv_rows("1,2\n", "f.csv", RowLayout(None, header=False)).rows == [["1", "2"]]
 
 
-def test_jsonl_objects_need_names_and_known_keys():
-    assert jsonl_rows('{"y": 2, "target": 0}\n\n[1, null]\n', "f", LAYOUT).rows == [[None, 2], [1, None]]
-    with pytest.raises(InputDataError, match=r"f, line 1: unknown field\(s\) \['z'\]"):
-        jsonl_rows('{"z": 1}\n', "f", LAYOUT)
+def test_jsonl_objects_need_names_and_ignore_other_keys_as_csv_and_the_api_do():
+    source = jsonl_rows('{"y": 2, "target": 0, "id": "a"}\n\n[1, null]\n', "f", LAYOUT)
+    assert source.rows == [[None, 2], [1, None]] and source.numbers == [1, 3]
+    with pytest.raises(
+        InputDataError, match=r"f: no key of its JSON objects names an input field.*\['x', 'y'\]"
+    ):
+        jsonl_rows('{"z": 1}\n{"id": 2}\n', "f", LAYOUT)
     with pytest.raises(InputDataError, match="names its fields"):
         jsonl_rows('{"x": 1}\n', "f", RowLayout(None))
     with pytest.raises(InputDataError, match="line 2: not valid JSON"):

@@ -134,7 +134,7 @@ class KerasStandIn:
     spec = None
 
     def __init__(self, keras_model, settings=None):
-        from sensenet.models.settings import Settings
+        from sensenet.settings import Settings
 
         self._model = keras_model
         self.settings = settings or Settings()
@@ -174,7 +174,7 @@ def test_tflite_image_model_warps_any_image_in_graph(tmp_path, image):
 
 
 def test_tflite_refuses_a_model_built_with_another_rescale_type(tmp_path):
-    from sensenet.models.settings import Settings
+    from sensenet.settings import Settings
 
     cropping = KerasStandIn(small_image_model(8, 8), Settings(rescale_type="crop"))
     with pytest.raises(UnsupportedError, match="'warp' only.*'crop'"):

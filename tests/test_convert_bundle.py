@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sensenet.exceptions import ModelFormatError, ModelNotFoundError
-from sensenet.models import bundle
+from sensenet.export import bundle
 from sensenet.models.wrappers import convert, create_model
 from tests.conftest import dense, numeric_field
 

@@ -136,12 +136,12 @@ def test_inputs_are_named_by_bigml_field_names(tmp_path):
 def test_a_field_name_the_graph_uses_gets_its_index(tmp_path):
     resource = copy.deepcopy(read_json_file(str(example_path("iris"))))
     fields = resource["object"]["deepnet"]["fields"]
-    fields["000000"]["name"] = "predictions"  # the graph's output
-    fields["000001"]["name"] = "predictions"  # and a repeated name
+    fields["000000"]["name"] = "probabilities"  # the graph's output
+    fields["000001"]["name"] = "probabilities"  # and a repeated name
     path = tmp_path / "iris.onnx"
     convert(resource, None, path, "onnx")
     names = [i.name for i in _session(path).get_inputs()]
-    assert names == ["predictions_0", "predictions_1", "petal length (cm)", "petal width (cm)"]
+    assert names == ["probabilities_0", "probabilities_1", "petal length (cm)", "petal width (cm)"]
 
 
 def test_the_image_fixture_model_takes_fields_and_pixels(tmp_path):

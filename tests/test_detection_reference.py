@@ -155,10 +155,11 @@ def _suppressed_by_tensorflow(boxes, scores, classes, settings, directory):
 
     from sensenet.detection.yolo import Detections
     from sensenet.engines.keras.backend import tf
-    from sensenet.export.detector_graph import OUTPUT_NAMES, _suppress
+    from sensenet.export.detector_graph import _suppress
+    from sensenet.spec.output_names import DETECTOR_OUTPUTS
 
     def suppressed(b, s):
-        return dict(zip(OUTPUT_NAMES, _suppress(Detections(b, s, classes.astype(np.int32)), settings)))
+        return dict(zip(DETECTOR_OUTPUTS, _suppress(Detections(b, s, classes.astype(np.int32)), settings)))
 
     module = tf.Module()
     module.serve = tf.function(

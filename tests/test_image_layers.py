@@ -9,7 +9,7 @@ import tensorflow as tf
 from sensenet.engines.keras.deepnet import KerasEngine
 from sensenet.engines.keras.image import image_feature_model
 from sensenet.exceptions import ModelFormatError
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec import parse_network
 from sensenet.spec.fields import Fields
 from sensenet.spec.image_layers import parse_image_network

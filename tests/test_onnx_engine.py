@@ -16,8 +16,8 @@ from sensenet.engines.onnx.deepnet import deepnet_graph
 from sensenet.engines.onnx.graph import GraphBuilder, Tensor
 from sensenet.engines.onnx.layers import width_tiling
 from sensenet.exceptions import SettingsError
-from sensenet.models.settings import Settings
 from sensenet.models.wrappers import create_model
+from sensenet.settings import Settings
 from sensenet.spec import parse_network
 from sensenet.spec.layers import ACTIVATION_FUNCTIONS, WidthTiling
 from tests.activation_reference import ACTIVATION_REFERENCE as REFERENCE

@@ -21,8 +21,8 @@ from sensenet.engines.onnx.deepnet import deepnet_graph
 from sensenet.engines.onnx.engine import OnnxEngine, OnnxImageNetwork
 from sensenet.exceptions import InputDataError, UnsupportedError
 from sensenet.inputs import load_image, rescale
-from sensenet.models.settings import Settings
 from sensenet.models.wrappers import create_model
+from sensenet.settings import Settings
 from sensenet.spec import parse_network
 from sensenet.spec.detection import parse_yolo_heads
 from sensenet.spec.fields import Fields

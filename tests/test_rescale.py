@@ -219,7 +219,7 @@ def test_bad_arguments_are_refused():
 
 
 def test_the_rescale_type_comes_from_the_setting_then_the_network_then_warp():
-    from sensenet.models.settings import ensure_settings
+    from sensenet.settings import ensure_settings
     from sensenet.spec.fields import Fields
     from sensenet.spec.image_layers import parse_image_metadata
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
+from types import ModuleType
+
 import numpy as np
 import pytest
 
@@ -23,6 +28,26 @@ def test_settings_take_the_seeds_positional_dict():
         Settings({"iou": 0.2})
     with pytest.raises(SettingsError, match="must be a dict"):
         Settings([("iou_threshold", 0.2)])
+
+
+def _defined_names(module: ModuleType) -> set[str]:
+    """The public names a module's own top-level code defines."""
+    tree = ast.parse(inspect.getsource(module))
+    names = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    assigned = [node.targets[0] for node in tree.body if isinstance(node, ast.Assign)]
+    names |= {target.id for target in assigned if isinstance(target, ast.Name)}
+    return {name for name in names if not name.startswith("_")}
+
+
+@pytest.mark.parametrize(
+    "seed_path, home",
+    [("sensenet.models.settings", "sensenet.settings"), ("sensenet.models.bundle", "sensenet.export.bundle")],
+)
+def test_the_seeds_module_paths_give_every_name_where_it_now_lives(seed_path, home):
+    seed, module = importlib.import_module(seed_path), importlib.import_module(home)
+    assert set(seed.__all__) == _defined_names(module)
+    for name in seed.__all__:
+        assert getattr(seed, name) is getattr(module, name)
 
 
 def test_the_seeds_wrapper_functions(tmp_path):

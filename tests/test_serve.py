@@ -191,7 +191,7 @@ def test_model_metadata_describes_inputs_and_outputs(served):
     assert len(images) == 2 and all("base64" in t["parameters"]["content"] for t in images)
     assert "matrix_input" not in digits["parameters"]
     _, eyes = server.request("GET", "/v2/models/eyes")
-    assert [t["name"] for t in eyes["outputs"]] == ["count", "boxes", "scores", "labels"]
+    assert [t["name"] for t in eyes["outputs"]] == ["count", "boxes", "scores", "classes"]
     assert eyes["parameters"]["classes"] == ["eye"]
 
 
@@ -259,9 +259,9 @@ def test_fields_named_by_bigml(served):
         (f.name, f.id) for f in iris.fields
     ]
     rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, None, 4.2, 1.5]]
-    records = [{f.name: row[f.index] for f in iris.fields} for row in rows]
+    records = [{"id": n, **{f.name: row[f.index] for f in iris.fields}} for n, row in enumerate(rows)]
     status, answer = server.request("POST", "/v1/models/iris/predict", {"records": records})
-    assert (status, answer) == (200, {"predictions": iris.predict(rows)})
+    assert (status, answer) == (200, {"predictions": iris.predict(rows)})  # "id" ignored, as by the API
     status, answer = server.request(
         "POST", "/v2/models/iris/infer", {"inputs": field_tensors(metadata, rows)}
     )
@@ -306,7 +306,7 @@ def test_detector_finds_the_eyes(served):
     assert boxes[0].tolist() == [obj["box"] for obj in expected[0]] and not boxes[1].any()
     scores = np.float32(outputs["scores"]["data"]).reshape(2, found)
     np.testing.assert_array_equal(scores[0], np.float32([obj["score"] for obj in expected[0]]))
-    assert outputs["labels"]["data"] == ["eye"] * found + [""] * found
+    assert outputs["classes"]["data"] == ["eye"] * found + [""] * found
     status, answer = server.request("POST", "/v1/models/eyes/predict", {"images": [b64(photo)]})
     assert (status, answer) == (200, {"predictions": models["eyes"].predict(str(photo))})
 
@@ -328,7 +328,13 @@ BAD_REQUESTS = [
     ("GET", "/v2/models/dense/infer", None, 405, "Method Not Allowed"),
     ("POST", "/v1/models/dense/predict", b'{"rows": [[1, 2]]}', 400, "rows need at least"),
     ("POST", "/v1/models/dense/predict", b'{"rows": [[0, "a", 7, "x", 1, 2, "b"]]}', 400, "'x' is not a"),
-    ("POST", "/v1/models/dense/predict", b'{"records": [{"nope": 1}]}', 400, "unknown field(s) 'nope'"),
+    (
+        "POST",
+        "/v1/models/dense/predict",
+        b'{"records": [{"nope": 1}]}',
+        400,
+        "no key of the records names an input field",
+    ),
     ("POST", "/v1/models/dense/predict", b'{"rows": [[[1, 2], "a", 7, 1, 1, 2, "b"]]}', 400, "got a list"),
     ("POST", "/v1/models/dense/predict", b'{"records": [{"field_1": {"a": 1}}]}', 400, "got a dict"),
     ("POST", "/v1/models/dense/predict", b'{"rows": [[0]], "records": []}', 400, "one of"),
@@ -427,7 +433,7 @@ def test_concurrent_clients_are_batched(served):
             if row is rows[i]:
                 answers.append((i, answer["predictions"][0]["prediction"] if status == 200 else answer))
             else:
-                assert (status, answer) == (400, {"error": "row 0, column 3 (numeric): 'x' is not a number"})
+                assert (status, answer) == (400, {"error": "row 0, column 3: 'x' is not a number"})
         return answers
 
     with ThreadPoolExecutor(32) as pool:
@@ -560,3 +566,37 @@ def test_model_files_and_their_names(tmp_path):
         find_model_files([str(tmp_path), str(tmp_path / "sub")])
     with pytest.raises(ModelNotFoundError, match="not a model file"):
         find_model_files([str(tmp_path / "notes.txt")])
+
+
+def test_unknown_categories_are_counted_in_metrics(served):
+    """Values not among a field's categories predict as missing (BigML's rule) and are counted, per
+    model and field, for requests that were predicted (rows and records; bad requests not)."""
+    server, models, cases = served
+    dense = models["dense"]
+    categorical = [f for f in dense.fields if f.optype == "categorical"]
+    row = list(cases["dense"]["validation"][0]["input"])
+    first, second = categorical[0], categorical[1]
+    unknown_rows = [
+        {**dict(enumerate(row)), first.index: "never seen", second.index: "nor this"},
+        {**dict(enumerate(row)), first.index: "again"},
+        {**dict(enumerate(row)), first.index: None, second.index: ""},  # missing: not counted
+    ]
+    rows = [[values[i] for i in range(len(row))] for values in unknown_rows]
+    _, before = server.request("GET", "/metrics")
+    status, answer = server.request("POST", "/v1/models/dense/predict", {"rows": rows})
+    assert status == 200 and answer == {"predictions": dense.predict(rows)}
+    records = [{f.name: r[f.index] for f in dense.fields} for r in rows[:1]]
+    assert server.request("POST", "/v1/models/dense/predict", {"records": records})[0] == 200
+    bad = [*rows[0][:3], "x", *rows[0][4:]]
+    assert server.request("POST", "/v1/models/dense/predict", {"rows": [bad]})[0] == 400
+    _, after = server.request("GET", "/metrics")
+    assert "# TYPE sensenet_unknown_categories_total counter" in after
+
+    def change(field: str) -> float:
+        labels = {"model": "dense", "field": field}
+        return metric(after, "sensenet_unknown_categories_total", **labels) - metric(
+            before, "sensenet_unknown_categories_total", default=0.0, **labels
+        )
+
+    assert (change(first.name), change(second.name)) == (3, 2)
+    assert dense.unknown_categories(rows) == {first.name: 2, second.name: 1}

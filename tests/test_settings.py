@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sensenet import SettingsError
-from sensenet.models.settings import VALID_KEYS, Settings, ensure_settings
+from sensenet.engines import ENGINES, NODE_ENGINES
+from sensenet.settings import ENGINE_NAMES, VALID_KEYS, Settings, ensure_settings
 
 SEED_KEYS = {
     "bounding_box_threshold",
@@ -25,6 +26,11 @@ SEED_KEYS = {
 
 def test_all_seed_keys_are_known():
     assert SEED_KEYS <= set(VALID_KEYS)
+
+
+def test_the_engine_setting_accepts_exactly_the_engines_there_are():
+    # The settings sit below the engines, so they name them rather than import the registry.
+    assert set(ENGINE_NAMES) == set(ENGINES) == set(NODE_ENGINES)
 
 
 def test_defaults_are_none():

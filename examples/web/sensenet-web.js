@@ -287,10 +287,10 @@ async function predictRows(model, description, inputs) {
   if (description.kind === "classification") {
     const best = values.indexOf(Math.max(...values));
     showTable(["class", "probability"], description.classes.map((name, i) => [name, values[i].toFixed(6)]));
-    return { prediction: description.classes[best], probability: values[best], outputs: values };
+    return { prediction: description.classes[best], probability: values[best], probabilities: values };
   }
   showTable(["prediction"], [[values[0].toPrecision(8)]]);
-  return { prediction: values[0], outputs: values };
+  return { prediction: values[0] };
 }
 
 async function detect(model, description, inputs) {

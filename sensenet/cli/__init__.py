@@ -18,10 +18,10 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sensenet import __version__
 from sensenet.cli import convert, detect, features, info, predict, serve
@@ -80,8 +80,10 @@ def _is_positional(word: str) -> bool:
     return word == "-" or word[1:2].isdigit() or (word[1:2] == "." and word[2:3].isdigit())
 
 
-def _show_warning(command: str):
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
+def _show_warning(command: str) -> Callable[..., None]:
+    def show(
+        message: Any, category: Any, filename: Any, lineno: Any, file: Any = None, line: Any = None
+    ) -> None:
         print(f"sensenet {command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
     return show
@@ -162,3 +164,4 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             _failure(args, error, internal=not isinstance(error, (SensenetError, OSError)))
             return EXIT_ERROR
+    raise AssertionError("not reached: neither context above swallows an exception")

@@ -12,7 +12,7 @@ from sensenet.cli.native_logs import native_logs_silenced
 from sensenet.cli.usage import UsageError
 from sensenet.export import FORMATS
 from sensenet.files.writing import check_destination
-from sensenet.models.settings import RESCALE_TYPES
+from sensenet.settings import RESCALE_TYPES
 
 HELP = "write a model as TFLite, TensorFlow.js, ONNX, a SavedModel bundle or Keras weights"
 USAGE = "sensenet convert [options] (MODEL | --example NAME) --to FORMAT -o OUT"
@@ -68,7 +68,7 @@ def _megabytes(size: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensenet.models.wrappers import convert
+    from sensenet.models.doors import convert
 
     model_path, extra = split_model_argument(args, args.inputs)
     if extra:

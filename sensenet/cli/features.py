@@ -101,7 +101,7 @@ def _network(name: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensenet.models.wrappers import create_image_feature_extractor
+    from sensenet.models.doors import create_image_feature_extractor
 
     if not args.inputs:
         raise UsageError("no model given: name a MODEL file or a pretrained network, then images")
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     extractor = create_image_feature_extractor(network, settings)
 
     skips = Skips(args.skip_errors, "features")
-    calls = []
+    calls: list[int] = []
 
     def extract(batch: list[str]) -> np.ndarray:
         # The first call may start TensorFlow, whose native logs stay off stderr (skips are reported there).
@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
             calls.append(len(batch))
             return np.asarray(extractor([os.path.abspath(path) for path in batch]), dtype=np.float32)
 
-    batches, kept_images = [], []
+    batches: list[np.ndarray] = []
+    kept_images: list[str] = []
     with Progress(len(images), "images", enabled=not args.quiet) as progress:
         for start in range(0, len(images), BATCH_IMAGES):
             paths = images[start : start + BATCH_IMAGES]

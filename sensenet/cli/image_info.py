@@ -74,7 +74,8 @@ def node_shapes(image_network_data: dict, network: ImageNetwork) -> tuple[list[s
     """Each layer's type name (as BigML writes it) and output shape."""
     items = Fields(image_network_data, "image_network").children("layers")
     in_shape = (network.metadata.height, network.metadata.width, network.metadata.channels)
-    kinds, shapes = [], []
+    kinds: list[str] = []
+    shapes: list[tuple[int, ...]] = []
     for item, node in zip(items, network.nodes):
         kind = item.string("type", choices=IMAGE_LAYER_PARSERS)
         inputs = [in_shape if i == IMAGE_INPUT else shapes[i] for i in node.inputs]

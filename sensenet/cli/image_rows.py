@@ -10,6 +10,7 @@ the row came from (the working directory for stdin and command-line rows).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ from sensenet.cli.progress import Progress
 from sensenet.cli.rows import Row, RowSource
 from sensenet.cli.skipping import Skips, run_each
 from sensenet.exceptions import InputDataError
-from sensenet.models.wrappers import Deepnet
+from sensenet.models.deepnet import Deepnet
 
 
 def predict_images(
@@ -67,8 +68,10 @@ def predict_image_rows(
     quiet: bool,
     prefixed: bool,
     skips: Skips,
+    unknown: Counter[str],
 ) -> None:
-    """One record per row; `prefixed` says the model's ``image_path_prefix`` already places the paths."""
+    """One record per row; `prefixed` says the model's ``image_path_prefix`` already places the paths.
+    `unknown` counts the values of the predicted rows that are no category of their field."""
     total = sum(len(source.rows) for source in sources)
     if total == 0:
         raise InputDataError("no rows to predict: the inputs hold no data rows")
@@ -80,8 +83,15 @@ def predict_image_rows(
                 rows = source.rows[start : start + BATCH_IMAGES]
                 if directory is not None:
                     rows = _resolved(rows, indexes, directory)
-                kept, outputs = run_each(rows, model, lambda i, s=start, src=source: src.where(s + i), skips)
+                kept, outputs = run_each(
+                    rows,
+                    model,
+                    lambda i, s=start, src=source: src.where(s + i),
+                    skips,
+                    lambda i, error, s=start, src=source: src.describe(s + i, error),
+                )
                 if kept:
+                    unknown.update(model.unknown_categories([rows[i] for i in kept]))
                     leading = [source.kept[start + i] for i in kept] if source.kept is not None else None
                     writer.write(np.concatenate(outputs), leading)
                 progress.update(len(rows))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sensenet.exceptions import InputDataError
-from sensenet.models.settings import RESCALE_TYPES
+from sensenet.settings import RESCALE_TYPES
 
 IMAGE_SUFFIXES = frozenset((".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"))
 GLOB_CHARACTERS = frozenset("*?[")
@@ -53,7 +53,7 @@ def _directory_images(directory: str, recursive: bool) -> list[str]:
             for path in (os.path.join(directory, n) for n in os.listdir(directory))
             if is_image_file(path)
         )
-    found = []
+    found: list[str] = []
     for root, subdirectories, names in os.walk(directory):
         subdirectories.sort()
         found.extend(

@@ -112,6 +112,7 @@ def _input_line(field: InputField, name: str, spec: ModelSpec) -> str:
     if isinstance(field, CategoricalInput):
         return f"{name}  categorical, one-hot over {len(field.values)}: {_values(field.values)}"
     if isinstance(field, ImageInput):
+        assert spec.image_network is not None, "parse_network gives image fields their network"
         metadata = spec.image_network.metadata
         return (
             f"{name}  image: decoded to RGB, fitted to {metadata.width}x{metadata.height} "
@@ -165,7 +166,7 @@ def describe(model_file: ModelFile, spec: ModelSpec, all_layers: bool = False) -
 
     output = spec.output
     if output.kind == BOUNDING_BOX:
-        found = f"{_count(len(output.classes), 'class')}: {_values(output.classes)}"
+        found = f"{_count(len(output.classes or ()), 'class')}: {_values(output.classes or ())}"
         lines.append(f"output: object detection (box, label, score per object), {found}")
     elif output.kind == CLASSIFICATION:
         classes = output.classes or ()

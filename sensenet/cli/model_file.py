@@ -30,9 +30,10 @@ import orjson
 from sensenet.cli.usage import UsageError
 from sensenet.examples import EXAMPLES, example_path
 from sensenet.exceptions import ModelFormatError, ModelNotFoundError, UnsupportedError
+from sensenet.export.bundle import GUARD
 from sensenet.files.reading import open_regular
-from sensenet.models.bundle import GUARD
-from sensenet.models.wrappers import Deepnet, create_model
+from sensenet.models.doors import create_model
+from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.spec.source import field_names, read_json_file
 
 STDIN = "-"
@@ -45,16 +46,17 @@ class ModelFile:
     label: str
     document: Any  # the deepnet JSON, or the path of an .smbundle
     input_names: tuple[str, ...] | None  # position i names row column i
-    objective_name: str | None
     is_bundle: bool = False
 
-    def create(self, settings: Mapping[str, Any] | None = None) -> Deepnet:
+    def create(self, settings: Mapping[str, Any] | None = None) -> ModelWrapper:
         """The model; a bundle brings its own settings."""
         if self.is_bundle:
             from sensenet.models.bundled import model_from_bundle
 
             return model_from_bundle(self.document)
-        return create_model(self.document, settings)
+        model = create_model(self.document, settings)
+        assert isinstance(model, ModelWrapper), "the command line never builds a feature extractor here"
+        return model
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,10 +78,10 @@ def split_model_argument(args: argparse.Namespace, positionals: Sequence[str]) -
     return positionals[0], list(positionals[1:])
 
 
-def _names(document: Any) -> tuple[tuple[str, ...] | None, str | None]:
-    """The input field names in row order and the objective's name, when the model has them."""
+def _names(document: Any) -> tuple[str, ...] | None:
+    """The input field names in row order, when the model has them."""
     names = field_names(document)
-    return (names.names, names.objective) if names is not None else (None, None)
+    return names.names if names is not None else None
 
 
 def _json_bytes(data: bytes, label: str) -> Any:
@@ -172,7 +174,7 @@ def _from_stdin() -> ModelFile:
         if data.startswith(GUARD):
             raise UnsupportedError("an .smbundle cannot be read from stdin: give its file name")
         document = _json_bytes(data, "stdin")
-    return ModelFile("stdin", document, *_names(document))
+    return ModelFile("stdin", document, _names(document))
 
 
 READERS: dict[str, Callable[[str], Any]] = {
@@ -187,8 +189,8 @@ def open_model(path: str) -> ModelFile:
         return _from_stdin()
     kind = _file_kind(path)
     if kind == "bundle":
-        return ModelFile(path, path, None, None, is_bundle=True)
+        return ModelFile(path, path, None, is_bundle=True)
     if kind in FOREIGN_FORMATS:
         raise _foreign(path, kind)
     document = READERS[kind](path)
-    return ModelFile(path, document, *_names(document))
+    return ModelFile(path, document, _names(document))

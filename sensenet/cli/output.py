@@ -6,7 +6,7 @@ import csv
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TextIO
+from typing import IO
 
 import numpy as np
 import orjson
@@ -29,7 +29,7 @@ def check_output(path: str | None, force: bool) -> None:
 
 
 @contextmanager
-def open_output(path: str | None, force: bool) -> Iterator[TextIO]:
+def open_output(path: str | None, force: bool) -> Iterator[IO[str]]:
     """stdout, or a new file that appears only once the block succeeds (`sensenet.files.writing`)."""
     if path is None or path == STDOUT:
         yield sys.stdout
@@ -49,7 +49,7 @@ class PredictionWriter:
 
     def __init__(
         self,
-        stream: TextIO,
+        stream: IO[str],
         output_format: str,
         classes: Sequence[str] | None,
         leading: Sequence[str] = (),

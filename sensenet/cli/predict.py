@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import warnings
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from sensenet.cli.skipping import Skips, add_skip_argument, run_each
 from sensenet.cli.usage import UsageError
 from sensenet.engines import ENGINES
 from sensenet.exceptions import InputDataError
-from sensenet.models.wrappers import Deepnet
+from sensenet.models.deepnet import Deepnet
 from sensenet.spec.inputs import ImageInput
 
 HELP = "predict rows (arguments, CSV or JSON Lines files, stdin) or images"
@@ -38,7 +39,8 @@ CSV files start with a header line. When the model is a full BigML resource
 (it names its fields), header names are matched to the input fields and
 other columns are ignored; otherwise columns are taken in order. A JSON
 Lines file holds one array of values, or one object keyed by field name,
-per line.
+per line (other keys are ignored). Errors name the file's line (the header
+is line 1), the value's column and the field.
 
 Image models: when the model's only input is one image field, the arguments
 are images: image files, directories (their image files, sorted; add
@@ -139,7 +141,7 @@ def _layout(model_file: ModelFile, model: Deepnet, args: argparse.Namespace) -> 
     names = model_file.input_names
     usable = names if names is not None and len(names) >= _row_length(model) else None
     keep = tuple(name.strip() for name in args.keep_columns.split(",")) if args.keep_columns else ()
-    return RowLayout(usable, model_file.objective_name, not args.no_header, keep)
+    return RowLayout(usable, not args.no_header, keep)
 
 
 def _extra_values(sources: list[RowSource], row_length: int) -> str | None:
@@ -159,22 +161,39 @@ def _warn(message: str | None) -> None:
         warnings.warn(message, stacklevel=2)
 
 
+def unknown_categories_note(counts: Counter[str]) -> None:
+    """After a run, one line per categorical field that met values not among its categories."""
+    for name, count in counts.items():
+        if count:
+            values = "value" if count == 1 else "values"
+            were = "was" if count == 1 else "were"
+            _warn(f"{count} {values} of {name!r} {were} not among its categories (treated as missing)")
+
+
 def _encode(
-    model: Deepnet, sources: list[RowSource], quiet: bool, skips: Skips
+    model: Deepnet, sources: list[RowSource], quiet: bool, skips: Skips, unknown: Counter[str]
 ) -> tuple[np.ndarray, list[list[Any]]]:
-    """The input matrix of every (good) row and their kept values, all checked before anything is written."""
+    """The input matrix of every (good) row and their kept values, all checked before anything is
+    written; `unknown` counts the values of those rows that are no category of their field."""
     total = sum(len(source.rows) for source in sources)
     if total == 0:
         raise InputDataError("no rows to predict: the inputs hold no data rows")
-    matrices, kept = [], []
+    matrices: list[np.ndarray] = []
+    kept: list[list[Any]] = []
     with Progress(total, "rows read", enabled=not quiet) as progress:
         for source in sources:
             for start in range(0, len(source.rows), BATCH_ROWS):
                 chunk = source.rows[start : start + BATCH_ROWS]
                 positions, results = run_each(
-                    chunk, model.encode, lambda i, s=start, src=source: src.where(s + i), skips
+                    chunk,
+                    model.encode,
+                    lambda i, s=start, src=source: src.where(s + i),
+                    skips,
+                    lambda i, error, s=start, src=source: src.describe(s + i, error),
                 )
                 matrices.extend(results)
+                if positions:
+                    unknown.update(model.unknown_categories([chunk[position] for position in positions]))
                 if source.kept is not None:
                     kept.extend(source.kept[start + position] for position in positions)
                 progress.update(len(chunk))
@@ -214,10 +233,12 @@ def _predict_images(
             predict_images(model, images, writer, args.quiet, skips)
         return len(images)
     sources = _row_sources(arguments, layout, args.input_format, _row_length(model))
+    unknown: Counter[str] = Counter()
     with open_output(args.output, args.force) as stream:
         writer = PredictionWriter(stream, args.format, classes, layout.keep)
-        predict_image_rows(model, sources, writer, args.quiet, bool(args.image_prefix), skips)
+        predict_image_rows(model, sources, writer, args.quiet, bool(args.image_prefix), skips, unknown)
     _warn(_extra_values(sources, _row_length(model)))
+    unknown_categories_note(unknown)
     return sum(len(source.rows) for source in sources)
 
 
@@ -243,7 +264,8 @@ def run(args: argparse.Namespace) -> int:
         total = _predict_images(args, model, arguments, layout, skips)
         return skips.exit_status(total, "items")
     sources = _row_sources(arguments, layout, args.input_format, _row_length(model))
-    matrix, kept = _encode(model, sources, args.quiet, skips)
+    unknown: Counter[str] = Counter()
+    matrix, kept = _encode(model, sources, args.quiet, skips, unknown)
 
     with open_output(args.output, args.force) as stream:
         writer = PredictionWriter(stream, args.format, model.spec.classes, layout.keep)
@@ -253,4 +275,5 @@ def run(args: argparse.Namespace) -> int:
                 writer.write(model(batch), kept[start : start + BATCH_ROWS] if layout.keep else None)
                 progress.update(len(batch))
     _warn(_extra_values(sources, _row_length(model)))
+    unknown_categories_note(unknown)
     return skips.exit_status(sum(len(source.rows) for source in sources), "rows")

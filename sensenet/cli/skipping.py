@@ -43,9 +43,10 @@ class Skips:
         self.command = command
         self.count = 0
 
-    def add(self, where: str, error: BaseException) -> None:
+    def add(self, message: str) -> None:
+        """One item left out; `message` says where it is and what is wrong."""
         self.count += 1
-        print(f"sensenet {self.command}: skipped {where}: {item_message(error)}", file=sys.stderr)
+        print(f"sensenet {self.command}: skipped {message}", file=sys.stderr)
 
     def exit_status(self, total: int, unit: str) -> int:
         if not self.count:
@@ -55,13 +56,18 @@ class Skips:
 
 
 def run_each(
-    items: Sequence[Item], run: Callable[[list[Item]], Any], where: Callable[[int], str], skips: Skips
+    items: Sequence[Item],
+    run: Callable[[list[Item]], Any],
+    where: Callable[..., str],
+    skips: Skips,
+    describe: Callable[..., str] | None = None,
 ) -> tuple[list[int], list[Any]]:
     """`run` on all `items` at once; when that fails, on each item alone.
 
     Returns the positions of the items that ran and the results of the calls
     (one for the whole batch, or one per good item). A bad item ends the job
-    with an error saying where it is, unless `skips` is enabled.
+    with an error saying where it is (`where`, or the whole message from
+    `describe`, which can point inside the item), unless `skips` is enabled.
     """
     try:
         return list(range(len(items))), [run(list(items))]
@@ -72,9 +78,10 @@ def run_each(
         try:
             results.append(run([item]))
         except InputDataError as error:
+            message = describe(position, error) if describe else f"{where(position)}: {item_message(error)}"
             if not skips.enabled:
-                raise InputDataError(f"{where(position)}: {item_message(error)}") from None
-            skips.add(where(position), error)
+                raise InputDataError(message) from None
+            skips.add(message)
         else:
             kept.append(position)
     if len(kept) == len(items):  # the batch fails as a whole, not any item

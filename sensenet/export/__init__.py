@@ -23,7 +23,7 @@ from typing import Any
 
 from sensenet.exceptions import SettingsError, UnsupportedError
 from sensenet.files.writing import check_destination, publish, staging_directory
-from sensenet.models.settings import Settings, ensure_settings
+from sensenet.settings import Settings, ensure_settings
 
 
 def _is_tfjs_directory(path: Path) -> bool:

@@ -39,19 +39,19 @@ import numpy as np
 
 from sensenet.detection.yolo import Detections
 from sensenet.exceptions import UnsupportedError
+from sensenet.spec.output_names import BOXES, CLASSES, DETECTOR_OUTPUTS, SCORES
 
-OUTPUT_NAMES = ("boxes", "scores", "classes", "count")
 IMAGE_SIZE_INPUT = "image_size"  # the original image's (height, width), float32
-DETECTION_KEYS = ("boxes", "scores", "classes")
+DETECTION_KEYS = (BOXES, SCORES, CLASSES)
 
 
-def _sigmoid(x):
+def _sigmoid(x: Any) -> Any:
     from sensenet.engines.keras.backend import tf
 
     return tf.constant(1.0, tf.float32) / (tf.constant(1.0, tf.float32) + tf.exp(-x))
 
 
-def _decode_head(raw, head: Any, class_count: int) -> Detections:
+def _decode_head(raw: Any, head: Any, class_count: int) -> Detections:
     """`sensenet.detection.yolo.decode_head` for one image's (grid_h, grid_w, channels) head output."""
     from sensenet.engines.keras.backend import tf
 
@@ -83,7 +83,7 @@ def iou_threshold_for_strict_ops(iou_threshold: float) -> np.float32:
     return np.nextafter(np.float32(iou_threshold), np.float32(0))
 
 
-def _suppress(found: Detections, settings: dict):
+def _suppress(found: Detections, settings: dict) -> Any:
     """One class-agnostic greedy suppression, padded to max_objects (NonMaxSuppressionV4).
 
     Every candidate may be kept: as BigML's op, a kept box with no coordinate above 0 still
@@ -110,7 +110,7 @@ def _suppress(found: Detections, settings: dict):
     count = tf.minimum(tf.reduce_sum(tf.cast(returned, tf.int32)), max_objects)
     is_valid = tf.range(first) < count
 
-    def placed(values, zero):
+    def placed(values: Any, zero: Any) -> Any:
         picked = tf.gather(values, chosen)
         mask = is_valid[:, tf.newaxis] if len(picked.shape) == 2 else is_valid
         rows = [[0, max_objects - first]] + [[0, 0]] * (len(picked.shape) - 1)
@@ -128,12 +128,12 @@ def baked_settings(detector: Any) -> dict:
     }
 
 
-def _to_original_pixels(boxes, image_size, rescale_type: str, height: int, width: int):
+def _to_original_pixels(boxes: Any, image_size: Any, rescale_type: str, height: int, width: int) -> Any:
     """`sensenet.inputs.rescale.to_original_pixels` in TensorFlow ops, same float32 order:
     ``image_size`` is the original (height, width), float32."""
     from sensenet.engines.keras.backend import tf
 
-    def xyxy(y, x):
+    def xyxy(y: Any, x: Any) -> Any:
         return tf.stack([x, y, x, y])
 
     target = np.array([height, width], np.float32)
@@ -149,9 +149,9 @@ def _to_original_pixels(boxes, image_size, rescale_type: str, height: int, width
     return tf.round(mapped)
 
 
-def _network_size_detector(detector: Any):
+def _network_size_detector(detector: Any) -> Any:
     """A function of one (1, height, width, 3) pixel batch and the original image's (height, width)
-    giving the dict of `OUTPUT_NAMES`: boxes in rounded original pixels, suppressed on those."""
+    giving the dict of `DETECTOR_OUTPUTS`: boxes in rounded original pixels, suppressed on those."""
     from sensenet.engines.keras.backend import keras, tf
 
     source = detector._model
@@ -160,7 +160,7 @@ def _network_size_detector(detector: Any):
     heads, class_count, settings = detector._heads, len(detector._classes), baked_settings(detector)
     height, width = detector._input_size
 
-    def run(pixels, image_size):
+    def run(pixels: Any, image_size: Any) -> Any:
         outputs = source(pixels, training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         decoded = [_decode_head(raw[0], head, class_count) for raw, head in zip(outputs, heads)]
@@ -168,7 +168,7 @@ def _network_size_detector(detector: Any):
             tf.concat([getattr(d, key) for d in decoded], axis=0) for key in DETECTION_KEYS
         )
         boxes = _to_original_pixels(boxes, image_size, detector._rescale_type, height, width)
-        return dict(zip(OUTPUT_NAMES, _suppress(Detections(boxes, scores, classes), settings)))
+        return dict(zip(DETECTOR_OUTPUTS, _suppress(Detections(boxes, scores, classes), settings)))
 
     return run
 
@@ -182,7 +182,7 @@ def check_exportable(detector: Any) -> None:
         )
 
 
-def detector_function(detector: Any, any_size: bool = False):
+def detector_function(detector: Any, any_size: bool = False) -> Any:
     """The detector graph as a concrete function (see the module docstring for its two inputs)."""
     from sensenet.engines.keras.backend import tf
 
@@ -194,7 +194,7 @@ def detector_function(detector: Any, any_size: bool = False):
         image_size = tf.TensorSpec((2,), tf.float32, name="image_size")
         return tf.function(run).get_concrete_function(pixels, image_size)
 
-    def warped(image):
+    def warped(image: Any) -> Any:
         resized = tf.image.resize(image, (height, width), method="nearest")
         return run(resized, tf.cast(tf.shape(image)[1:3], tf.float32))
 

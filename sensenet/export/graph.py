@@ -59,14 +59,14 @@ def _encoded_fields(model: Any, specs: list[Any], run: Callable) -> tuple[list[A
 
     fields = non_image_fields(model)
 
-    def column(field, x):
+    def column(field: Any, x: Any) -> Any:
         if field.optype != "categorical":
             return x
         hits = tf.cast(tf.equal(x, tf.constant(list(field.values))), tf.float32)
         positions = tf.constant(list(range(1, len(field.values) + 1)), tf.float32)
         return tf.reduce_sum(hits * positions, axis=1, keepdims=True) - 1.0
 
-    def encoded(*inputs):
+    def encoded(*inputs: Any) -> Any:
         matrix = tf.concat([column(f, x) for f, x in zip(fields, inputs)], axis=1)
         return run(matrix, *inputs[len(fields) :])
 
@@ -87,7 +87,7 @@ def _model_function(model: Any) -> tuple[list[Any], Callable]:
     return specs, lambda *x: serve(list(x)) if len(x) > 1 else serve(x[0])
 
 
-def serving_function(model: Any, resize_images: bool = False, field_inputs: bool = False):
+def serving_function(model: Any, resize_images: bool = False, field_inputs: bool = False) -> Any:
     """The model's computation with a fixed input signature, as a concrete function."""
     from sensenet.engines.keras.backend import tf
 
@@ -97,12 +97,12 @@ def serving_function(model: Any, resize_images: bool = False, field_inputs: bool
     if not resize_images:
         return tf.function(run).get_concrete_function(*specs)
 
-    def any_size(spec):
+    def any_size(spec: Any) -> Any:
         if spec.shape.rank != IMAGE_RANK:
             return spec
         return tf.TensorSpec((None, None, None, spec.shape[3]), spec.dtype, name=spec.name)
 
-    def sized(tensor, spec):
+    def sized(tensor: Any, spec: Any) -> Any:
         if spec.shape.rank != IMAGE_RANK:
             return tensor
         return tf.image.resize(tensor, spec.shape[1:3], method="nearest")
@@ -111,7 +111,7 @@ def serving_function(model: Any, resize_images: bool = False, field_inputs: bool
     return resized.get_concrete_function(*(any_size(s) for s in specs))
 
 
-def export_function(model: Any, resize_images: bool = False, field_inputs: bool = False):
+def export_function(model: Any, resize_images: bool = False, field_inputs: bool = False) -> Any:
     """The function an export writes: the model's own, or a detector's detector graph."""
     if model.deepnet_type == "ObjectDetector":
         from sensenet.export.detector_graph import detector_function
@@ -120,7 +120,7 @@ def export_function(model: Any, resize_images: bool = False, field_inputs: bool 
     return serving_function(model, resize_images, field_inputs)
 
 
-def frozen_function(model: Any, resize_images: bool = False, field_inputs: bool = False):
+def frozen_function(model: Any, resize_images: bool = False, field_inputs: bool = False) -> Any:
     """`export_function` with its variables folded into constants."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 

@@ -18,7 +18,7 @@ from sensenet.exceptions import UnsupportedError
 KERAS_WEIGHTS_SUFFIX = ".weights.h5"
 
 
-def _keras_model(model: Any):
+def _keras_model(model: Any) -> Any:
     from sensenet.engines.keras.backend import keras
 
     source = model._model

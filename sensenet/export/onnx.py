@@ -34,13 +34,13 @@ def _expected_inputs(model: Any) -> int:
     return (1 if spec.numeric_inputs else 0) + images + detector_size
 
 
-def _deepnet_graph(model: Any):
+def _deepnet_graph(model: Any) -> Any:
     from sensenet.engines.onnx.deepnet import deepnet_graph
 
     return deepnet_graph(model.spec, model.settings)
 
 
-def _detector_graph(model: Any):
+def _detector_graph(model: Any) -> Any:
     from sensenet.export.onnx_detector import detector_graph
 
     return detector_graph(model)

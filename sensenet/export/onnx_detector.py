@@ -19,6 +19,7 @@ rounded before the suppression, as BigML does), ``scores``, ``classes``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from onnx import TensorProto, helper
 from sensenet.engines.onnx.graph import GraphBuilder
 from sensenet.engines.onnx.image import image_network_graph, node_output_name
 from sensenet.export.detector_graph import baked_settings, check_exportable, iou_threshold_for_strict_ops
+from sensenet.spec.output_names import BOXES, CLASSES, COUNT, SCORES
 
 PREFIX = "detect_"
 
@@ -45,7 +47,7 @@ def _channels(g: GraphBuilder, cells: str, start: int, end: int) -> str:
 
 
 def _decode_head(
-    g: GraphBuilder, raw: str, head: Any, shape: tuple, class_count: int
+    g: GraphBuilder, raw: str, head: Any, shape: Sequence[int], class_count: int
 ) -> tuple[str, str, str]:
     grid_h, grid_w = shape[1], shape[2]
     anchors = head.anchors.astype(np.float32)
@@ -72,7 +74,7 @@ def _decode_head(
     return boxes, scores, classes
 
 
-def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, settings: dict):
+def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, settings: dict) -> dict[str, str]:
     """One class-agnostic NonMaxSuppression over every candidate, best first, padded to max_objects.
 
     Every candidate may be kept: as BigML's op, a kept box with no coordinate above 0 still
@@ -103,10 +105,10 @@ def _suppress(g: GraphBuilder, boxes: str, scores: str, classes: str, settings: 
         return g.op("Pad", x, pads)
 
     return {
-        "boxes": padded(g.op("Gather", boxes, kept, axis=0), 2),
-        "scores": padded(g.op("Gather", scores, kept, axis=0), 1),
-        "classes": g.op("Cast", padded(g.op("Gather", classes, kept, axis=0), 1), to=TensorProto.INT32),
-        "count": g.op("Cast", g.op("Squeeze", count, zero), to=TensorProto.INT32),
+        BOXES: padded(g.op("Gather", boxes, kept, axis=0), 2),
+        SCORES: padded(g.op("Gather", scores, kept, axis=0), 1),
+        CLASSES: g.op("Cast", padded(g.op("Gather", classes, kept, axis=0), 1), to=TensorProto.INT32),
+        COUNT: g.op("Cast", g.op("Squeeze", count, zero), to=TensorProto.INT32),
     }
 
 
@@ -137,14 +139,14 @@ def _to_original_pixels(g: GraphBuilder, boxes: str, rescale_type: str, height: 
 
 
 OUTPUT_TYPES = {
-    "boxes": TensorProto.FLOAT,
-    "scores": TensorProto.FLOAT,
-    "classes": TensorProto.INT32,
-    "count": TensorProto.INT32,
+    BOXES: TensorProto.FLOAT,
+    SCORES: TensorProto.FLOAT,
+    CLASSES: TensorProto.INT32,
+    COUNT: TensorProto.INT32,
 }
 
 
-def _decoder(detector: Any, head_shapes: list[tuple], heads_model: onnx.ModelProto) -> onnx.ModelProto:
+def _decoder(detector: Any, head_shapes: list[list[int]], heads_model: onnx.ModelProto) -> onnx.ModelProto:
     """Raw heads (inputs ``head_<k>``, batch of one) to the kept boxes."""
     g = GraphBuilder()
     class_count = len(detector._classes)
@@ -160,7 +162,7 @@ def _decoder(detector: Any, head_shapes: list[tuple], heads_model: onnx.ModelPro
     outputs = _suppress(g, boxes, scores, classes, settings)
     for name, tensor in outputs.items():
         g.nodes.append(helper.make_node("Identity", [tensor], [name]))
-    sizes = {"boxes": [max_objects, 4], "scores": [max_objects], "classes": [max_objects], "count": []}
+    sizes = {BOXES: [max_objects, 4], SCORES: [max_objects], CLASSES: [max_objects], COUNT: []}
     graph = helper.make_graph(
         g.nodes,
         "sensenet_detector",

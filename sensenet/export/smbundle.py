@@ -6,6 +6,10 @@ wrapper kind (``deepnet_type``), its settings, BigML's ``preprocess`` list
 metadata without its layers (input size, rescale type), so the reader
 prepares images exactly as the original wrapper did.
 
+A Deepnet's SavedModel serves the Keras model under the output name of
+`sensenet.spec.output_names` (``probabilities`` or ``prediction``), in its
+``serve`` function and ``serving_default`` signature alike.
+
 A detector's SavedModel is the detector graph (`sensenet.export.detector_graph`)
 on network-size pixels: the reader fits each image with the model's own
 rescale type and maps the boxes back, as `ObjectDetector` does.
@@ -18,8 +22,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sensenet.models.bundle import SETTINGS_PATH, write_bundle
+from sensenet.export.bundle import SETTINGS_PATH, write_bundle
 from sensenet.spec.model import BOUNDING_BOX, CLASSIFICATION
+from sensenet.spec.output_names import graph_outputs
 
 
 def _output_exposition(model: Any) -> dict:
@@ -57,9 +62,26 @@ def bundle_settings(model: Any) -> dict:
     return info
 
 
+def _export_deepnet(model: Any, saved_model: Path) -> None:
+    """Keras' export of the model, its output named as every export names it."""
+    from sensenet.engines.keras.backend import keras, tf
+
+    source = model._model
+    (name,) = graph_outputs(model.spec.output)
+    specs = [tf.TensorSpec(tensor.shape, tensor.dtype, name=tensor.name) for tensor in source.inputs]
+    archive = keras.export.ExportArchive()
+    archive.track(source)
+    archive.add_endpoint(
+        "serve",
+        lambda inputs: {name: source(inputs)},
+        input_signature=[specs] if len(specs) > 1 else specs,  # several inputs: one list, as Keras takes them
+    )
+    archive.write_out(saved_model, verbose=False)
+
+
 def _save(model: Any, saved_model: Path) -> None:
-    """Keras' own export for a Deepnet; a module serving the detector graph for a detector; a model
-    read from a bundle is saved as it was loaded."""
+    """A Deepnet's Keras model under its output name; a module serving the detector graph for a
+    detector; a model read from a bundle is saved as it was loaded."""
     from sensenet.engines.keras.backend import keras, tf
     from sensenet.export.detector_graph import detector_function
 
@@ -72,7 +94,7 @@ def _save(model: Any, saved_model: Path) -> None:
         module.serve = detector_function(model)
         tf.saved_model.save(module, saved_model)
     else:
-        source.export(saved_model, verbose=False)
+        _export_deepnet(model, saved_model)
 
 
 def write_smbundle(model: Any, path: Path) -> None:

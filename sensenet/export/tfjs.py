@@ -36,8 +36,9 @@ import numpy as np
 from sensenet import __version__
 from sensenet.exceptions import UnsupportedError
 from sensenet.export.description import model_description
-from sensenet.export.detector_graph import IMAGE_SIZE_INPUT, OUTPUT_NAMES
+from sensenet.export.detector_graph import IMAGE_SIZE_INPUT
 from sensenet.export.graph import field_input_names, frozen_function, takes_field_inputs
+from sensenet.spec.output_names import graph_outputs
 
 MODEL_FILE = "model.json"
 DESCRIPTION_FILE = "sensenet.json"
@@ -52,7 +53,7 @@ _WEIGHT_DTYPES = {
 }
 
 
-def _take_weights(graph_def) -> tuple[list[dict], bytes]:
+def _take_weights(graph_def: Any) -> tuple[list[dict], bytes]:
     """Move every Const node's value out of the graph into (manifest entries, bytes)."""
     from sensenet.engines.keras.backend import tf
 
@@ -79,7 +80,7 @@ def _take_weights(graph_def) -> tuple[list[dict], bytes]:
     return entries, b"".join(chunks)
 
 
-def _tensor_signature(tensor) -> dict:
+def _tensor_signature(tensor: Any) -> dict:
     from tensorflow.core.framework.types_pb2 import DataType
 
     dims = [{"size": str(-1 if size is None else size)} for size in tensor.shape.as_list()]
@@ -87,8 +88,8 @@ def _tensor_signature(tensor) -> dict:
     return {"name": tensor.name, "dtype": dtype, "tensorShape": {"dim": dims}}
 
 
-def _signature(function) -> dict:
-    def entries(tensors):
+def _signature(function: Any) -> dict:
+    def entries(tensors: Any) -> Any:
         return {tensor.name.split(":")[0]: _tensor_signature(tensor) for tensor in tensors}
 
     return {"inputs": entries(function.inputs), "outputs": entries(function.outputs)}
@@ -96,9 +97,7 @@ def _signature(function) -> dict:
 
 def _output_names(model: Any) -> list[str]:
     """What each output is, in the order TF.js returns them (a detector's: its dict's keys, sorted)."""
-    if model.deepnet_type == "ObjectDetector":
-        return sorted(OUTPUT_NAMES)
-    return ["predictions"]
+    return sorted(graph_outputs(model.spec.output))
 
 
 def write_tfjs(model: Any, path: Path, self_contained: bool = False) -> None:
@@ -125,7 +124,7 @@ def write_tfjs(model: Any, path: Path, self_contained: bool = False) -> None:
     names = [name for name in signature["inputs"] if name != IMAGE_SIZE_INPUT]
     if takes_field_inputs(model, self_contained):
         fields = field_input_names(model)
-        inputs = {"fields": fields, "images": [name for name in names if name not in fields]}
+        inputs: dict[str, Any] = {"fields": fields, "images": [name for name in names if name not in fields]}
     else:
         matrix = MATRIX_INPUT if MATRIX_INPUT in names else None
         inputs = {"matrix": matrix, "images": [name for name in names if name != MATRIX_INPUT]}

@@ -14,7 +14,7 @@ graph with builtin ops; otherwise the input matrix, as the model takes it.
 Every export has one signature, ``serving_default``, with named inputs
 (the fields' or ``input_matrix``, then the image inputs; a detector's ``image``) and named
 outputs: ``probabilities`` (classifiers) or ``prediction`` (regressions), or a
-detector's `OUTPUT_NAMES` (``boxes``, ``scores``, ``classes``, ``count``).
+detector's ``boxes``, ``scores``, ``classes``, ``count`` (`sensenet.spec.output_names`).
 Read them by name (``Interpreter.get_signature_runner()``): the plain output
 tensors come in the converter's (alphabetical) order.
 """
@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import InputDataError, UnsupportedError
-from sensenet.export.detector_graph import OUTPUT_NAMES
 from sensenet.export.graph import frozen_function
 from sensenet.inputs.image import load_image
 from sensenet.inputs.rescale import choose_rescale_type
+from sensenet.spec.output_names import DETECTOR_OUTPUTS, graph_outputs
 
 TFLITE_RESCALE_TYPE = "warp"
 SIGNATURE = "serving_default"
@@ -51,14 +51,12 @@ def _rescale_type(model: Any) -> str | None:
 
 def output_names(model: Any) -> tuple[str, ...]:
     """The signature's output names, in the documented order."""
-    if model.deepnet_type == "ObjectDetector":
-        return OUTPUT_NAMES
     if model.spec is None:  # a bare Keras model in a wrapper's place: nothing says what it gives
         return ("output",)
-    return ("probabilities",) if model.spec.output.classes else ("prediction",)
+    return graph_outputs(model.spec.output)
 
 
-def _signature_function(model: Any, self_contained: bool):
+def _signature_function(model: Any, self_contained: bool) -> Any:
     """The frozen export function with named inputs and a dict of named outputs."""
     from sensenet.engines.keras.backend import tf
 
@@ -66,7 +64,7 @@ def _signature_function(model: Any, self_contained: bool):
     specs = [tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in frozen.inputs]
     names = output_names(model)
 
-    def named(*inputs):
+    def named(*inputs: Any) -> Any:
         outputs = frozen(*inputs)
         flat = tf.nest.flatten(outputs)
         # A frozen function gives a dict's values flat, in tf.nest's (sorted key) order.
@@ -148,5 +146,5 @@ def predict_image(tflite_path: str | os.PathLike, image_path: str | os.PathLike)
         )
     pixels = load_image(image_path).astype(np.float32)[np.newaxis]
     results = interpreter.get_signature_runner(SIGNATURE)(**{inputs[0]: pixels})
-    order = OUTPUT_NAMES if set(outputs) == set(OUTPUT_NAMES) else tuple(outputs)
+    order = DETECTOR_OUTPUTS if set(outputs) == set(DETECTOR_OUTPUTS) else tuple(outputs)
     return [results[name] for name in order]

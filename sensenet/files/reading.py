@@ -47,7 +47,7 @@ _NOT_REGULAR = {
     stat.S_IFBLK: "a block device",
     stat.S_IFSOCK: "a socket",
 }
-_OPEN_ERRORS = {
+_OPEN_ERRORS: dict[int | None, str] = {
     errno.ELOOP: "too many levels of symbolic links (a symlink loop?)",
     errno.ENAMETOOLONG: "the name is too long",
     errno.EACCES: "permission denied",
@@ -69,7 +69,7 @@ def open_regular(path: str | bytes | os.PathLike, kind: FileKind = MODEL_FILE) -
     """Open `path` for reading, refusing anything but a regular file, without ever blocking."""
     name = _name(path)
     shown = os.fsdecode(name) if isinstance(name, bytes) else name
-    if ("\0" if isinstance(name, str) else b"\0") in name:
+    if "\0" in shown:
         raise kind.invalid(f"{kind.label} path {shown!r} contains a NUL character")
     try:
         descriptor = os.open(name, _OPEN_FLAGS)
@@ -85,8 +85,8 @@ def open_regular(path: str | bytes | os.PathLike, kind: FileKind = MODEL_FILE) -
         if not stat.S_ISREG(mode):
             what = _NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
             # a directory is where a file was expected, as a missing file is (the seed's error kind)
-            error = kind.missing if stat.S_ISDIR(mode) else kind.invalid
-            raise error(f"{kind.label} {shown!r} is {what}; expected a regular file")
+            refusal = kind.missing if stat.S_ISDIR(mode) else kind.invalid
+            raise refusal(f"{kind.label} {shown!r} is {what}; expected a regular file")
         os.set_blocking(descriptor, True)
         return os.fdopen(descriptor, "rb")
     except BaseException:

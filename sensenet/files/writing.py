@@ -15,6 +15,9 @@ place only once complete:
 - temporary files and staging directories are removed on any failure,
   KeyboardInterrupt included; those of a killed process (named with its pid)
   are removed by the next write beside the same target.
+
+A written file gets the mode `open()` would give it under the user's umask
+(0666 less the umask), not the 0600 of a temporary file.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import errno
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,6 +78,40 @@ def _foreign_directory(target: Path) -> OutputPathError:
     )
 
 
+_fallback_umask: int | None = None
+_fallback_lock = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (/proc/self/status).
+
+    Elsewhere it is read once per process: `os.umask` can only be read by setting it, which
+    would race with files other threads create meanwhile.
+    """
+    global _fallback_umask
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _fallback_lock:
+        if _fallback_umask is None:
+            _fallback_umask = os.umask(0o022)
+            os.umask(_fallback_umask)
+        return _fallback_umask
+
+
+def give_open_mode(descriptor: int) -> None:
+    """Give a temporary file (created 0600) the permissions `open()` gives a new file: 0666 less
+    the umask, so an output is as readable as any other file the user creates."""
+    try:
+        os.fchmod(descriptor, 0o666 & ~current_umask())
+    except OSError:
+        pass  # a file system without Unix permissions (FAT, some network mounts) keeps its own
+
+
 def _is_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -114,7 +152,10 @@ def temporary_file_beside(target: Path, suffix: str = PART_SUFFIX) -> Iterator[P
         )
     except OSError as error:
         raise OutputPathError(f"cannot write {target}: {error.strerror}") from None
-    os.close(handle)
+    try:
+        give_open_mode(handle)
+    finally:
+        os.close(handle)
     try:
         yield Path(name)
     finally:

@@ -97,6 +97,6 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     # struct.error, zlib.error, DecompressionBombError...): each means the bytes are no usable image.
     except Exception as error:
         _raise_undecodable(error, name)
-    convert = _FORMAT_CONVERTERS.get(image.format) or _MODE_CONVERTERS.get(image.mode, _pillow_rgb)
+    convert = _FORMAT_CONVERTERS.get(image.format or "") or _MODE_CONVERTERS.get(image.mode, _pillow_rgb)
     # a copy: arrays Pillow hands over are read-only views of its bytes
     return np.array(convert(image, name), dtype=np.uint8, order="C")

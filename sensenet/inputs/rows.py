@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from itertools import filterfalse
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
-from sensenet.exceptions import InputDataError
+from sensenet.exceptions import FieldValueError, InputDataError
 from sensenet.inputs.missing import is_missing
-from sensenet.inputs.table import Table, table_from_rows
+from sensenet.inputs.table import Table, row_labels, table_from_rows
 from sensenet.spec.fields import shown
 from sensenet.spec.inputs import CategoricalInput, InputField, NumericInput
 
@@ -39,10 +40,16 @@ def encoding_tables(fields: Sequence[NumericInput | CategoricalInput]) -> dict[s
     source, center, scale, code = [], [], [], []
     for column, field in enumerate(fields):
         if isinstance(field, NumericInput):
-            source.append(column), center.append(field.center), scale.append(field.scale), code.append(np.nan)
+            source.append(column)
+            center.append(field.center)
+            scale.append(field.scale)
+            code.append(np.nan)
         elif isinstance(field, CategoricalInput):
             for i in range(len(field.values)):
-                source.append(column), center.append(0.0), scale.append(1.0), code.append(float(i))
+                source.append(column)
+                center.append(0.0)
+                scale.append(1.0)
+                code.append(float(i))
     return {
         "source": np.asarray(source, np.int32),
         "center": np.asarray(center, np.float32),
@@ -52,11 +59,15 @@ def encoding_tables(fields: Sequence[NumericInput | CategoricalInput]) -> dict[s
 
 
 class RowEncoder:
-    """Turns a `Table` (any tabular input form) into the input matrix, one column at a time."""
+    """Turns a `Table` (any tabular input form) into the input matrix, one column at a time.
 
-    def __init__(self, fields: Sequence[InputField]):
+    `names` (field index -> name), when the model names its fields, names them in errors.
+    """
+
+    def __init__(self, fields: Sequence[InputField], names: Mapping[int, str] | None = None):
         self.fields = tuple(f for f in fields if type(f) in _COLUMN_ENCODERS)
         self.indexes = tuple(f.index for f in fields)
+        self.names = dict(names or {})
         self._codes = {
             f.index: {value: float(i) for i, value in enumerate(f.values)}
             for f in self.fields
@@ -72,6 +83,7 @@ class RowEncoder:
         self._row_packer = struct.Struct(f"<{self.width}f")
         self._categorical_getter = _getter([index for _, index in categorical])
         self._categorical_tables = [self._codes[index] for _, index in categorical]
+        self.categorical_indexes = tuple(index for _, index in categorical)
         self._encode_one = self._encode_wide if self.width > NARROW_ROW else self._encode_narrow
 
     @property
@@ -91,7 +103,7 @@ class RowEncoder:
             with np.errstate(over="ignore"):  # beyond float32 range becomes inf, refused by _check_finite
                 return self._encode_row_major(rows)
         except Exception:  # anything odd, even a value's own __float__ raising: column by column
-            return self.encode_table(table_from_rows(rows, self.indexes))
+            return self.encode_table(table_from_rows(rows, self.indexes, self.names))
 
     def _encode_row_major(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
         if not isinstance(rows, (list, tuple)) or not set(map(type, rows)) <= {list, tuple}:
@@ -173,10 +185,48 @@ class RowEncoder:
             try:
                 matrix[:, column] = _COLUMN_ENCODERS[type(field)](self, field, values)
             except _BadValue as bad:
-                kind = "numeric" if isinstance(field, NumericInput) else "categorical"
-                raise InputDataError(f"row {bad.row}, {table.label(field.index)} ({kind}): {bad}") from None
+                raise FieldValueError(bad.row, field.index, table.label(field.index), str(bad)) from None
         self._check_finite(matrix, table)
         return matrix
+
+    def unknown_categories(self, table: Table) -> dict[int, int]:
+        """Per categorical field (by index), how many values are not among its categories.
+
+        They encode as missing, BigML's rule; missing values (None, NaN, "") are not counted.
+        A separate pass, so encoding pays nothing for it: a column of known names costs one
+        lookup per value in C.
+        """
+        return {
+            field.index: _unknown_count(self._codes[field.index], table.columns[field.index])
+            for field in self.fields
+            if isinstance(field, CategoricalInput)
+        }
+
+    def unknown_in_rows(self, rows: Sequence[Sequence[Any]]) -> dict[int, int]:
+        """`unknown_categories` of rows (lists indexed like the fields), reading only the categorical
+        columns; rows that are not lists long enough get `table_from_rows`' error."""
+        if isinstance(rows, (list, tuple)) and set(map(type, rows)) <= {list, tuple}:
+            try:
+                columns = {index: list(map(itemgetter(index), rows)) for index in self.categorical_indexes}
+                return self.unknown_categories(Table(len(rows), columns, {}))
+            except IndexError:
+                pass
+        return self.unknown_categories(table_from_rows(rows, self.categorical_indexes))
+
+    def unknown_codes(self, array: np.ndarray) -> dict[int, int]:
+        """`unknown_categories` of a ready-made matrix: codes that are no category's position."""
+        matrix = self.encode_array(array)
+        counts = {}
+        for column, field in enumerate(self.fields):
+            if isinstance(field, CategoricalInput):
+                codes = matrix[:, column]
+                known = (
+                    np.isnan(codes)
+                    | (codes == MISSING_CATEGORY)
+                    | np.isin(codes, np.arange(len(field.values)))
+                )
+                counts[field.index] = int(np.count_nonzero(~known))
+        return counts
 
     def encode_array(self, array: np.ndarray) -> np.ndarray:
         """Check a user's ready-made matrix: one column per non-image field."""
@@ -199,9 +249,12 @@ class RowEncoder:
         if infinite.any():
             row, column = np.argwhere(infinite)[0]
             index = self.fields[column].index
-            where = table.label(index) if table is not None else f"column {index}"
-            raise InputDataError(
-                f"row {row}, {where}: infinite values (or values beyond float32 range) cannot be standardised"
+            labels = table.labels if table is not None else row_labels(self.names)
+            raise FieldValueError(
+                int(row),
+                index,
+                labels.get(index, f"column {index}"),
+                "infinite values (or values beyond float32 range) cannot be standardised",
             )
 
     def _numeric_column(self, field: NumericInput, values: Sequence[Any]) -> np.ndarray:
@@ -255,6 +308,27 @@ def _category_codes(codes: dict[str, float], values: Sequence[Any]) -> np.ndarra
     )
 
 
+def _unknown_count(codes: dict[str, float], values: Sequence[Any]) -> int:
+    """Known names are passed over in C; only the others (unknown, missing, odd) are looked at."""
+    try:
+        others: Sequence[Any] = list(filterfalse(codes.__contains__, values))
+    except TypeError:  # a value that cannot be a dict key: value by value
+        others = values
+    return sum(_is_unknown(codes, value) for value in others)
+
+
+def _is_unknown(codes: dict[str, float], value: Any) -> bool:
+    """A value `_category` encodes as missing although it is not missing (nor a value it refuses)."""
+    if value.__class__ is str:
+        return value != "" and value not in codes
+    if is_missing(value) or isinstance(value, (list, dict, set, tuple, np.ndarray)):
+        return False
+    try:
+        return str(value) not in codes
+    except Exception:  # the value's own __str__ failed: encoding refuses it
+        return False
+
+
 def _category(codes: dict[str, float], value: Any, row: int) -> float:
     """A category's code for a value that is not a plain string (see `is_missing`)."""
     if is_missing(value):
@@ -300,7 +374,7 @@ def _short(value: Any) -> str:
     return shown(value)
 
 
-_COLUMN_ENCODERS = {
+_COLUMN_ENCODERS: dict[type, Callable[[RowEncoder, Any, Any], np.ndarray]] = {
     NumericInput: RowEncoder._numeric_column,
     CategoricalInput: RowEncoder._categorical_column,
 }

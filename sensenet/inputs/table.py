@@ -39,8 +39,16 @@ class Table:
         return self.labels.get(index, f"column {index}")
 
 
-def table_from_rows(rows: Sequence[Any], indexes: Sequence[int]) -> Table:
-    """Rows (each a list of values indexed like BigML's fields) as columns."""
+def row_labels(names: Mapping[int, str] | None) -> dict[int, str]:
+    """How errors name a row's columns: by position, and by field name when the model names them."""
+    return {index: f"column {index} {name!r}" for index, name in (names or {}).items()}
+
+
+def table_from_rows(
+    rows: Sequence[Any], indexes: Sequence[int], names: Mapping[int, str] | None = None
+) -> Table:
+    """Rows (each a list of values indexed like BigML's fields) as columns; `names` (field index ->
+    name) names the columns in errors."""
     needed = max(indexes, default=-1) + 1
     for r, row in enumerate(rows):
         if not isinstance(row, ROW_TYPES) or (isinstance(row, np.ndarray) and row.ndim != 1):
@@ -51,7 +59,7 @@ def table_from_rows(rows: Sequence[Any], indexes: Sequence[int]) -> Table:
                 f"{needed - 1} (rows need at least {needed} values)"
             )
     columns = {index: [row[index] for row in rows] for index in indexes}
-    return Table(len(rows), columns, {})
+    return Table(len(rows), columns, row_labels(names))
 
 
 def table_from_records(records: Sequence[Mapping[str, Any]], names: Sequence[ColumnName]) -> Table:

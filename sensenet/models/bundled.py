@@ -11,22 +11,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from sensenet.detection.yolo import Detections
 from sensenet.exceptions import ModelFormatError, SettingsError, UnsupportedError
+from sensenet.export.bundle import SETTINGS_PATH, load_bundle
+from sensenet.inputs.rescale import Placement
 from sensenet.lazy import Lazy
-from sensenet.models.bundle import SETTINGS_PATH, load_bundle
+from sensenet.models.deepnet import Deepnet
 from sensenet.models.detector import ObjectDetector
-from sensenet.models.settings import Settings, ensure_settings
-from sensenet.models.wrappers import Deepnet
+from sensenet.settings import Settings, ensure_settings
 from sensenet.spec import ModelSpec
 from sensenet.spec.fields import Fields
 from sensenet.spec.image_layers import ImageNetwork, parse_image_metadata
 from sensenet.spec.inputs import ImageInput, parse_inputs
 from sensenet.spec.model import parse_output
+from sensenet.spec.output_names import DETECTOR_OUTPUTS
 
 
 class SavedModelEngine:
@@ -41,10 +43,16 @@ class SavedModelEngine:
 
     def __call__(self, matrix: np.ndarray, images: Sequence[np.ndarray] = ()) -> np.ndarray:
         arrays = ([matrix] if self._takes_matrix else []) + list(images)
-        return self.model.serve(arrays if len(arrays) > 1 else arrays[0]).numpy()
+        return _only_output(self.model.serve(arrays if len(arrays) > 1 else arrays[0])).numpy()
 
 
-def _refuse_pickling(model: Any) -> None:
+def _only_output(outputs: Any) -> Any:
+    """A Deepnet's one output: named (``probabilities`` or ``prediction``), or unnamed as bundles
+    written before the names were given have it."""
+    return next(iter(outputs.values())) if isinstance(outputs, dict) and len(outputs) == 1 else outputs
+
+
+def _refuse_pickling(model: Any) -> NoReturn:
     raise UnsupportedError(
         "a model read from an .smbundle runs a loaded SavedModel and cannot be pickled or shipped: "
         "use the model's BigML JSON instead"
@@ -75,7 +83,7 @@ class BundledDetector(ObjectDetector):
 
     __reduce__ = _refuse_pickling
 
-    def _candidates(self, fitted: np.ndarray, shape: tuple[int, ...], place) -> Detections:
+    def _candidates(self, fitted: np.ndarray, shape: tuple[int, ...], place: Placement) -> Detections:
         """The graph's kept boxes, already in rounded original pixels and suppressed (suppressing
         them again keeps them all)."""
         found = self._saved_model.serve(fitted, np.array(shape[:2], np.float32))
@@ -92,7 +100,7 @@ def _image_network(fields: Fields, inputs: tuple) -> ImageNetwork | None:
 
 
 WRAPPERS: dict[str, Callable[..., Any]] = {"Deepnet": BundledDeepnet, "ObjectDetector": BundledDetector}
-DETECTOR_OUTPUTS = frozenset({"boxes", "scores", "classes", "count"})
+DETECTOR_OUTPUT_SET = frozenset(DETECTOR_OUTPUTS)
 
 
 def _serving_signature(saved_model: Any, where: str) -> tuple[list[tuple], Any]:
@@ -101,7 +109,7 @@ def _serving_signature(saved_model: Any, where: str) -> tuple[list[tuple], Any]:
 
     serve = getattr(saved_model, "serve", None)
     functions = getattr(serve, "concrete_functions", None)  # a Keras export's restored tf.function
-    function = functions[0] if functions else serve  # else a concrete function (the detector's)
+    function: Any = functions[0] if functions else serve  # else a concrete function (the detector's)
     if not hasattr(function, "structured_input_signature"):
         raise ModelFormatError(f"{where}: the bundle's SavedModel has no 'serve' function")
     inputs = [tuple(spec.shape.as_list()) for spec in tf.nest.flatten(function.structured_input_signature)]
@@ -117,17 +125,19 @@ def check_against_graph(spec: ModelSpec, deepnet_type: str, saved_model: Any, wh
     width, the image inputs' size and the output's width. Checked at load time, so a
     contradiction never waits for the first prediction."""
     inputs, outputs = _serving_signature(saved_model, where)
-    images = []
+    images: list[tuple[int | None, ...]] = []
     if spec.image_network is not None:
         metadata = spec.image_network.metadata
         images = [(None, metadata.height, metadata.width, 3)] * len(spec.image_inputs)
+    wanted: list[tuple[int | None, ...]]
     if deepnet_type == "ObjectDetector":
         wanted = [(1, *images[0][1:]), (2,)] if images else []  # pixels, the original image's size
-        kind_ok = isinstance(outputs, dict) and DETECTOR_OUTPUTS <= set(outputs)
+        kind_ok = isinstance(outputs, dict) and DETECTOR_OUTPUT_SET <= set(outputs)
     else:
         wanted = ([(None, len(spec.numeric_inputs))] if spec.numeric_inputs else []) + images
-        kind_ok = not isinstance(outputs, dict) and _compatible(
-            tuple(outputs.shape.as_list()), (None, spec.output.width)
+        output = _only_output(outputs)
+        kind_ok = not isinstance(output, dict) and _compatible(
+            tuple(output.shape.as_list()), (None, spec.output.width)
         )
     if not kind_ok:
         raise ModelFormatError(

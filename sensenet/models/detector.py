@@ -11,11 +11,11 @@ from sensenet.detection.yolo import Detections, decode, non_max_suppression
 from sensenet.engines import make_node_engine
 from sensenet.exceptions import InputDataError
 from sensenet.inputs import load_image
-from sensenet.inputs.rescale import choose_rescale_type, placement, rescale, to_original_pixels
+from sensenet.inputs.rescale import Placement, choose_rescale_type, placement, rescale, to_original_pixels
 from sensenet.lazy import Lazy
 from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.models.records import as_frame as to_frame
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.model import ModelSpec
 from sensenet.spec.source import FieldNames
 
@@ -47,8 +47,9 @@ class ObjectDetector(ModelWrapper):
         names: FieldNames | None = None,
     ):
         network = spec.image_network
+        assert network is not None, "a detector's spec always holds its image network"
         super().__init__(spec, settings, preprocessors, names)
-        self._classes = list(spec.classes)
+        self._classes = list(spec.classes or ())
         self._heads = network.metadata.heads
         self._input_size = (network.metadata.height, network.metadata.width)
         self._rescale_type = choose_rescale_type(settings.rescale_type, network.metadata.rescale_type)
@@ -66,7 +67,7 @@ class ObjectDetector(ModelWrapper):
         return self._engine.get()(pixels)
 
     @property
-    def _model(self):
+    def _model(self) -> Any:
         """The Keras model from pixels to the raw YOLO head outputs, built on first use."""
         return self._keras_model.get()
 
@@ -129,7 +130,7 @@ class ObjectDetector(ModelWrapper):
             objects += [dict(PADDING_BOX) for _ in range(self._max_objects - len(objects))]
         return objects
 
-    def _candidates(self, fitted: np.ndarray, shape: tuple[int, ...], place) -> Detections:
+    def _candidates(self, fitted: np.ndarray, shape: tuple[int, ...], place: Placement) -> Detections:
         """Every candidate box of one fitted (1, height, width, 3) image, in rounded original pixels."""
         raw = [output[0] for output in self._run_heads(fitted)]
         found = decode(raw, self._heads, len(self._classes))

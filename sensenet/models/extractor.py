@@ -11,7 +11,7 @@ from sensenet.engines import make_node_engine
 from sensenet.exceptions import InputDataError, ModelFormatError, UnsupportedError
 from sensenet.inputs.image_fields import ImageEncoder
 from sensenet.lazy import Lazy
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import ModelSpec
@@ -48,7 +48,7 @@ class ImageFeatureExtractor:
         return self._network.feature_width
 
     @property
-    def _model(self):
+    def _model(self) -> Any:
         """The Keras model: float32 RGB 0-255 pixels (rows, height, width, 3) to features."""
         return self._keras_model.get()
 

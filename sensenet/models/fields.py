@@ -31,11 +31,11 @@ class FieldInfo:
 
 def describe_fields(inputs: Sequence[InputField], names: FieldNames | None) -> tuple[FieldInfo, ...]:
     """The fields in ``preprocess`` order, named when `names` covers every column they read."""
-    usable = fields_are_named(inputs, names)
+    usable = names if names is not None and fields_are_named(inputs, names) else None
     return tuple(
         FieldInfo(
-            name=names.names[field.index] if usable else f"field_{field.index}",
-            id=names.ids[field.index] if usable else None,
+            name=usable.names[field.index] if usable else f"field_{field.index}",
+            id=usable.ids[field.index] if usable else None,
             optype=OPTYPES[type(field)],
             index=field.index,
             values=field.values if isinstance(field, CategoricalInput) else None,

@@ -3,8 +3,11 @@ and the seed library's saving methods (`SaveableModel`), which are conversions."
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from sensenet.models.fields import FieldInfo, describe_fields, fields_are_named
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.model import BOUNDING_BOX, ModelSpec
 from sensenet.spec.source import FieldNames
 
@@ -12,6 +15,8 @@ KINDS = {"classification": "classification", "regression": "regression", BOUNDIN
 
 
 class ModelWrapper:
+    """A model built from a spec, with its settings and input fields (`Deepnet`, `ObjectDetector`)."""
+
     def __init__(
         self,
         spec: ModelSpec,
@@ -26,17 +31,19 @@ class ModelWrapper:
         self._fields = describe_fields(spec.inputs, names)
         self._names_fields = fields_are_named(spec.inputs, names)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         """Pickles as its description (spec, settings, names): engines are built again on first use,
         so a model ships to other processes (Spark executors) with its weights and no runtime state."""
         return (type(self), (self._spec, self._settings, self._preprocessors, self._names))
 
     @property
     def spec(self) -> ModelSpec:
+        """The validated description the model was built from."""
         return self._spec
 
     @property
     def settings(self) -> Settings:
+        """The settings the model was built with."""
         return self._settings
 
     @property
@@ -64,21 +71,21 @@ class ModelWrapper:
         """ "classification", "regression" or "detection"."""
         return KINDS[self._spec.output.kind]
 
-    def save_weights(self, save_path) -> None:
+    def save_weights(self, save_path: str | os.PathLike) -> None:
         """The seed's name for ``convert(model, None, save_path, "h5")``."""
         self._convert(save_path, "h5")
 
-    def save_bundle(self, save_path, tfjs_path=None) -> None:
+    def save_bundle(self, save_path: str | os.PathLike, tfjs_path: str | os.PathLike | None = None) -> None:
         """The seed's name for ``convert(model, None, save_path, "smbundle")`` (and "tfjs")."""
         self._convert(save_path, "smbundle")
         if tfjs_path:
             self._convert(tfjs_path, "tfjs")
 
-    def save_tfjs(self, save_path) -> None:
+    def save_tfjs(self, save_path: str | os.PathLike) -> None:
         """The seed's name for ``convert(model, None, save_path, "tfjs")``."""
         self._convert(save_path, "tfjs")
 
-    def _convert(self, path, to_format: str) -> None:
-        from sensenet.models.wrappers import convert
+    def _convert(self, path: str | os.PathLike, to_format: str) -> None:
+        from sensenet.export import export_model
 
-        convert(self, None, path, to_format)
+        export_model(self, path, to_format)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from sensenet.models.doors import convert, create_model
+
 
 def is_deepnet(model: Any) -> bool:
     """Whether ``model`` is a network dict (it has ``layers`` or ``networks``)."""
@@ -32,20 +34,14 @@ def bigml_resource(resource: Any) -> dict | None:
 
 def model_from_dictionary(model_dict: dict, settings: Any = None) -> Any:
     """`create_model` of a dict (the seed's name for it)."""
-    from sensenet.models.wrappers import create_model
-
     return create_model(model_dict, settings)
 
 
 def model_from_bundle(bundle_file: str | os.PathLike) -> Any:
     """`create_model` of an .smbundle path (the seed's name for it)."""
-    from sensenet.models.wrappers import create_model
-
     return create_model(bundle_file)
 
 
 def to_tflite(model: Any, save_path: str | os.PathLike) -> None:
     """`convert(model, None, save_path, "tflite")` (the seed's name for it)."""
-    from sensenet.models.wrappers import convert
-
     convert(model, None, save_path, "tflite")

@@ -1,260 +1,33 @@
-"""The public doors: `create_model`, `convert`, and the `Deepnet` wrapper they use."""
+"""The seed library's public path to the doors and wrappers (the BigML bindings import
+``sensenet.models.wrappers.create_model``); nothing inside the package imports it."""
 
-from __future__ import annotations
-
-import math
-import os
-from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any
-
-import numpy as np
-
-from sensenet.engines import make_engine
-from sensenet.exceptions import InputDataError
-from sensenet.inputs.image_fields import ImageEncoder
-from sensenet.inputs.rows import RowEncoder
-from sensenet.inputs.table import Table, table_from_frame, table_from_records, table_from_rows
-from sensenet.lazy import Lazy
-from sensenet.models.bundle import is_bundle_path
+from sensenet.models.deepnet import Deepnet
 from sensenet.models.detector import ObjectDetector
-from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
+from sensenet.models.doors import convert, create_image_feature_extractor, create_model, tflite_predict
+from sensenet.models.extractor import ImageFeatureExtractor
 from sensenet.models.model_wrapper import ModelWrapper
-from sensenet.models.model_wrapper import ModelWrapper as SaveableModel  # noqa: F401 (the seed's name)
-from sensenet.models.records import as_frame as to_frame
-from sensenet.models.records import classification_records, is_frame, regression_records
-from sensenet.models.seed_api import (  # noqa: F401 (the seed's public names)
+from sensenet.models.model_wrapper import ModelWrapper as SaveableModel
+from sensenet.models.seed_api import (
     bigml_resource,
     is_deepnet,
     model_from_bundle,
     model_from_dictionary,
     to_tflite,
 )
-from sensenet.models.settings import Settings, ensure_settings
-from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
-from sensenet.spec import ModelSpec, find_network, parse_network
-from sensenet.spec.model import BOUNDING_BOX
-from sensenet.spec.source import FieldNames
 
-
-class Deepnet(ModelWrapper):
-    """A BigML deepnet that predicts locally.
-
-    Call it with one row (a list of values indexed like BigML's fields), a list
-    of rows, a dict keyed by field name (or id), a list of such dicts, a pandas
-    DataFrame (see `fields`), or a 2-D numeric array with one column per input
-    field in ``preprocess`` order (categorical fields as the index of their value).
-    It returns a float32 array of shape (rows, outputs): class probabilities in
-    `classes` order, or one regression value. `predict` gives records instead.
-
-    In the rows of an image model, an image field's column holds a path, the
-    bytes of an image file, an array of pixels, or None (missing). A model
-    whose only input is one image also takes an image alone, or a 4-D array
-    (images, height, width, channels).
-    """
-
-    deepnet_type = "Deepnet"  # the wrapper kind a bundle records
-
-    def __init__(
-        self,
-        spec: ModelSpec,
-        settings: Settings,
-        preprocessors: list[dict] | None = None,
-        names: FieldNames | None = None,
-    ):
-        super().__init__(spec, settings, preprocessors, names)
-        self._classes = self.classes
-        self._encoder = RowEncoder(spec.inputs)
-        self._images = _image_encoder(spec, settings)
-        self._engine = Lazy(lambda: make_engine(settings.engine, spec, settings))
-        self._keras_model = Lazy(self._build_keras_model)
-
-    def _build_keras_model(self):
-        engine = self._engine.get()
-        if engine.name != "keras":
-            engine = make_engine("keras", self._spec, self._settings)
-        return engine.model
-
-    @property
-    def _model(self):
-        """The Keras model, built on first use whatever engine predicts."""
-        return self._keras_model.get()
-
-    def encode(self, input_data: Any) -> np.ndarray:
-        """The numeric input matrix for `input_data` (see the class docstring)."""
-        return self.encode_inputs(input_data)[0]
-
-    def encode_inputs(self, input_data: Any) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The numeric matrix and one pixel batch per image field: what an engine is called with."""
-        if self._images is None and isinstance(input_data, np.ndarray):
-            return self._encoder.encode_array(input_data), []
-        if self._images is None and _is_rows(input_data):
-            return self._encoder.encode_rows(self._rows(input_data)), []
-        table = self._table(input_data)
-        images = self._images.encode_table(table) if self._images is not None else []
-        return self._encoder.encode_table(table), images
-
-    def _table(self, input_data: Any) -> Table:
-        """Any tabular input form as columns (see `sensenet.inputs.table`)."""
-        if is_frame(input_data):
-            return table_from_frame(input_data, [f.column for f in self.fields], self.names_fields)
-        if isinstance(input_data, Mapping):
-            return table_from_records([input_data], [f.column for f in self.fields])
-        if isinstance(input_data, (list, tuple)) and input_data and isinstance(input_data[0], Mapping):
-            return table_from_records(input_data, [f.column for f in self.fields])
-        return table_from_rows(self._rows(input_data), self._encoder.indexes)
-
-    def _rows(self, input_data: Any) -> list:
-        """Rows from a list of rows or one row; for a one-image model, also an image or a 4-D batch."""
-        fields = self._spec.inputs
-        if self._images is not None and isinstance(input_data, _IMAGE_TYPES):
-            if len(fields) != 1:
-                raise InputDataError(
-                    f"this model reads {len(fields)} fields: give a row (list of values indexed like "
-                    "BigML's fields) or a list of rows, not an image alone"
-                )
-            padding = [None] * fields[0].index
-            if isinstance(input_data, np.ndarray) and input_data.ndim == 4:
-                return [padding + [image] for image in input_data]
-            return [padding + [input_data]]
-        if isinstance(input_data, (list, tuple)):
-            if not input_data:
-                raise InputDataError("no rows given: expected a row (list of values) or a list of rows")
-            if isinstance(input_data[0], (list, tuple, np.ndarray)):
-                return list(input_data)
-            return [input_data]
-        raise InputDataError(
-            f"cannot predict on {type(input_data).__name__}: expected a row (list of values), a list of "
-            "rows, a dict keyed by field name, a list of dicts, a pandas DataFrame, a 2-D numeric array"
-            + (", or for a single-image model an image (path, bytes or array)" if self._images else "")
-        )
-
-    def __call__(self, input_data: Any) -> np.ndarray:
-        matrix, images = self.encode_inputs(input_data)
-        engine = self._engine.get()
-        return _finite_outputs(engine(matrix, images) if images else engine(matrix))
-
-    def predict(self, input_data: Any, as_frame: bool = False) -> Any:
-        """Records, one per row: ``{"prediction", "probability", <class>: p, ...}`` for a classifier,
-        ``{"prediction": value}`` for a regression; a pandas DataFrame of them with ``as_frame``."""
-        outputs = self(input_data)
-        classes = self.classes
-        records = classification_records(outputs, classes) if classes else regression_records(outputs)
-        return to_frame(records) if as_frame else records
-
-
-def _finite_outputs(outputs: np.ndarray) -> np.ndarray:
-    """Outputs, unless float32 overflowed inside the network: then our error names the row.
-
-    A float64 sum of float32 values is finite exactly when every value is; for a few values,
-    Python's own sum is the cheapest way to it (a row's prediction is latency-bound).
-    """
-    total = sum(outputs.ravel().tolist()) if outputs.size <= 64 else outputs.sum(dtype=np.float64)
-    if not math.isfinite(total):
-        row = int(np.argwhere(~np.isfinite(outputs))[0][0])
-        raise InputDataError(
-            f"row {row}: the model's output is not a finite number (float32 overflowed inside the "
-            "network: the row's values are too far from what the model was trained on)"
-        )
-    return outputs
-
-
-_IMAGE_TYPES = (str, bytes, bytearray, os.PathLike, np.ndarray)
-
-
-def _is_rows(input_data: Any) -> bool:
-    """A row or a list of rows (lists), as opposed to dicts, frames and other forms."""
-    if not isinstance(input_data, (list, tuple)) or not input_data:
-        return False
-    return not isinstance(input_data[0], Mapping)
-
-
-def _image_encoder(spec: ModelSpec, settings: Settings) -> ImageEncoder | None:
-    if spec.image_network is None:
-        return None
-    return ImageEncoder(
-        spec.image_inputs,
-        spec.image_network.metadata,
-        path_prefix=settings.image_path_prefix,
-        color_space=settings.color_space,
-        rescale_type=settings.rescale_type,
-    )
-
-
-def create_model(
-    anobject: Any, settings: Settings | Mapping[str, Any] | None = None
-) -> Deepnet | ObjectDetector | ImageFeatureExtractor:
-    """A predicting model from a BigML deepnet: a resource, deepnet or network dict, a JSON path,
-    or an .smbundle path (which brings its own settings: `settings` is then not used).
-
-    YOLO ("regions") deepnets give an `ObjectDetector`, every other deepnet a `Deepnet`.
-    With the setting ``extract_image_features`` it is the model's image feature extractor instead.
-    """
-    if is_bundle_path(anobject):
-        from sensenet.models.bundled import model_from_bundle
-
-        return model_from_bundle(anobject)
-    settings_object = ensure_settings(settings)
-    source = find_network(anobject)
-    if settings_object.load_pretrained_weights:
-        source = replace(source, network=with_pretrained_weights(source.network))
-    spec = parse_network(source.network, source.origin)
-    if settings_object.extract_image_features:
-        return extractor_from_spec(spec, settings_object, source.origin)
-    wrapper = ObjectDetector if spec.output.kind == BOUNDING_BOX else Deepnet
-    return wrapper(spec, settings_object, source.network.get("preprocess"), source.names)
-
-
-def create_image_feature_extractor(
-    anobject: Any, settings: Settings | Mapping[str, Any] | None = None
-) -> ImageFeatureExtractor:
-    """Images in, the image network's final pooled features out (e.g. 1280 for MobileNetV2).
-
-    `anobject` is any form `create_model` takes of a model with an image field,
-    or the name of a pretrained network (`sensenet.pretrained.NETWORKS`), whose
-    weights are then fetched into the cache unless ``load_pretrained_weights``
-    is false (which keeps the initializer weights).
-    """
-    settings_object = ensure_settings(settings)
-    if isinstance(anobject, str) and anobject in NETWORKS and not os.path.exists(anobject):
-        anobject = get_network(anobject)
-        if settings_object.load_pretrained_weights is None:
-            settings_object = replace(settings_object, load_pretrained_weights=True)
-    source = find_network(anobject)
-    if settings_object.load_pretrained_weights:
-        source = replace(source, network=with_pretrained_weights(source.network))
-    return extractor_from_spec(parse_network(source.network, source.origin), settings_object, source.origin)
-
-
-def convert(
-    model: Any,
-    settings: Settings | Mapping[str, Any] | None,
-    output_path: str | os.PathLike,
-    to_format: str,
-    overwrite: bool = False,
-    self_contained: bool | None = None,
-) -> None:
-    """Write `model` in `to_format` (see `sensenet.export.FORMATS`) at exactly `output_path`.
-
-    `model` is a wrapper from `create_model` (then `settings` is not used) or
-    anything `create_model` accepts. A model built here for a format gets the
-    settings that format needs (TFLite: ``rescale_type`` "warp"); an existing
-    output is replaced only with ``overwrite=True``. ``self_contained`` (ONNX
-    and TFLite, their default): one input per non-image field, named by the
-    field, raw values in (numbers, NaN missing; category strings, "" missing);
-    False: the encoded matrix of `model.encode`, as every other format takes.
-    """
-    from sensenet.export import export_model, format_settings, warn_refitted
-
-    if not isinstance(model, (Deepnet, ObjectDetector)):
-        built_for = format_settings(settings, output_path, to_format, overwrite, self_contained)
-        model = create_model(model, built_for)
-        warn_refitted(model, to_format)
-    export_model(model, output_path, to_format, overwrite, self_contained)
-
-
-def tflite_predict(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:
-    """Run a TFLite image model (from `convert`) on one image file with LiteRT: every output."""
-    from sensenet.export.tflite import predict_image
-
-    return predict_image(tflite_path, image_path)
+__all__ = [
+    "Deepnet",
+    "ImageFeatureExtractor",
+    "ModelWrapper",
+    "ObjectDetector",
+    "SaveableModel",
+    "bigml_resource",
+    "convert",
+    "create_image_feature_extractor",
+    "create_model",
+    "is_deepnet",
+    "model_from_bundle",
+    "model_from_dictionary",
+    "tflite_predict",
+    "to_tflite",
+]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sensenet.exceptions import DownloadError, ModelFormatError
-from sensenet.files.writing import publish, temporary_file_beside
+from sensenet.files.writing import give_open_mode, publish, temporary_file_beside
 from sensenet.limits import DOWNLOAD_DEADLINE_SECONDS
 from sensenet.pretrained.networks import NETWORKS, get_network, network_version
 from sensenet.pretrained.weights import load_weights, weights_file_format
@@ -212,6 +212,7 @@ def _write_digest(target: Path, digest: str) -> None:
     """The digest file, written beside the weights through a temporary file and a rename."""
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
+        give_open_mode(handle)
         with os.fdopen(handle, "w", encoding="ascii") as out:
             out.write(f"{digest}  {target.name}\n")
         os.replace(name, _digest_path(target))

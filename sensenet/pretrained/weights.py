@@ -61,7 +61,8 @@ def _given(layer: dict, field: str, key: str, axis: int) -> int:
 def _kernel_size(layer: dict, key: str) -> tuple[int, int]:
     dims = layer.get("kernel_dimensions")
     if dims is None:
-        return tuple(int(n) for n in np.shape(layer[key])[:2])
+        height, width = np.shape(layer[key])[:2]
+        return int(height), int(width)
     return int(dims[0]), int(dims[1])
 
 

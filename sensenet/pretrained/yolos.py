@@ -112,8 +112,8 @@ def csp_stage(graph: LayerGraph, filters: int, blocks: int, first: bool) -> int:
 
 def conv_stack(graph: LayerGraph, filters: int, count: int, inputs: int | None = None) -> int:
     """Alternating 1x1 (`filters`) and 3x3 (twice as many) convolutions, starting and ending with 1x1."""
-    output = inputs
-    for index in range(count):
+    output = conv_bn_act(graph, filters, 1, LEAKY, inputs=inputs)
+    for index in range(1, count):
         odd = index % 2
         output = conv_bn_act(graph, filters * (1 + odd), 1 + 2 * odd, LEAKY, inputs=output)
     return output

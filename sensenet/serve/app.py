@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +87,11 @@ class ServerState:
                     served.run,
                     max_batch_rows=self.options.batch_rows(served.has_images),
                     max_wait=self.options.max_wait,
-                    observe=lambda requests, rows, seconds, name=name: self._observe_batch(
-                        name, requests, rows, seconds
-                    ),
+                    observe=partial(self._observe_batch, name),
                     name=name,
                 )
                 batcher.start()
+                self.metrics.watch_categories(name, served.unknown_categories)
                 self.models[name] = (served, batcher)
                 log.info("model %s loaded from %s", name, path)
         except Exception as error:
@@ -307,11 +307,12 @@ def create_app(
     async def metrics(request: Request) -> Response:
         return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 
-    async def http_error(request: Request, error: HTTPException) -> Response:
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)  # the only kind it is registered for
         return _error(error.status_code, error.detail)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loading = asyncio.get_running_loop().create_task(state.load())
         yield
         loading.cancel()

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import ModelNotFoundError, SensenetError
-from sensenet.models.wrappers import create_model
+from sensenet.models.doors import create_model
+from sensenet.models.model_wrapper import ModelWrapper
 
 MODEL_SUFFIXES = (".json.gz", ".json", ".zip", ".smbundle")
 DETECTION = "detection"  # `model.kind` of an object detector
@@ -55,7 +56,7 @@ def find_model_files(arguments: Sequence[str]) -> dict[str, Path]:
         else:
             raise ModelNotFoundError(f"model file or directory not found: {argument}")
         for file in files:
-            name = model_name(file)
+            name = model_name(file) or file.name
             if name in found:
                 raise ModelNotFoundError(f"two models would be served as {name!r}: {found[name]} and {file}")
             found[name] = file
@@ -80,10 +81,14 @@ class ServedModel:
     classes: list[str] | None
     row_length: int = field(init=False)
     fields_by_name: dict[str, Any] = field(init=False)
+    # Per categorical field, values not among its categories (predicted as missing) so far:
+    # written by the worker thread only, its keys fixed, so /metrics reads it safely.
+    unknown_categories: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.row_length = max(f.index for f in self.fields) + 1
         self.fields_by_name = {f.name: f for f in self.fields}
+        self.unknown_categories = {f.name: 0 for f in self.fields if f.optype == "categorical"}
 
     @property
     def has_images(self) -> bool:
@@ -98,20 +103,32 @@ class ServedModel:
         """Predict a batch of requests in one go; called in the worker thread."""
         if self.kind == DETECTION:
             return [_each_image(self.model, images) for images in items]
-        if self.has_images:
-            return self._run_image_rows(items)
-        return self._run_matrix(items)
+        outcomes = self._run_image_rows(items) if self.has_images else self._run_matrix(items)
+        self._count_unknown(items, outcomes)
+        return outcomes
+
+    def _count_unknown(self, items: list[Item], outcomes: list[Outcome]) -> None:
+        """Add the unknown categories of the requests that were predicted."""
+        if not self.unknown_categories:
+            return
+        predicted = [item for item, outcome in zip(items, outcomes) if not isinstance(outcome, SensenetError)]
+        matrices = [item for item in predicted if isinstance(item, np.ndarray)]
+        rows = [row for item in predicted if not isinstance(item, np.ndarray) for row in item]
+        for data in (np.concatenate(matrices) if matrices else None, rows or None):
+            if data is not None:
+                for name, count in self.model.unknown_categories(data).items():
+                    self.unknown_categories[name] += count
 
     def _run_matrix(self, items: list[Item]) -> list[Outcome]:
         matrices = self._encode_each(items)
         outcomes: list[Outcome] = [m if isinstance(m, SensenetError) else None for m in matrices]
-        kept = [position for position, m in enumerate(matrices) if not isinstance(m, SensenetError)]
+        kept = {position: m for position, m in enumerate(matrices) if not isinstance(m, SensenetError)}
         if kept:
-            outputs = self.model(np.concatenate([matrices[position] for position in kept]))
-            _split(outputs, [len(matrices[position]) for position in kept], kept, outcomes)
+            outputs = self.model(np.concatenate(list(kept.values())))
+            _split(outputs, [len(m) for m in kept.values()], list(kept), outcomes)
         return outcomes
 
-    def _encode_each(self, items: list[Item]) -> list[np.ndarray | SensenetError]:
+    def _encode_each(self, items: list[Item]) -> Sequence[np.ndarray | SensenetError]:
         """Each item's matrix: the rows of all items encoded in one go, unless some are bad."""
         if len(items) > 1 and not any(isinstance(item, np.ndarray) for item in items):
             try:
@@ -175,6 +192,7 @@ def load_model(
     """Read, build and warm up one model; errors are the library's, naming the file."""
     try:
         model = read(path, settings)
+        assert isinstance(model, ModelWrapper), "a served model is never built as a feature extractor"
         served = ServedModel(name, path, model, model.kind, model.fields, model.classes)
         served.warm_up()
     except SensenetError as error:

@@ -1,7 +1,7 @@
 """Counters and histograms in the Prometheus text format (version 0.0.4), kept on the event loop.
 
-Labels only ever hold served model names and fixed endpoint names, so a client cannot grow
-the set of series by asking for made-up models.
+Labels only ever hold served model names, fixed endpoint names and the models' own field
+names, so a client cannot grow the set of series by asking for made-up models or fields.
 """
 
 from __future__ import annotations
@@ -55,17 +55,23 @@ def _labels(labels: Labels) -> str:
 
 
 class Metrics:
-    """What `/metrics` shows: requests and errors by model, endpoint and status, latency, batch sizes."""
+    """What `/metrics` shows: requests and errors by model, endpoint and status, latency, batch sizes,
+    values not among their field's categories."""
 
     def __init__(self) -> None:
         self.requests: dict[Labels, int] = defaultdict(int)
         self.latency: dict[Labels, Histogram] = {}
         self.batch_requests: dict[Labels, Histogram] = {}
         self.batch_rows: dict[Labels, Histogram] = {}
+        self.unknown_categories: dict[str, dict[str, int]] = {}  # model -> field -> count, kept by the model
+
+    def watch_categories(self, model: str, counts: dict[str, int]) -> None:
+        """Show a served model's count of values not among a field's categories (its keys are fixed)."""
+        self.unknown_categories[model] = counts
 
     def observe_request(self, model: str, endpoint: str, status: int, seconds: float) -> None:
         labels = (("model", model), ("endpoint", endpoint))
-        self.requests[(*labels, ("code", str(status)))] += 1
+        self.requests[labels + (("code", str(status)),)] += 1
         self.latency.setdefault(labels, Histogram(LATENCY_BUCKETS)).observe(seconds)
 
     def observe_batch(self, model: str, requests: int, rows: int) -> None:
@@ -91,6 +97,16 @@ class Metrics:
                 errors[labels] += count
         lines += [
             f"sensenet_request_errors_total{_labels(labels)} {count}" for labels, count in errors.items()
+        ]
+        lines += [
+            "# HELP sensenet_unknown_categories_total Values not among their field's categories, "
+            "predicted as missing (BigML's rule).",
+            "# TYPE sensenet_unknown_categories_total counter",
+        ]
+        lines += [
+            f"sensenet_unknown_categories_total{_labels((('model', model), ('field', name)))} {count}"
+            for model, counts in self.unknown_categories.items()
+            for name, count in counts.items()
         ]
         for name, help_text, series in (
             ("sensenet_request_duration_seconds", "Time from request to answer.", self.latency),

@@ -19,6 +19,7 @@ from sensenet.exceptions import InputDataError
 from sensenet.serve import binary
 from sensenet.serve.catalog import DETECTION, VERSION, ServedModel
 from sensenet.serve.rows import image_bytes
+from sensenet.spec.output_names import BOXES, CLASSES, COUNT, PREDICTION, PROBABILITIES, SCORES
 
 MATRIX_TENSOR = "matrix"
 FLOAT_TYPES = ("FP16", "FP32", "FP64")
@@ -61,8 +62,8 @@ prediction (BYTES [rows]); regressions prediction (FP32 [rows, 1]). A detector
 takes images as its one BYTES input (one image per element) and answers, per image, count
 (INT32 [images]) and, padded to the largest count of the request, boxes (FP32
 [images, objects, 4], x1 y1 x2 y2 in pixels of the original image, origin top left),
-scores (FP32 [images, objects]) and labels (BYTES [images, objects]); padding is
-zeros and empty labels.
+scores (FP32 [images, objects]) and classes (BYTES [images, objects], the class names);
+padding is zeros and empty names.
 """
 IMAGE_CONTENT = "base64 of an image file's bytes (JPEG, PNG, GIF, TIFF, BMP, WebP); null is a missing image"
 
@@ -102,17 +103,17 @@ def _field_tensor(field: Any) -> dict[str, Any]:
 def _output_tensors(served: ServedModel) -> list[dict[str, Any]]:
     if served.kind == DETECTION:
         return [
-            {"name": "count", "datatype": "INT32", "shape": [-1]},
-            {"name": "boxes", "datatype": "FP32", "shape": [-1, -1, 4]},
-            {"name": "scores", "datatype": "FP32", "shape": [-1, -1]},
-            {"name": "labels", "datatype": "BYTES", "shape": [-1, -1]},
+            {"name": COUNT, "datatype": "INT32", "shape": [-1]},
+            {"name": BOXES, "datatype": "FP32", "shape": [-1, -1, 4]},
+            {"name": SCORES, "datatype": "FP32", "shape": [-1, -1]},
+            {"name": CLASSES, "datatype": "BYTES", "shape": [-1, -1]},
         ]
     if served.classes is not None:
         return [
-            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(served.classes)]},
-            {"name": "prediction", "datatype": "BYTES", "shape": [-1]},
+            {"name": PROBABILITIES, "datatype": "FP32", "shape": [-1, len(served.classes)]},
+            {"name": PREDICTION, "datatype": "BYTES", "shape": [-1]},
         ]
-    return [{"name": "prediction", "datatype": "FP32", "shape": [-1, 1]}]
+    return [{"name": PREDICTION, "datatype": "FP32", "shape": [-1, 1]}]
 
 
 def model_metadata(served: ServedModel) -> dict[str, Any]:
@@ -368,11 +369,11 @@ def _tensor_out(name: str, datatype: str, array: np.ndarray) -> Tensor:
 
 def _prediction_tensors(served: ServedModel, outputs: np.ndarray) -> list[Tensor]:
     if served.classes is None:
-        return [_tensor_out("prediction", "FP32", outputs.astype(np.float32))]
+        return [_tensor_out(PREDICTION, "FP32", outputs.astype(np.float32))]
     labels = np.asarray(served.classes, dtype=object)[np.argmax(outputs, axis=1)]
     return [
-        _tensor_out("probabilities", "FP32", outputs.astype(np.float32)),
-        _tensor_out("prediction", "BYTES", labels),
+        _tensor_out(PROBABILITIES, "FP32", outputs.astype(np.float32)),
+        _tensor_out(PREDICTION, "BYTES", labels),
     ]
 
 
@@ -386,10 +387,10 @@ def _detection_tensors(found: list[list[dict[str, Any]]]) -> list[Tensor]:
         for j, obj in enumerate(objects):
             boxes[i, j], scores[i, j], labels[i, j] = obj["box"], obj["score"], obj["label"]
     return [
-        _tensor_out("count", "INT32", count),
-        _tensor_out("boxes", "FP32", boxes),
-        _tensor_out("scores", "FP32", scores),
-        _tensor_out("labels", "BYTES", labels),
+        _tensor_out(COUNT, "INT32", count),
+        _tensor_out(BOXES, "FP32", boxes),
+        _tensor_out(SCORES, "FP32", scores),
+        _tensor_out(CLASSES, "BYTES", labels),
     ]
 
 

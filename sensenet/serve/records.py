@@ -8,6 +8,7 @@ detectors ``{"objects": [{"box", "label", "score"}, ...]}`` per image.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sensenet.exceptions import InputDataError
@@ -16,7 +17,11 @@ from sensenet.serve.catalog import DETECTION, ServedModel
 from sensenet.serve.protocol import InferRequest
 from sensenet.serve.rows import images_alone, rows_from_lists, rows_from_records
 
-BODY_FORMS = {"rows": rows_from_lists, "records": rows_from_records, "images": images_alone}
+BODY_FORMS: dict[str, Callable[[ServedModel, Any], list[Any]]] = {
+    "rows": rows_from_lists,
+    "records": rows_from_records,
+    "images": images_alone,
+}
 
 
 def _one_image_rows(served: ServedModel, images: list[Any]) -> list[list[Any]]:

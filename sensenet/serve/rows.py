@@ -59,7 +59,8 @@ def rows_from_lists(served: ServedModel, rows: Any) -> list[list[Any]]:
 
 
 def rows_from_records(served: ServedModel, records: Any) -> list[list[Any]]:
-    """Records keyed by field name; a field left out is missing."""
+    """Records keyed by field name; a field left out is missing, other keys are ignored (as the
+    Python API and the command line ignore them), unless no key of any record names a field."""
     if not isinstance(records, list) or not records:
         raise InputDataError('"records" must be a non-empty list of objects keyed by field name')
     by_name = served.fields_by_name
@@ -69,16 +70,14 @@ def rows_from_records(served: ServedModel, records: Any) -> list[list[Any]]:
             raise InputDataError(
                 f"record {r}: expected an object keyed by field name, got {type(record).__name__}"
             )
-        unknown = [key for key in record if key not in by_name]
-        if unknown:
-            raise InputDataError(
-                f"record {r}: unknown field(s) {', '.join(map(repr, unknown))}; the model reads "
-                f"{', '.join(map(repr, by_name))}"
-            )
         row: list[Any] = [None] * served.row_length
-        for name, value in record.items():
-            row[by_name[name].index] = field_value(by_name[name], value, f"record {r}, field {name!r}")
+        for name in record.keys() & by_name.keys():
+            row[by_name[name].index] = field_value(by_name[name], record[name], f"record {r}, field {name!r}")
         rows.append(row)
+    if not any(key in by_name for record in records for key in record):
+        raise InputDataError(
+            f"no key of the records names an input field; the model reads {', '.join(map(repr, by_name))}"
+        )
     return rows
 
 

@@ -244,14 +244,19 @@ def _window_output(size: int, window: int, stride: int, dilation: int, padding: 
 
 
 def _spatial_output(
-    fields: Fields, shape: Shape, window: tuple[int, int], strides, dilation, padding: str
+    fields: Fields,
+    shape: Shape,
+    window: tuple[int, int],
+    strides: Sequence[int],
+    dilation: Sequence[int],
+    padding: str,
 ) -> tuple[int, int]:
-    out = tuple(_window_output(shape[i], window[i], strides[i], dilation[i], padding) for i in range(2))
-    if min(out) < 1:
+    height, width = (_window_output(shape[i], window[i], strides[i], dilation[i], padding) for i in range(2))
+    if min(height, width) < 1:
         raise fields.error(
             "type", f"a {window[0]}x{window[1]} window ('valid' padding) does not fit an input of {shape[:2]}"
         )
-    return out
+    return height, width
 
 
 def _window_settings(fields: Fields) -> tuple[tuple[int, int], str, tuple[int, int]]:
@@ -432,7 +437,7 @@ def parse_split_channels(fields: Fields, shapes: list[Shape]) -> tuple[SplitChan
     return SplitChannels(splits, group), (*shape[:2], shape[2] // splits)
 
 
-def _from_sequential(parser) -> ImageLayerParser:
+def _from_sequential(parser: Callable[[Fields, Shape], tuple[Any, Shape]]) -> ImageLayerParser:
     """A dense-network layer parser (one input shape) used inside an image network."""
 
     def parse(fields: Fields, shapes: list[Shape]) -> tuple[Any, Shape]:

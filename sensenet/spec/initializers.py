@@ -22,8 +22,11 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def _uniform(scale_of: Callable[[int, int], float]):
-    def make(shape, rng):
+Initializer = Callable[[tuple[int, ...], np.random.Generator], np.ndarray]
+
+
+def _uniform(scale_of: Callable[[int, int], float]) -> Initializer:
+    def make(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         fan_in, fan_out = _fans(shape)
         limit = np.sqrt(3.0 * scale_of(fan_in, fan_out))
         return rng.uniform(-limit, limit, size=shape)
@@ -31,8 +34,8 @@ def _uniform(scale_of: Callable[[int, int], float]):
     return make
 
 
-def _normal(scale_of: Callable[[int, int], float]):
-    def make(shape, rng):
+def _normal(scale_of: Callable[[int, int], float]) -> Initializer:
+    def make(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         fan_in, fan_out = _fans(shape)
         # Keras truncates at two standard deviations; so do we.
         stddev = np.sqrt(scale_of(fan_in, fan_out)) / 0.87962566103423978
@@ -42,7 +45,7 @@ def _normal(scale_of: Callable[[int, int], float]):
     return make
 
 
-INITIALIZERS: dict[str, Callable[[tuple[int, ...], np.random.Generator], np.ndarray]] = {
+INITIALIZERS: dict[str, Initializer] = {
     "zeros": lambda shape, rng: np.zeros(shape),
     "ones": lambda shape, rng: np.ones(shape),
     "glorot_uniform": _uniform(lambda fi, fo: 2.0 / (fi + fo)),

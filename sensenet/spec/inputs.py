@@ -10,6 +10,7 @@ all zeros.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sensenet.exceptions import ModelFormatError
@@ -72,7 +73,7 @@ def parse_categorical(fields: Fields, index: int) -> CategoricalInput:
     return CategoricalInput(index, tuple(values))
 
 
-INPUT_PARSERS = {
+INPUT_PARSERS: dict[str, Callable[[Fields, int], InputField]] = {
     "numeric": parse_numeric,
     "categorical": parse_categorical,
     "image": lambda fields, index: ImageInput(index),
@@ -82,7 +83,7 @@ INPUT_PARSERS = {
 def parse_inputs(items: list[Fields], path: str) -> tuple[InputField, ...]:
     if not items:
         raise ModelFormatError(f"{path}: the model has no input fields")
-    inputs = []
+    inputs: list[InputField] = []
     seen: set[int] = set()
     for fields in items:
         kind = fields.string("type", choices=INPUT_PARSERS)

@@ -34,7 +34,7 @@ class Output:
 
     @property
     def width(self) -> int:
-        return len(self.classes) if self.kind == CLASSIFICATION else 1
+        return len(self.classes or ()) if self.kind == CLASSIFICATION else 1
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class ModelSpec:
 
     def field_width(self, field: InputField) -> int:
         if isinstance(field, ImageInput):
+            assert self.image_network is not None, "parse_network gives image fields their network"
             return self.image_network.feature_width
         return field.width
 
@@ -188,7 +189,7 @@ def parse_network(data: Any, path: str = "network") -> ModelSpec:
     image_network = _parse_image_network(fields, inputs)
     output = parse_output(_output_fields(fields))
     if output.kind == BOUNDING_BOX:
-        _check_detector(fields, inputs, image_network, len(output.classes))
+        _check_detector(fields, inputs, image_network, len(output.classes or ()))
     feature_width = ModelSpec(inputs, (), output, image_network).feature_width
 
     # ``networks`` wins over a top-level ``layers`` (older deepnets hold ``layers: []`` beside it).

@@ -52,12 +52,12 @@ def _is_leaf(node: Any) -> bool:
 
 def _walk_tree(root: Any, start: int, end: int, path: str) -> _Tree:
     tree = _Tree([], [], [])
-    stack = [(root, [], path)]
+    stack: list[tuple[Any, list[tuple[int, int]], str]] = [(root, [], path)]
     while stack:
         node, ancestors, where = stack.pop()
         if _is_leaf(node):
-            values = [float32_number(v) for v in node[0]]
-            if not values or None in values:
+            values = [number for number in map(float32_number, node[0]) if number is not None]
+            if not values or len(values) < len(node[0]):
                 raise ModelFormatError(f"{where}: a leaf needs a non-empty list of numbers float32 holds")
             tree.leaves.append((values, ancestors))
             continue

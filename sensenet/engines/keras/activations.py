@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from keras import ops
 
 LEAKY_RELU_SLOPE = 0.1
 
 
-def _mish(x):
+def _mish(x: Any) -> Any:
     return x * ops.tanh(ops.softplus(x))
 
 

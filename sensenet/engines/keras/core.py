@@ -20,7 +20,7 @@ from sensenet.spec.layers import (
 )
 
 
-def dense(layer: Dense, x):
+def dense(layer: Dense, x: Any) -> Any:
     units = layer.weights.shape[1]
     keras_layer = keras.layers.Dense(units, activation=ACTIVATIONS[layer.activation])
     keras_layer.build(x.shape)
@@ -28,43 +28,43 @@ def dense(layer: Dense, x):
     return keras_layer(x)
 
 
-def activation(layer: Activation, x):
+def activation(layer: Activation, x: Any) -> Any:
     return keras.layers.Activation(ACTIVATIONS[layer.function])(x)
 
 
-def batch_normalization(layer: BatchNormalization, x):
+def batch_normalization(layer: BatchNormalization, x: Any) -> Any:
     keras_layer = keras.layers.BatchNormalization(epsilon=layer.epsilon)
     keras_layer.build(x.shape)
     keras_layer.set_weights([layer.gamma, layer.beta, layer.mean, layer.variance])
     return keras_layer(x)
 
 
-def dropout(layer: Dropout, x):
+def dropout(layer: Dropout, x: Any) -> Any:
     return x
 
 
-def flatten(layer: Flatten, x):
+def flatten(layer: Flatten, x: Any) -> Any:
     return keras.layers.Flatten()(x)
 
 
 class _WidthTilingLayer(keras.layers.Layer):
-    def __init__(self, width: int, **kwargs):
+    def __init__(self, width: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.width = width
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         copies = -(-self.width // x.shape[-1])
         return ops.tile(x, (1, copies))[:, : self.width]
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return (input_shape[0], self.width)
 
 
-def width_tiling(layer: WidthTiling, x):
+def width_tiling(layer: WidthTiling, x: Any) -> Any:
     return _WidthTilingLayer(layer.width)(x)
 
 
-def dense_residual_block(layer: DenseResidualBlock, x):
+def dense_residual_block(layer: DenseResidualBlock, x: Any) -> Any:
     total = keras.layers.Add()([apply_layers(layer.dense_path, x), apply_layers(layer.identity_path, x)])
     return keras.layers.Activation(ACTIVATIONS[layer.activation])(total)
 
@@ -80,7 +80,7 @@ KERAS_LAYERS: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 
-def apply_layers(layers, x):
+def apply_layers(layers: Any, x: Any) -> Any:
     for layer in layers:
         x = KERAS_LAYERS[type(layer)](layer, x)
     return x

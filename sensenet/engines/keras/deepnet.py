@@ -9,6 +9,7 @@ regression values.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,13 +19,13 @@ from sensenet.engines.keras.encoding import InputEncoding
 from sensenet.engines.keras.image import ImageStandardization, graph_outputs, image_feature_model
 from sensenet.engines.keras.tree import TreeEmbeddingLayer
 from sensenet.exceptions import UnsupportedError
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import BOUNDING_BOX, REGRESSION, ModelSpec, Network
 
 
-def _network_output(network: Network, features):
+def _network_output(network: Network, features: Any) -> Any:
     x = features
     if network.trees is not None:
         x = keras.layers.Concatenate()([TreeEmbeddingLayer(network.trees)(features), features])
@@ -39,7 +40,7 @@ def feature_order(spec: ModelSpec) -> np.ndarray | None:
         starts[id(field)] = position
         position += spec.field_width(field)
     order = np.concatenate(
-        [np.arange(spec.field_width(f)) + starts[id(f)] for f in spec.inputs] or [np.zeros(0)]
+        [np.arange(spec.field_width(f)) + starts[id(f)] for f in spec.inputs] or [np.zeros(0, np.int64)]
     ).astype(np.int32)
     return None if np.array_equal(order, np.arange(position)) else order
 
@@ -58,7 +59,7 @@ def model_inputs(spec: ModelSpec) -> list:
     return inputs
 
 
-def _features(spec: ModelSpec, inputs: list):
+def _features(spec: ModelSpec, inputs: list) -> Any:
     parts = []
     images = inputs
     if spec.numeric_inputs:

@@ -38,12 +38,12 @@ class ImageStandardization(keras.layers.Layer):
     See `ImageMetadata.standardization`.
     """
 
-    def __init__(self, metadata: ImageMetadata, **kwargs):
+    def __init__(self, metadata: ImageMetadata, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.reverse, self.mean, self.spread = metadata.standardization
         self.mean_image = metadata.mean_image
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         if self.reverse:
             x = ops.flip(x, axis=-1)
         if self.mean_image is not None:
@@ -54,17 +54,17 @@ class ImageStandardization(keras.layers.Layer):
             x = x / self.spread
         return x
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
 
-def _with_weights(keras_layer, x, weights: list[np.ndarray]):
+def _with_weights(keras_layer: Any, x: Any, weights: list[np.ndarray]) -> Any:
     keras_layer.build(x.shape)
     keras_layer.set_weights(weights)
     return keras_layer(x)
 
 
-def convolution_2d(layer: Convolution2D, inputs):
+def convolution_2d(layer: Convolution2D, inputs: Any) -> Any:
     (x,) = inputs
     keras_layer = keras.layers.Conv2D(
         layer.kernel.shape[3],
@@ -77,7 +77,7 @@ def convolution_2d(layer: Convolution2D, inputs):
     return _with_weights(keras_layer, x, [layer.kernel, layer.bias])
 
 
-def depthwise_convolution_2d(layer: DepthwiseConvolution2D, inputs):
+def depthwise_convolution_2d(layer: DepthwiseConvolution2D, inputs: Any) -> Any:
     (x,) = inputs
     keras_layer = keras.layers.DepthwiseConv2D(
         layer.kernel.shape[:2],
@@ -90,7 +90,7 @@ def depthwise_convolution_2d(layer: DepthwiseConvolution2D, inputs):
     return _with_weights(keras_layer, x, [layer.kernel, layer.bias])
 
 
-def separable_convolution_2d(layer: SeparableConvolution2D, inputs):
+def separable_convolution_2d(layer: SeparableConvolution2D, inputs: Any) -> Any:
     (x,) = inputs
     keras_layer = keras.layers.SeparableConv2D(
         layer.point_kernel.shape[3],
@@ -104,46 +104,46 @@ def separable_convolution_2d(layer: SeparableConvolution2D, inputs):
     return _with_weights(keras_layer, x, [layer.depth_kernel, layer.point_kernel, layer.bias])
 
 
-def max_pool_2d(layer: MaxPool2D, inputs):
+def max_pool_2d(layer: MaxPool2D, inputs: Any) -> Any:
     return keras.layers.MaxPooling2D(layer.pool_size, layer.strides, layer.padding)(inputs[0])
 
 
-def average_pool_2d(layer: AveragePool2D, inputs):
+def average_pool_2d(layer: AveragePool2D, inputs: Any) -> Any:
     return keras.layers.AveragePooling2D(layer.pool_size, layer.strides, layer.padding)(inputs[0])
 
 
-def global_average_pool_2d(layer: GlobalAveragePool2D, inputs):
+def global_average_pool_2d(layer: GlobalAveragePool2D, inputs: Any) -> Any:
     return keras.layers.GlobalAveragePooling2D()(inputs[0])
 
 
-def global_max_pool_2d(layer: GlobalMaxPool2D, inputs):
+def global_max_pool_2d(layer: GlobalMaxPool2D, inputs: Any) -> Any:
     return keras.layers.GlobalMaxPooling2D()(inputs[0])
 
 
-def padding_2d(layer: Padding2D, inputs):
+def padding_2d(layer: Padding2D, inputs: Any) -> Any:
     return keras.layers.ZeroPadding2D(layer.padding)(inputs[0])
 
 
-def upsampling_2d(layer: Upsampling2D, inputs):
+def upsampling_2d(layer: Upsampling2D, inputs: Any) -> Any:
     return keras.layers.UpSampling2D(layer.size, interpolation=layer.method)(inputs[0])
 
 
-def concatenate(layer: Concatenate, inputs):
+def concatenate(layer: Concatenate, inputs: Any) -> Any:
     return keras.layers.Concatenate(axis=-1)(list(inputs))
 
 
-def add(layer: Add, inputs):
+def add(layer: Add, inputs: Any) -> Any:
     return keras.layers.Add()(list(inputs))
 
 
-def split_channels(layer: SplitChannels, inputs):
+def split_channels(layer: SplitChannels, inputs: Any) -> Any:
     (x,) = inputs
     group = x.shape[-1] // layer.number_of_splits
     start = layer.group_index * group
     return x[..., start : start + group]
 
 
-def residual_block(layer: ResidualBlock, inputs):
+def residual_block(layer: ResidualBlock, inputs: Any) -> Any:
     (x,) = inputs
     total = keras.layers.Add()([apply_graph(path, x) for path in layer.paths])
     return keras.layers.Activation(ACTIVATIONS[layer.activation])(total)
@@ -172,7 +172,7 @@ IMAGE_KERAS_LAYERS: dict[type, Callable[[Any, Sequence[Any]], Any]] = {
 }
 
 
-def graph_outputs(nodes: Sequence[Node], x) -> list:
+def graph_outputs(nodes: Sequence[Node], x: Any) -> list:
     """Every node's output, in order; `IMAGE_INPUT` reads `x`."""
     outputs: list = []
     for node in nodes:
@@ -181,7 +181,7 @@ def graph_outputs(nodes: Sequence[Node], x) -> list:
     return outputs
 
 
-def apply_graph(nodes: Sequence[Node], x):
+def apply_graph(nodes: Sequence[Node], x: Any) -> Any:
     """The graph's last node's output (`x` itself for an empty graph, an identity path)."""
     return graph_outputs(nodes, x)[-1] if nodes else x
 

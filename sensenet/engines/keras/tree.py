@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
@@ -11,11 +13,11 @@ from sensenet.spec.trees import TreeEmbedding
 class TreeEmbeddingLayer(keras.layers.Layer):
     """Evaluates every tree at once; see `sensenet.spec.trees` for the formulation."""
 
-    def __init__(self, embedding: TreeEmbedding, **kwargs):
+    def __init__(self, embedding: TreeEmbedding, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.embedding = embedding
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         e = self.embedding
         trees, nodes = e.features.shape
         leaves = e.left_counts.shape[1]
@@ -27,5 +29,5 @@ class TreeEmbeddingLayer(keras.layers.Layer):
         hits = ops.reshape(ops.transpose(hits, (1, 0, 2)), (-1, trees * leaves))
         return ops.matmul(hits, e.leaf_values)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return (input_shape[0], self.embedding.width)

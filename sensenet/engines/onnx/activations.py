@@ -7,6 +7,7 @@ so both engines compute the same function.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sensenet.engines.onnx.graph import GraphBuilder
 
@@ -27,7 +28,7 @@ def _mish(g: GraphBuilder, x: str) -> str:
     return g.op("Mul", x, g.op("Tanh", g.op("Softplus", x)))
 
 
-def _unary(op_type: str, **attributes) -> Activation:
+def _unary(op_type: str, **attributes: Any) -> Activation:
     return lambda g, x: g.op(op_type, x, **attributes)
 
 

@@ -3,8 +3,8 @@
 The graph takes the matrix made by `sensenet.inputs.rows` (input `INPUT_NAME`, when
 the model has a non-image field) and one float32 (rows, height, width, 3) RGB
 0-255 pixel batch per image field (inputs `image_input_name(i)`), and returns
-class probabilities or de-normalised regression values (output
-`OUTPUT_NAME`), exactly as `sensenet.engines.keras.deepnet.deepnet_model` does.
+class probabilities or de-normalised regression values (output ``probabilities`` or
+``prediction``: `sensenet.spec.output_names`), exactly as `sensenet.engines.keras.deepnet.deepnet_model` does.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from sensenet.engines.onnx.image import image_features
 from sensenet.engines.onnx.layers import apply_layers
 from sensenet.engines.onnx.trees import tree_embedding
 from sensenet.exceptions import UnsupportedError
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.inputs import ImageInput
 from sensenet.spec.model import BOUNDING_BOX, REGRESSION, ModelSpec, Network
+from sensenet.spec.output_names import graph_outputs
 
 INPUT_NAME = "input_matrix"
-OUTPUT_NAME = "predictions"
 
 
 def image_input_name(position: int) -> str:
@@ -49,19 +49,19 @@ def _columns(g: GraphBuilder, x: Tensor, start: int, end: int) -> Tensor:
 
 def _features(g: GraphBuilder, spec: ModelSpec, inputs: list[Tensor]) -> Tensor:
     """Every field's features in ``preprocess`` order: encoded columns, image network outputs."""
-    encoded = input_encoding(g, spec.numeric_inputs, inputs[0]) if spec.numeric_inputs else None
     if spec.image_network is None:
-        return encoded
+        return input_encoding(g, spec.numeric_inputs, inputs[0])
+    encoded = input_encoding(g, spec.numeric_inputs, inputs[0]) if spec.numeric_inputs else None
     images = iter(image_features(g, spec.image_network, inputs[1:] if encoded is not None else inputs))
     parts, run_start, column = [], 0, 0
     for field in spec.inputs:
         if isinstance(field, ImageInput):
-            parts += [_columns(g, encoded, run_start, column)] if column > run_start else []
+            parts += [_columns(g, encoded, run_start, column)] if encoded and column > run_start else []
             parts.append(next(images))
             run_start = column
         else:
             column += field.width
-    parts += [_columns(g, encoded, run_start, column)] if column > run_start else []
+    parts += [_columns(g, encoded, run_start, column)] if encoded and column > run_start else []
     if len(parts) == 1:
         return parts[0]
     return Tensor(g.op("Concat", *(p.name for p in parts), axis=1), (sum(p.width for p in parts),))
@@ -98,4 +98,5 @@ def deepnet_graph(spec: ModelSpec, settings: Settings) -> onnx.ModelProto:
     if spec.output.kind == REGRESSION and not settings.regression_normalize:
         stdev, mean = g.constant(spec.output.stdev), g.constant(spec.output.mean)
         outputs = [Tensor(g.op("Add", g.op("Mul", y.name, stdev), mean), y.shape) for y in outputs]
-    return g.model(inputs, _average(g, outputs), OUTPUT_NAME)
+    (name,) = graph_outputs(spec.output)
+    return g.model(inputs, _average(g, outputs), name)

@@ -35,5 +35,5 @@ def input_encoding(g: GraphBuilder, fields: Sequence[NumericField], x: Tensor) -
         one_hot = g.op("Cast", g.op("Equal", gathered, g.constant(t["code"])), to=TensorProto.FLOAT)
 
     if numeric is None or one_hot is None:
-        return Tensor(numeric or one_hot, (len(t["source"]),))
+        return Tensor(numeric or one_hot or gathered, (len(t["source"]),))
     return Tensor(g.op("Where", g.constant(is_category, np.bool_), one_hot, numeric), (len(t["source"]),))

@@ -8,12 +8,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import onnxruntime
 
-from sensenet.engines.onnx.deepnet import INPUT_NAME, OUTPUT_NAME, deepnet_graph, image_input_name
+from sensenet.engines.onnx.deepnet import INPUT_NAME, deepnet_graph, image_input_name
 from sensenet.engines.onnx.image import PIXELS_NAME, image_network_graph, node_output_name
 from sensenet.exceptions import InputDataError
-from sensenet.models.settings import Settings
+from sensenet.settings import Settings
 from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.model import ModelSpec
+from sensenet.spec.output_names import graph_outputs
 
 
 def session_threads(threads: int | None, image_network: bool) -> int:
@@ -58,7 +59,7 @@ class OnnxEngine:
         threads = session_threads(settings.threads, spec.image_network is not None)
         self._session = _session(deepnet_graph(spec, settings).SerializeToString(), threads)
         self._run = fast_run(self._session)
-        self._outputs = [OUTPUT_NAME]
+        self._outputs = list(graph_outputs(spec.output))
         self._has_matrix = bool(spec.numeric_inputs)
         self._image_names = [image_input_name(i) for i in range(len(spec.image_inputs))]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -37,13 +38,13 @@ class GraphBuilder:
         self._names += 1
         return f"{stem}_{self._names}"
 
-    def constant(self, value, dtype=np.float32) -> str:
+    def constant(self, value: Any, dtype: Any = np.float32) -> str:
         """A constant tensor (an initializer) holding `value` as `dtype`."""
         name = self._name("const")
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=dtype), name))
         return name
 
-    def op(self, op_type: str, *inputs: str, **attributes) -> str:
+    def op(self, op_type: str, *inputs: str, **attributes: Any) -> str:
         """Add one node with a single output and return that output's name."""
         output = self._name(op_type.lower())
         self.nodes.append(helper.make_node(op_type, list(inputs), [output], **attributes))

@@ -1,0 +1,1 @@
+"""Object detection after the network: YOLO boxes decoded and suppressed as BigML does, in numpy."""

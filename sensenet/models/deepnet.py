@@ -1,0 +1,185 @@
+"""The `Deepnet` wrapper: a BigML deepnet that predicts rows (and their images) locally."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from sensenet.engines import make_engine
+from sensenet.exceptions import InputDataError
+from sensenet.inputs.image_fields import ImageEncoder
+from sensenet.inputs.rows import RowEncoder
+from sensenet.inputs.table import Table, table_from_frame, table_from_records, table_from_rows
+from sensenet.lazy import Lazy
+from sensenet.models.model_wrapper import ModelWrapper
+from sensenet.models.records import as_frame as to_frame
+from sensenet.models.records import classification_records, is_frame, regression_records
+from sensenet.settings import Settings
+from sensenet.spec import ModelSpec
+from sensenet.spec.source import FieldNames
+
+
+class Deepnet(ModelWrapper):
+    """A BigML deepnet that predicts locally.
+
+    Call it with one row (a list of values indexed like BigML's fields), a list
+    of rows, a dict keyed by field name (or id), a list of such dicts, a pandas
+    DataFrame (see `fields`), or a 2-D numeric array with one column per input
+    field in ``preprocess`` order (categorical fields as the index of their value).
+    It returns a float32 array of shape (rows, outputs): class probabilities in
+    `classes` order, or one regression value. `predict` gives records instead.
+
+    In the rows of an image model, an image field's column holds a path, the
+    bytes of an image file, an array of pixels, or None (missing). A model
+    whose only input is one image also takes an image alone, or a 4-D array
+    (images, height, width, channels).
+    """
+
+    deepnet_type = "Deepnet"  # the wrapper kind a bundle records
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        settings: Settings,
+        preprocessors: list[dict] | None = None,
+        names: FieldNames | None = None,
+    ):
+        super().__init__(spec, settings, preprocessors, names)
+        self._classes = self.classes
+        self._encoder = RowEncoder(
+            spec.inputs, {f.index: f.name for f in self.fields} if self.names_fields else None
+        )
+        self._images = _image_encoder(spec, settings)
+        self._engine = Lazy(lambda: make_engine(settings.engine, spec, settings))
+        self._keras_model = Lazy(self._build_keras_model)
+
+    def _build_keras_model(self) -> Any:
+        engine = self._engine.get()
+        if engine.name != "keras":
+            engine = make_engine("keras", self._spec, self._settings)
+        return engine.model
+
+    @property
+    def _model(self) -> Any:
+        """The Keras model, built on first use whatever engine predicts."""
+        return self._keras_model.get()
+
+    def encode(self, input_data: Any) -> np.ndarray:
+        """The numeric input matrix for `input_data` (see the class docstring)."""
+        return self.encode_inputs(input_data)[0]
+
+    def encode_inputs(self, input_data: Any) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The numeric matrix and one pixel batch per image field: what an engine is called with."""
+        if self._images is None and isinstance(input_data, np.ndarray):
+            return self._encoder.encode_array(input_data), []
+        if self._images is None and _is_rows(input_data):
+            return self._encoder.encode_rows(self._rows(input_data)), []
+        table = self._table(input_data)
+        images = self._images.encode_table(table) if self._images is not None else []
+        return self._encoder.encode_table(table), images
+
+    def unknown_categories(self, input_data: Any) -> dict[str, int]:
+        """For each categorical field (by name), how many values of `input_data` (any form the model
+        takes) are not among its categories. Such a value predicts as missing, BigML's rule, with no
+        warning: this is how to find them. Predicts nothing; safe from any thread."""
+        indexes = self._encoder.categorical_indexes
+        if self._images is None and isinstance(input_data, np.ndarray):
+            counts = self._encoder.unknown_codes(input_data)
+        elif not indexes:
+            counts = {}
+        elif _is_rows(input_data):  # only the categorical columns
+            counts = self._encoder.unknown_in_rows(self._rows(input_data))
+        else:
+            counts = self._encoder.unknown_categories(self._table(input_data))
+        names = {field.index: field.name for field in self.fields}
+        return {names[index]: count for index, count in counts.items()}
+
+    def _table(self, input_data: Any) -> Table:
+        """Any tabular input form as columns (see `sensenet.inputs.table`)."""
+        if is_frame(input_data):
+            return table_from_frame(input_data, [f.column for f in self.fields], self.names_fields)
+        if isinstance(input_data, Mapping):
+            return table_from_records([input_data], [f.column for f in self.fields])
+        if isinstance(input_data, (list, tuple)) and input_data and isinstance(input_data[0], Mapping):
+            return table_from_records(input_data, [f.column for f in self.fields])
+        return table_from_rows(self._rows(input_data), self._encoder.indexes, self._encoder.names)
+
+    def _rows(self, input_data: Any) -> list:
+        """Rows from a list of rows or one row; for a one-image model, also an image or a 4-D batch."""
+        fields = self._spec.inputs
+        if self._images is not None and isinstance(input_data, _IMAGE_TYPES):
+            if len(fields) != 1:
+                raise InputDataError(
+                    f"this model reads {len(fields)} fields: give a row (list of values indexed like "
+                    "BigML's fields) or a list of rows, not an image alone"
+                )
+            padding = [None] * fields[0].index
+            if isinstance(input_data, np.ndarray) and input_data.ndim == 4:
+                return [padding + [image] for image in input_data]
+            return [padding + [input_data]]
+        if isinstance(input_data, (list, tuple)):
+            if not input_data:
+                raise InputDataError("no rows given: expected a row (list of values) or a list of rows")
+            if isinstance(input_data[0], (list, tuple, np.ndarray)):
+                return list(input_data)
+            return [input_data]
+        raise InputDataError(
+            f"cannot predict on {type(input_data).__name__}: expected a row (list of values), a list of "
+            "rows, a dict keyed by field name, a list of dicts, a pandas DataFrame, a 2-D numeric array"
+            + (", or for a single-image model an image (path, bytes or array)" if self._images else "")
+        )
+
+    def __call__(self, input_data: Any) -> np.ndarray:
+        matrix, images = self.encode_inputs(input_data)
+        engine = self._engine.get()
+        return _finite_outputs(engine(matrix, images) if images else engine(matrix))
+
+    def predict(self, input_data: Any, as_frame: bool = False) -> Any:
+        """Records, one per row: ``{"prediction", "probability", <class>: p, ...}`` for a classifier,
+        ``{"prediction": value}`` for a regression; a pandas DataFrame of them with ``as_frame``."""
+        outputs = self(input_data)
+        classes = self.classes
+        records = classification_records(outputs, classes) if classes else regression_records(outputs)
+        return to_frame(records) if as_frame else records
+
+
+def _finite_outputs(outputs: np.ndarray) -> np.ndarray:
+    """Outputs, unless float32 overflowed inside the network: then our error names the row.
+
+    A float64 sum of float32 values is finite exactly when every value is; for a few values,
+    Python's own sum is the cheapest way to it (a row's prediction is latency-bound).
+    """
+    total = sum(outputs.ravel().tolist()) if outputs.size <= 64 else outputs.sum(dtype=np.float64)
+    if not math.isfinite(total):
+        row = int(np.argwhere(~np.isfinite(outputs))[0][0])
+        raise InputDataError(
+            f"row {row}: the model's output is not a finite number (float32 overflowed inside the "
+            "network: the row's values are too far from what the model was trained on)"
+        )
+    return outputs
+
+
+_IMAGE_TYPES = (str, bytes, bytearray, os.PathLike, np.ndarray)
+
+
+def _is_rows(input_data: Any) -> bool:
+    """A row or a list of rows (lists), as opposed to dicts, frames and other forms."""
+    if not isinstance(input_data, (list, tuple)) or not input_data:
+        return False
+    return not isinstance(input_data[0], Mapping)
+
+
+def _image_encoder(spec: ModelSpec, settings: Settings) -> ImageEncoder | None:
+    if spec.image_network is None:
+        return None
+    return ImageEncoder(
+        spec.image_inputs,
+        spec.image_network.metadata,
+        path_prefix=settings.image_path_prefix,
+        color_space=settings.color_space,
+        rescale_type=settings.rescale_type,
+    )

@@ -1,0 +1,102 @@
+"""The public doors: `create_model`, `create_image_feature_extractor` and `convert`.
+
+They sit above what they build (the wrappers, the extractor, bundled models) and hand a
+built model to an export, which never calls back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from sensenet.export.bundle import is_bundle_path
+from sensenet.models.deepnet import Deepnet
+from sensenet.models.detector import ObjectDetector
+from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
+from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
+from sensenet.settings import Settings, ensure_settings
+from sensenet.spec import find_network, parse_network
+from sensenet.spec.model import BOUNDING_BOX
+
+
+def create_model(
+    anobject: Any, settings: Settings | Mapping[str, Any] | None = None
+) -> Deepnet | ObjectDetector | ImageFeatureExtractor:
+    """A predicting model from a BigML deepnet: a resource, deepnet or network dict, a JSON path,
+    or an .smbundle path (which brings its own settings: `settings` is then not used).
+
+    YOLO ("regions") deepnets give an `ObjectDetector`, every other deepnet a `Deepnet`.
+    With the setting ``extract_image_features`` it is the model's image feature extractor instead.
+    """
+    if is_bundle_path(anobject):
+        from sensenet.models.bundled import model_from_bundle
+
+        return model_from_bundle(anobject)
+    settings_object = ensure_settings(settings)
+    source = find_network(anobject)
+    if settings_object.load_pretrained_weights:
+        source = replace(source, network=with_pretrained_weights(source.network))
+    spec = parse_network(source.network, source.origin)
+    if settings_object.extract_image_features:
+        return extractor_from_spec(spec, settings_object, source.origin)
+    wrapper = ObjectDetector if spec.output.kind == BOUNDING_BOX else Deepnet
+    return wrapper(spec, settings_object, source.network.get("preprocess"), source.names)
+
+
+def create_image_feature_extractor(
+    anobject: Any, settings: Settings | Mapping[str, Any] | None = None
+) -> ImageFeatureExtractor:
+    """Images in, the image network's final pooled features out (e.g. 1280 for MobileNetV2).
+
+    `anobject` is any form `create_model` takes of a model with an image field,
+    or the name of a pretrained network (`sensenet.pretrained.NETWORKS`), whose
+    weights are then fetched into the cache unless ``load_pretrained_weights``
+    is false (which keeps the initializer weights).
+    """
+    settings_object = ensure_settings(settings)
+    if isinstance(anobject, str) and anobject in NETWORKS and not os.path.exists(anobject):
+        anobject = get_network(anobject)
+        if settings_object.load_pretrained_weights is None:
+            settings_object = replace(settings_object, load_pretrained_weights=True)
+    source = find_network(anobject)
+    if settings_object.load_pretrained_weights:
+        source = replace(source, network=with_pretrained_weights(source.network))
+    return extractor_from_spec(parse_network(source.network, source.origin), settings_object, source.origin)
+
+
+def convert(
+    model: Any,
+    settings: Settings | Mapping[str, Any] | None,
+    output_path: str | os.PathLike,
+    to_format: str,
+    overwrite: bool = False,
+    self_contained: bool | None = None,
+) -> None:
+    """Write `model` in `to_format` (see `sensenet.export.FORMATS`) at exactly `output_path`.
+
+    `model` is a wrapper from `create_model` (then `settings` is not used) or
+    anything `create_model` accepts. A model built here for a format gets the
+    settings that format needs (TFLite: ``rescale_type`` "warp"); an existing
+    output is replaced only with ``overwrite=True``. ``self_contained`` (ONNX
+    and TFLite, their default): one input per non-image field, named by the
+    field, raw values in (numbers, NaN missing; category strings, "" missing);
+    False: the encoded matrix of `model.encode`, as every other format takes.
+    """
+    from sensenet.export import export_model, format_settings, warn_refitted
+
+    if not isinstance(model, (Deepnet, ObjectDetector)):
+        built_for = format_settings(settings, output_path, to_format, overwrite, self_contained)
+        model = create_model(model, built_for)
+        warn_refitted(model, to_format)
+    export_model(model, output_path, to_format, overwrite, self_contained)
+
+
+def tflite_predict(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:
+    """Run a TFLite image model (from `convert`) on one image file with LiteRT: every output."""
+    from sensenet.export.tflite import predict_image
+
+    return predict_image(tflite_path, image_path)
