@@ -1,45 +1,76 @@
-"""Load on `sensenet serve`: requests/s and p50/p99 latency at 1, 8 and 64 concurrent clients.
+"""Load on `sensenet serve` and on the peer a user would pick instead: requests/s, p50 and p99
+latency at 1, 8 and 64 concurrent clients.
+
+The peer is KServe's Python model server (package ``kserve``): a ``kserve.Model`` whose
+``predict`` runs onnxruntime on the ONNX graph sensenet exports (`convert(model, None, path,
+"onnx")`, self-contained: one input per field, BigML's encoding inside the graph). It is not a
+dependency of sensenet; install it in a venv of its own, for this benchmark only:
+
+    python3 -m venv /tmp/kserve-venv
+    /tmp/kserve-venv/bin/pip install "kserve>=0.21,<0.22" onnxruntime pillow numpy
 
 Run from the repository root (it reads the BigML fixtures, like the tests):
 
-    python3 benchmarks/serve.py
+    KSERVE_PYTHON=/tmp/kserve-venv/bin/python python3 benchmarks/serve.py [--seconds 12]
 
-Three servers on 127.0.0.1, measured in turn at each level: the same Starlette/uvicorn stack
-answering a constant JSON (the floor of the stack on this machine), `sensenet serve` with the dense
-fixture model (regression.json.gz case 0) and with the image fixture model
-(image_regression.json.gz: two digit images and a category per row). Each request is one
-row through the Open Inference Protocol (`/v2/models/NAME/infer`); the clients keep their
-connections open and send a fixed number of requests each, with a timeout on every one.
-The server's CPU time per request is shown too: unlike requests/s, it hardly depends on
-what else the machine runs. Target: the dense model at 64 clients reaches at least half the
-floor's requests/s, with p99 under 4x p50. Nothing here is a test: a missed target is printed,
-not raised.
+Without KSERVE_PYTHON only the floor and sensenet are measured. Two models:
+- ``ensemble``: two networks of regression.json.gz (case 5, with tree embeddings, and case 2)
+  averaged; 13 rows per request (a holdout-sized batch), one binary tensor per field (FP32
+  numbers, BYTES categories); both servers get the same request bytes;
+- ``mobilenetv2``: the MobileNetV2 topology of pretrained_topologies.json.gz with generated
+  weights (the server is measured, not the weights), one JPEG per request (dog.jpg, 800x600). The
+  peer decodes it with Pillow and fits it to 224x224 as the model's ``crop`` says. KServe 0.21
+  turns binary BYTES into text before a model sees them and answers a JPEG sent that way with a
+  500, so it gets the image as base64 in JSON; sensenet is measured with the JPEG as binary BYTES
+  (``sensenet/mobilenetv2``) and with the peer's very request (``sensenet/mobilenetv2-json``).
+
+The load generator is the same for all: asyncio clients on keep-alive connections, each sending
+one request after another until the cell's time is up, on 127.0.0.1. The servers take turns at each level,
+so a change in the machine's load hits them alike; neither logs a line per request, and both run
+onnxruntime on one thread per prediction (sensenet's default). The floor is the Starlette/uvicorn
+stack answering a constant. Target: at 64 clients, sensenet >= 1.5x the peer's requests/s with a
+p99 no worse. Nothing here is a test: a missed target is printed, not raised.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import gzip
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # this checkout's sensenet and tests, not an installed one
 FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
 CLIENTS = (1, 8, 64)
-REQUESTS = {1: 400, 8: 1600, 64: 3200}  # per level, for the floor and the dense model
-IMAGE_REQUESTS = {1: 100, 8: 200, 64: 320}
-WARM_UP_REQUESTS = 50
+MODELS = ("ensemble", "mobilenetv2")
+ENSEMBLE_ROWS = 13
+MAX_REQUESTS_PER_CLIENT = 100_000
+WARM_UP_REQUESTS = 30
 TIMEOUT = 30.0
-START_TIMEOUT = 60.0
+START_TIMEOUT = 180.0
+IMAGE = "images/dog.jpg"
+
+
+@dataclass
+class Served:
+    label: str  # server/model
+    command: list[str]  # the port follows
+    request: bytes
+    process: subprocess.Popen | None = None
+    port: int = 0
 
 
 def floor_app():
@@ -60,7 +91,75 @@ def floor_app():
         await request.body()
         return Response(answer, media_type="application/json")
 
-    return Starlette(routes=[Route("/v2/models/{name}/infer", infer, methods=["POST"])])
+    async def ready(request: Request) -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    routes = [Route("/v2/models/{name}/infer", infer, methods=["POST"]), Route("/v2/health/ready", ready)]
+    return Starlette(routes=routes)
+
+
+def _text(value: bytes | str) -> str:
+    """A BYTES element as KServe hands it over: text it decoded from binary data, or bytes."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def kserve_main(kind: str, onnx_path: str, name: str, port: int) -> None:
+    """The peer: KServe's model server with an onnxruntime Model (runs in the kserve venv)."""
+    import base64
+    import io
+    import logging
+
+    import kserve
+    import onnxruntime
+    import uvicorn
+    from kserve.protocol.infer_type import InferOutput, InferResponse
+    from PIL import Image, ImageOps
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+    described = json.loads(session.get_modelmeta().custom_metadata_map["sensenet"])
+    classes = np.array(described["classes"], dtype=object)
+    size = (described["image"]["width"], described["image"]["height"]) if kind == "image" else None
+
+    def feeds(request) -> dict:
+        if kind == "image":
+            (tensor,) = request.inputs
+            images = [
+                ImageOps.fit(
+                    Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"), size, Image.NEAREST
+                )
+                for data in tensor.as_numpy().ravel()
+            ]
+            return {described["inputs"]["images"][0]: np.stack([np.asarray(i, np.float32) for i in images])}
+        columns = {}
+        for tensor in request.inputs:
+            values = tensor.as_numpy().reshape(-1, 1)
+            if tensor.datatype == "BYTES":
+                values = np.array([[_text(value)] for value in values.ravel()], dtype=object)
+            columns[tensor.name] = values
+        return columns
+
+    class OnnxModel(kserve.Model):
+        def __init__(self):
+            super().__init__(name)
+            self.ready = True
+
+        def predict(self, payload, headers=None):
+            (probabilities,) = session.run(None, feeds(payload))
+            outputs = [
+                InferOutput("probabilities", list(probabilities.shape), "FP32"),
+                InferOutput("prediction", [len(probabilities)], "BYTES"),
+            ]
+            outputs[0].set_data_from_numpy(probabilities.astype(np.float32), binary_data=False)
+            outputs[1].set_data_from_numpy(classes[probabilities.argmax(axis=1)], binary_data=False)
+            return InferResponse(payload.id or "", name, outputs)
+
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    config = uvicorn.Config  # KServe listens on every address; here only on 127.0.0.1
+    uvicorn.Config = lambda app, **options: config(app, **{**options, "host": "127.0.0.1"})
+    server = kserve.ModelServer(http_port=port, enable_grpc=False, enable_latency_logging=False, workers=1)
+    server.start([OnnxModel()])
 
 
 def free_port() -> int:
@@ -69,79 +168,187 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(command: list[str], port: int, log) -> subprocess.Popen:
+def start(served: Served, log) -> None:
+    served.port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
+    served.process = subprocess.Popen([*served.command, str(served.port)], stdout=log, stderr=log, env=env)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}: {' '.join(command)}")
+        if served.process.poll() is not None:
+            raise SystemExit(f"{served.label} exited with {served.process.returncode}: see {log.name}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            with socket.create_connection(("127.0.0.1", served.port), timeout=1) as sock:
                 sock.sendall(b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                if sock.recv(64).startswith(b"HTTP/1.1 200") or "--floor" in command:
-                    return process
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
         except OSError:
             pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"server not ready after {START_TIMEOUT} s")
+        time.sleep(0.2)
+    raise SystemExit(f"{served.label} not ready after {START_TIMEOUT} s")
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=30)
+def stop(served: Served) -> None:
+    if served.process is not None and served.process.poll() is None:
+        served.process.terminate()
+        try:
+            served.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            served.process.kill()
 
 
-async def client(port: int, request: bytes, count: int, latencies: list[float]) -> None:
-    """One keep-alive connection sending `count` requests one after another."""
+async def exchange(reader, writer, request: bytes) -> bytes:
+    """One request on a keep-alive connection; the answer's body (a non-200 stops the run)."""
+    writer.write(request)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length")
+    )
+    body = await asyncio.wait_for(reader.readexactly(length), TIMEOUT)
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise SystemExit(f"unexpected answer: {head[:200]!r} {body[:300]!r}")
+    return body
+
+
+async def client(port: int, request: bytes, deadline: float, latencies: list[float]) -> None:
+    """One keep-alive connection sending requests one after another until `deadline`."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        for _ in range(count):
+        for _ in range(MAX_REQUESTS_PER_CLIENT):
+            if time.perf_counter() >= deadline:
+                break
             start = time.perf_counter()
-            writer.write(request)
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise SystemExit(f"unexpected answer: {head[:200]!r}")
-            length = next(
-                int(line.split(b":", 1)[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length")
-            )
-            await asyncio.wait_for(reader.readexactly(length), TIMEOUT)
+            await exchange(reader, writer, request)
             latencies.append(time.perf_counter() - start)
     finally:
         writer.close()
 
 
-async def load(port: int, request: bytes, clients: int, total: int) -> tuple[float, list[float]]:
+async def load(port: int, request: bytes, clients: int, seconds: float) -> tuple[float, list[float]]:
     latencies: list[float] = []
     start = time.perf_counter()
-    await asyncio.gather(*(client(port, request, total // clients, latencies) for _ in range(clients)))
+    await asyncio.gather(*(client(port, request, start + seconds, latencies) for _ in range(clients)))
     return time.perf_counter() - start, latencies
 
 
-def http_request(model: str, body: dict) -> bytes:
-    data = json.dumps(body).encode()
+async def answer_of(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        return await exchange(reader, writer, request)
+    finally:
+        writer.close()
+
+
+def infer_request(model: str, tensors: list[tuple[str, str, list[int], bytes]]) -> bytes:
+    """An HTTP request with every input as binary tensor data."""
+    inputs = [
+        {"name": name, "datatype": datatype, "shape": shape, "parameters": {"binary_data_size": len(data)}}
+        for name, datatype, shape, data in tensors
+    ]
+    header = json.dumps({"inputs": inputs}).encode()
+    body = header + b"".join(data for *_, data in tensors)
     head = (
         f"POST /v2/models/{model}/infer HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        f"Content-Type: application/octet-stream\r\nInference-Header-Content-Length: {len(header)}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
     )
-    return head.encode() + data
+    return head.encode() + body
 
 
-def tensors(network: dict, row: list, image_root: Path | None = None) -> dict:
-    inputs = []
-    for field in network["preprocess"]:
-        value = row[field["index"]]
-        if field["type"] == "image":
-            path = image_root / value.removeprefix("tests/data/images/")
-            value = base64.b64encode(path.read_bytes()).decode()
-        datatype = "FP64" if field["type"] == "numeric" else "BYTES"
-        inputs.append(
-            {"name": f"field_{field['index']}", "datatype": datatype, "shape": [1], "data": [value]}
-        )
-    return {"inputs": inputs}
+def json_request(model: str, inputs: list[dict]) -> bytes:
+    """An HTTP request with the inputs in JSON."""
+    body = json.dumps({"inputs": inputs}).encode()
+    head = (
+        f"POST /v2/models/{model}/infer HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def bytes_tensor(values: list[bytes]) -> bytes:
+    return b"".join(struct.pack("<I", len(value)) + value for value in values)
+
+
+def ensemble_request(model, rows: list[list]) -> bytes:
+    tensors = []
+    for field in model.fields:
+        values = [row[field.index] for row in rows]
+        if field.optype == "numeric":
+            data = np.array([np.nan if v is None else v for v in values], "<f4").tobytes()
+            tensors.append((field.name, "FP32", [len(rows)], data))
+        else:
+            data = bytes_tensor([b"" if v is None else str(v).encode() for v in values])
+            tensors.append((field.name, "BYTES", [len(rows)], data))
+    return infer_request("ensemble", tensors)
+
+
+def ensemble_network() -> tuple[dict, list]:
+    """Two networks of the fixtures averaged (one with tree embeddings), and 13 of their rows."""
+    with gzip.open(FIXTURES / "regression.json.gz") as stream:
+        cases = json.load(stream)
+    with_trees, plain = cases[5]["model"], cases[2]["model"]
+    network = {
+        **{key: with_trees[key] for key in ("preprocess", "output_exposition")},
+        "trees": with_trees.get("trees"),
+        "networks": [
+            {"layers": with_trees["layers"], "trees": True},
+            {"layers": plain["layers"], "trees": False},
+        ],
+    }
+    return network, [case["input"] for case in cases[5]["validation"]][:ENSEMBLE_ROWS]
+
+
+def mobilenet_network() -> dict:
+    from tests.pretrained_helpers import with_generated_weights
+
+    with gzip.open(FIXTURES / "pretrained_topologies.json.gz") as stream:
+        return with_generated_weights(json.load(stream)["mobilenetv2"])
+
+
+def build_model(name: str, directory: Path) -> dict[str, bytes]:
+    """The model written as deepnet JSON and as ONNX; its requests by form."""
+    from sensenet.models.wrappers import convert, create_model
+
+    network, rows = ensemble_network() if name == "ensemble" else (mobilenet_network(), None)
+    model = create_model(network)
+    convert(model, None, str(directory / f"{name}.onnx"), "onnx")
+    (directory / f"{name}.json").write_text(json.dumps(network, default=lambda a: np.asarray(a).tolist()))
+    if rows is not None:
+        return {"binary": ensemble_request(model, rows)}
+    jpeg = (FIXTURES / IMAGE).read_bytes()
+    tensor = {"name": model.fields[0].name, "datatype": "BYTES", "shape": [1]}
+    return {
+        "binary": infer_request(name, [(tensor["name"], "BYTES", [1], bytes_tensor([jpeg]))]),
+        "json": json_request(name, [{**tensor, "data": [base64.b64encode(jpeg).decode()]}]),
+    }
+
+
+def servers_for(model: str, directory: Path, kserve_python: str | None) -> list[Served]:
+    """sensenet serving `model` (binary requests; for images base64 JSON too), and the peer.
+
+    KServe 0.21 turns binary BYTES into text before the model sees them, and answers a JPEG
+    sent that way with a 500: it gets the image as base64 in JSON, as its documentation sends it.
+    """
+    requests = build_model(model, directory)
+    command = [
+        sys.executable,
+        "-m",
+        "sensenet",
+        "serve",
+        "--quiet",
+        str(directory / f"{model}.json"),
+        "--port",
+    ]
+    servers = [Served(f"sensenet/{model}", command, requests["binary"])]
+    if "json" in requests:
+        servers.append(Served(f"sensenet/{model}-json", None, requests["json"]))
+    if kserve_python:
+        kind = "image" if "json" in requests else "rows"
+        command = [kserve_python, __file__, "--kserve", kind, str(directory / f"{model}.onnx"), model]
+        label = f"kserve/{model}-json" if "json" in requests else f"kserve/{model}"
+        servers.append(Served(label, command, requests.get("json", requests["binary"])))
+    return servers
 
 
 def cpu_seconds(pid: int) -> float:
@@ -150,83 +357,88 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(
-    name: str, process: subprocess.Popen, port: int, request: bytes, clients: int, total: int
-) -> tuple:
-    cpu = cpu_seconds(process.pid)
-    seconds, latencies = asyncio.run(load(port, request, clients, total))
-    cpu_ms = (cpu_seconds(process.pid) - cpu) / len(latencies) * 1000
+def measure(served: Served, clients: int, seconds: float) -> tuple:
+    cpu = cpu_seconds(served.process.pid)
+    elapsed, latencies = asyncio.run(load(served.port, served.request, clients, seconds))
+    cpu_ms = (cpu_seconds(served.process.pid) - cpu) / len(latencies) * 1000
     p50, p99 = np.percentile(latencies, [50, 99]) * 1000
-    rate = len(latencies) / seconds
+    rate = len(latencies) / elapsed
+    load1 = os.getloadavg()[0]
     print(
-        f"{name:>6} {clients:>3} clients: {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  "
-        f"server CPU {cpu_ms:.3f} ms/request"
+        f"{served.label:>22} {clients:>3} clients: {rate:8.1f} req/s  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  "
+        f"server CPU {cpu_ms:.3f} ms/request  load {load1:.2f}",
+        flush=True,
     )
-    return name, clients, rate, p50, p99, cpu_ms
+    return served.label, clients, rate, p50, p99, cpu_ms, load1
+
+
+def probabilities(answer: bytes) -> np.ndarray:
+    outputs = {output["name"]: output for output in json.loads(answer)["outputs"]}
+    return np.float32(outputs["probabilities"]["data"])
+
+
+def check_same_answers(servers: list[Served]) -> None:
+    """The peer must answer what sensenet answers, or the comparison means nothing."""
+    for model in ("ensemble", "mobilenetv2-json"):
+        pair = [s for s in servers if s.label.endswith(f"/{model}")]
+        if len(pair) == 2:
+            answers = [probabilities(asyncio.run(answer_of(s.port, s.request))) for s in pair]
+            gap = float(np.abs(answers[0] - answers[1]).max())
+            print(f"{model}: largest difference between the two servers' probabilities {gap:.2e}")
 
 
 def main() -> None:
-    with gzip.open(FIXTURES / "regression.json.gz") as stream:
-        dense = json.load(stream)[0]
-    with gzip.open(FIXTURES / "image_regression.json.gz") as stream:
-        image = json.load(stream)[0]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=12.0, help="time per cell (default: 12)")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=MODELS, help="models measured")
+    parser.add_argument("--clients", nargs="+", type=int, default=CLIENTS, help="levels of concurrency")
+    args = parser.parse_args()
+    kserve_python = os.environ.get("KSERVE_PYTHON")
+    print(f"load average before: {os.getloadavg()}, cores: {os.cpu_count()}")
     with tempfile.TemporaryDirectory(prefix="sensenet-serve-bench-") as name:
-        rows = run_servers(Path(name), dense, image)
+        directory = Path(name)
+        servers = [Served("floor", [sys.executable, __file__, "--floor"], infer_request("floor", []))]
+        for model in args.models:
+            servers += servers_for(model, directory, kserve_python)
+        rows = []
+        with open(directory / "servers.log", "wb") as log:
+            try:
+                for before, served in zip([None, *servers], servers):
+                    if served.command is None:
+                        served.process, served.port = before.process, before.port
+                    else:
+                        start(served, log)
+                    for _ in range(WARM_UP_REQUESTS):
+                        asyncio.run(answer_of(served.port, served.request))
+                check_same_answers(servers)
+                for clients in args.clients:
+                    for served in servers:
+                        rows.append(measure(served, clients, args.seconds))
+            finally:
+                for served in servers:
+                    if served.command is not None:
+                        stop(served)
+    print(f"load average after: {os.getloadavg()}")
     print_table(rows)
-
-
-def run_servers(directory: Path, dense: dict, image: dict) -> list[tuple]:
-    (directory / "dense.json").write_text(json.dumps(dense["model"]))
-    (directory / "digits.json").write_text(json.dumps(image["model"]))
-    dense_row = dense["validation"][0]["input"]
-    image_row = image["validation"][0]["input"]
-    servers = [  # name, command (the port follows), request, requests per level
-        ("floor", [sys.executable, __file__, "--floor"], http_request("floor", {}), REQUESTS),
-        (
-            "dense",
-            [sys.executable, "-m", "sensenet", "serve", str(directory / "dense.json"), "--port"],
-            http_request("dense", tensors(dense["model"], dense_row)),
-            REQUESTS,
-        ),
-        (
-            "image",
-            [sys.executable, "-m", "sensenet", "serve", str(directory / "digits.json"), "--port"],
-            http_request("digits", tensors(image["model"], image_row, FIXTURES / "images")),
-            IMAGE_REQUESTS,
-        ),
-    ]
-    running = []
-    rows = []
-    with open(directory / "servers.log", "wb") as log:
-        try:
-            for name, command, request, counts in servers:
-                port = free_port()
-                process = start([*command, str(port)], port, log)
-                running.append((name, process, port, request, counts))
-                asyncio.run(load(port, request, 1, WARM_UP_REQUESTS))
-            # Servers take turns at each level, so a change in the machine's load hits them alike.
-            for clients in CLIENTS:
-                for name, process, port, request, counts in running:
-                    rows.append(measure(name, process, port, request, clients, counts[clients]))
-        finally:
-            for _, process, *_ in running:
-                stop(process)
-    return rows
 
 
 def print_table(rows: list[tuple]) -> None:
     print(
-        "\n| server | clients | requests/s | p50 ms | p99 ms | server CPU ms/request |\n"
-        "| --- | --- | --- | --- | --- | --- |"
+        "\n| server/model | clients | requests/s | p50 ms | p99 ms | server CPU ms/request | load (1 min) |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |"
     )
-    for name, clients, rate, p50, p99, cpu_ms in rows:
-        print(f"| {name} | {clients} | {rate:.0f} | {p50:.2f} | {p99:.2f} | {cpu_ms:.3f} |")
-    floor_rate = next(row[2] for row in rows if row[0] == "floor" and row[1] == 64)
-    _, _, rate, p50, p99, _ = next(row for row in rows if row[0] == "dense" and row[1] == 64)
-    print(
-        f"\ndense at 64 clients: {rate / floor_rate:.2f} of the floor's requests/s (target >= 0.5), "
-        f"p99/p50 {p99 / p50:.2f} (target < 4)"
-    )
+    for label, clients, rate, p50, p99, cpu_ms, load1 in rows:
+        print(f"| {label} | {clients} | {rate:.1f} | {p50:.2f} | {p99:.2f} | {cpu_ms:.3f} | {load1:.2f} |")
+    cells = {(row[0], row[1]): row for row in rows}
+    pairs = (("ensemble", "ensemble"), ("mobilenetv2", "mobilenetv2-json"), ("mobilenetv2-json",) * 2)
+    for model, peer_model in pairs:
+        ours, peer = cells.get((f"sensenet/{model}", 64)), cells.get((f"kserve/{peer_model}", 64))
+        if ours and peer:
+            print(
+                f"{model} at 64 clients: {ours[2] / peer[2]:.2f}x KServe's {peer_model} requests/s "
+                "(target >= 1.5), "
+                f"p99 {ours[4]:.1f} ms vs {peer[4]:.1f} ms (target: no worse)"
+            )
 
 
 if __name__ == "__main__":
@@ -234,5 +446,7 @@ if __name__ == "__main__":
         import uvicorn
 
         uvicorn.run(floor_app(), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+    elif sys.argv[1:2] == ["--kserve"]:
+        kserve_main(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     else:
         main()

@@ -19,11 +19,18 @@ from sensenet.spec.layers import ACTIVATION_FUNCTIONS
 
 # Keras activation names that BigML spells differently.
 _ACTIVATION_ALIASES = {"linear": "identity", "silu": "swish"}
+# Names BigML reads as tf-keras 2.16 defined them, which Keras 3 redefined (slope 0.2 instead of
+# BigML's 0.1; relu6(x + 3) / 6 instead of clip(0.2 x + 0.5, 0, 1)).
+_REDEFINED_BY_KERAS_3 = frozenset({"leaky_relu", "hard_sigmoid"})
 
 
 def _activation(layer: Any, value: Any) -> str:
     name = value if isinstance(value, str) else getattr(value, "__name__", repr(value))
     name = _ACTIVATION_ALIASES.get(name, name)
+    if name in _REDEFINED_BY_KERAS_3:
+        raise UnsupportedError(
+            f"layer {layer.name!r}: Keras 3's activation {name!r} is not the function BigML's {name!r} is"
+        )
     if name not in ACTIVATION_FUNCTIONS:
         raise UnsupportedError(
             f"layer {layer.name!r}: activation {name!r} has no BigML equivalent; "

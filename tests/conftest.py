@@ -1,5 +1,9 @@
 """Shared test helpers: where the BigML fixtures are, small model builders, and the Node packages.
 
+The fixtures are in SENSENET_FIXTURES, by default ../shared/fixtures beside the repository;
+tools/fetch_fixtures.py fetches them. A test that needs an absent fixture skips, saying how to
+get it, or fails in CI (`CI` set), where the fixtures must be there.
+
 The TF.js tests run exports in Node.js with the packages pinned in
 tests/js/package-lock.json. When a test session selects any of them (their
 modules use ``run_tfjs`` or define ``JS_DIR``) and the packages are absent, as on a fresh clone,
@@ -23,6 +27,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from tools.fetch_fixtures import manifest as fetchable_fixtures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
@@ -115,10 +121,21 @@ def run_tfjs(jobs: list[tuple[Path | str, dict[str, np.ndarray]]], workdir: Path
 
 
 def fixture_path(name: str) -> Path:
+    """The fixture `name` under FIXTURES; when absent the test skips, or fails in CI (`CI` set)."""
     path = FIXTURES / name
-    if not path.exists():
-        pytest.fail(f"fixture {path} not found: set SENSENET_FIXTURES to the shared fixtures directory")
-    return path
+    if path.exists():
+        return path
+    if any(f"{known}/".startswith(f"{name.rstrip('/')}/") for known in fetchable_fixtures()):
+        how = (
+            f"fetch BigML's fixtures with `python tools/fetch_fixtures.py {FIXTURES}`"
+            " (or into a directory, then name it in SENSENET_FIXTURES)"
+        )
+    else:
+        how = "BigML's repository does not publish it, only the project's shared fixtures hold it"
+    message = f"fixture {path} not found: {how}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def load_cases(name: str) -> list:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.activation_reference import ACTIVATION_REFERENCE
+from tests.activation_reference import activation
 
 BATCH_NORM_EPSILON = 0.001
 
@@ -59,9 +59,9 @@ def _typed_layer(layer: dict, x: np.ndarray) -> np.ndarray:
     kind = layer["type"]
     if kind == "dense":
         y = x @ np.asarray(layer["weights"], np.float64) + np.asarray(layer.get("offset", 0.0), np.float64)
-        return ACTIVATION_REFERENCE[layer.get("activation_function", "identity")](y)
+        return activation(layer.get("activation_function", "identity"))(y)
     if kind == "activation":
-        return ACTIVATION_REFERENCE[layer["activation_function"]](x)
+        return activation(layer["activation_function"])(x)
     if kind == "batch_normalization":
         epsilon = layer.get("epsilon", BATCH_NORM_EPSILON)
         normal = (x - np.asarray(layer["mean"])) / np.sqrt(np.asarray(layer["variance"]) + epsilon)
@@ -71,7 +71,7 @@ def _typed_layer(layer: dict, x: np.ndarray) -> np.ndarray:
     if kind == "dense_residual_block":
         dense = run_typed(layer["dense_path"], x)
         identity = run_typed(layer.get("identity_path", []), x)
-        return ACTIVATION_REFERENCE[layer.get("activation_function", "identity")](dense + identity)
+        return activation(layer.get("activation_function", "identity"))(dense + identity)
     raise ValueError(f"layer reference: no rule for {kind}")
 
 
@@ -97,7 +97,7 @@ def run_legacy(layers: list[dict], x: np.ndarray) -> np.ndarray:
         if flags[i]:
             width = y.shape[1]
             y = y + np.tile(residual, (1, -(-width // residual.shape[1])))[:, :width]
-        x = ACTIVATION_REFERENCE[layer.get("activation_function", "identity")](y)
+        x = activation(layer.get("activation_function", "identity"))(y)
         if flags[i] or (start_after_first and i == 0):
             residual = x
     return x

@@ -4,6 +4,7 @@ what needs the `tensorflow` extra gives our error naming the pip command."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -34,8 +35,9 @@ BLOCKER = textwrap.dedent(
 def _run_without_tensorflow(code: str, tmp_path) -> dict:
     script = tmp_path / "child.py"
     script.write_text(BLOCKER + textwrap.dedent(code))
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}  # the tree under test, not another install
     result = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

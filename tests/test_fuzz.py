@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, fixture_path
 
 # cases per category at FUZZ_SCALE=1, and the seconds one case may take before it counts as a hang
 CATEGORIES = {
@@ -40,6 +40,14 @@ WORKERS = 2
 # the image model and the detector ran: VmPeak 1.0 GB (resident 0.5 GB), so 3 GB leaves 2 GB to blow
 ADDRESS_SPACE_BYTES = 3 << 30
 READY_SECONDS = 120
+# what the workers read (tests/fuzz_cases.py's Fixtures)
+FIXTURES_READ = (
+    "regression.json.gz",
+    "legacy_regression.json.gz",
+    "image_regression.json.gz",
+    "images",
+    "detection/cats_eye_tinyyolov4.zip",
+)
 
 
 def _cases() -> list[dict]:
@@ -168,6 +176,8 @@ def _report(results: list[dict], seconds: float) -> str:
 
 
 def test_fuzz(tmp_path):
+    for name in FIXTURES_READ:
+        fixture_path(name)
     cases = _cases()
     started = time.monotonic()
     results = _run_all(cases, tmp_path)

@@ -536,6 +536,11 @@ def test_command_line_errors(tmp_path, capsys, monkeypatch):
     assert "holds no model files" in capsys.readouterr().err
     assert main(["serve", "--threads", "0", str(tmp_path)]) == 1
     assert "--threads must be at least 1" in capsys.readouterr().err
+    assert main(["serve", "--example", "nope"]) == 1
+    assert "iris" in capsys.readouterr().err
+    (tmp_path / "iris.zip").write_bytes(b"PK\x03\x04")
+    assert main(["serve", "--example", "iris", str(tmp_path / "iris.zip")]) == 1
+    assert "two models would be served as 'iris'" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "starlette", None)
     assert main(["serve", str(tmp_path)]) == 1
     assert 'pip install "sensenet-local[serve]"' in capsys.readouterr().err
@@ -544,7 +549,7 @@ def test_command_line_errors(tmp_path, capsys, monkeypatch):
 def test_model_files_and_their_names(tmp_path):
     from sensenet.serve.catalog import find_model_files
 
-    for name in ("a.json", "b.json.gz", "c.smbundle", "notes.txt", ".json"):
+    for name in ("a.json", "b.json.gz", "c.smbundle", "e.zip", "notes.txt", ".json"):
         (tmp_path / name).write_text("{}")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d.json").write_text("{}")
@@ -554,6 +559,7 @@ def test_model_files_and_their_names(tmp_path):
         "b": "b.json.gz",
         "c": "c.smbundle",
         "d": "d.json",
+        "e": "e.zip",
     }
     (tmp_path / "sub" / "a.json").write_text("{}")
     with pytest.raises(ModelNotFoundError, match="two models would be served as 'a'"):

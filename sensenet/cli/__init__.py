@@ -2,7 +2,8 @@
 
 A subcommand module has `HELP` (one line), `add_arguments(parser)` and
 `run(args) -> int`; adding one is a new module and one line below. Every
-subcommand takes --quiet and --debug. Every failure ends the command with one
+subcommand takes --quiet (what it quiets: the module's `QUIET_HELP`, by
+default the progress bar) and --debug. Every failure ends the command with one
 line on stderr: exit status 2 for a usage error (`UsageError`, or one argparse
 finds), 1 for anything else (a `SensenetError`, an unreadable file, and as a
 last resort any other exception, named as an internal error); --debug shows
@@ -54,7 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sensenet", description="Run BigML deepnets locally.")
     parser.add_argument("--version", action="version", version=f"sensenet {__version__}")
     common = _Parser(add_help=False)
-    common.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         parser_of_command = subparsers.add_parser(
             name, help=module.HELP, parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter
         )
+        quiet_help = getattr(module, "QUIET_HELP", "no progress bar")
+        parser_of_command.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
         module.add_arguments(parser_of_command)
         parser_of_command.set_defaults(command_parser=parser_of_command)
     return parser

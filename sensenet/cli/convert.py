@@ -15,7 +15,7 @@ from sensenet.files.writing import check_destination
 from sensenet.settings import RESCALE_TYPES
 
 HELP = "write a model as TFLite, TensorFlow.js, ONNX, a SavedModel bundle or Keras weights"
-USAGE = "sensenet convert [options] (MODEL | --example NAME) --to FORMAT -o OUT"
+USAGE = "sensenet convert [options] (MODEL | - | --example NAME) --to FORMAT -o OUT"
 DESCRIPTION = """\
 Write a BigML deepnet in another format, at exactly OUT:
 
@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     # Warnings are shown after the block, whose stderr is silenced for TensorFlow's native logs.
     with warnings.catch_warnings(record=True) as caught, native_logs_silenced(not args.debug):
         warnings.simplefilter("default")
+        # Libraries' deprecation notices (numpy 2's about Keras' __array__, on h5) are for their authors.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
         convert(document, settings, args.output, args.to, overwrite=args.force, self_contained=self_contained)
     for warning in caught:
         warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)

@@ -28,6 +28,14 @@ from sensenet.spec.model import BOUNDING_BOX, CLASSIFICATION, ModelSpec
 from sensenet.spec.source import find_network
 
 HELP = "print a model's input fields, layers (shapes, parameters), image network and outputs"
+DESCRIPTION = """\
+Describe a BigML deepnet without predicting anything: its name and description,
+its input fields in row order (how each is encoded: a numeric field's
+standardisation and missing value, a categorical field's categories, an image
+field's size and rescaling), its layers with the shape each gives and its
+parameter count, the image network's layers (a long one summarised unless
+--all-layers), and its output (the classes, a regression, or a detector's labels).
+"""
 SHOWN_VALUES = 6  # categories listed before "..."
 
 # A layer's summary: its name, the shape it gives and its parameter count.
@@ -36,6 +44,7 @@ LayerSummary = tuple[str, Shape, int]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = "sensenet info [options] (MODEL | --example NAME)"
+    parser.description = DESCRIPTION
     parser.add_argument(
         "inputs",
         nargs="*",

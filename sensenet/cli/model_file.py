@@ -63,6 +63,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--example",
         metavar="NAME",
+        choices=sorted(EXAMPLES),
         help=f"use a model shipped with sensenet instead of a MODEL file: {', '.join(sorted(EXAMPLES))}",
     )
 

@@ -26,7 +26,7 @@ from sensenet.models.deepnet import Deepnet
 from sensenet.spec.inputs import ImageInput
 
 HELP = "predict rows (arguments, CSV or JSON Lines files, stdin) or images"
-USAGE = "sensenet predict [options] (MODEL | --example NAME) [ROW | FILE | IMAGE | DIR | GLOB | - ...]"
+USAGE = "sensenet predict [options] (MODEL | - | --example NAME) [ROW | FILE | IMAGE | DIR | GLOB | - ...]"
 DESCRIPTION = """\
 Predict with a BigML deepnet on rows of input values.
 

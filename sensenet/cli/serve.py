@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+from typing import Any
 
-from sensenet.exceptions import SettingsError
+from sensenet.cli.model_file import open_model
+from sensenet.examples import EXAMPLES, example_path
+from sensenet.exceptions import ModelNotFoundError, SettingsError
 from sensenet.extras import require_extra
 from sensenet.serve import ServeOptions
 from sensenet.serve.catalog import find_model_files
 from sensenet.serve.server import run_server
 
 HELP = "serve models over HTTP (Open Inference Protocol v2, plain JSON, Prometheus metrics)"
-USAGE = "sensenet serve [options] MODEL_OR_DIR [MODEL_OR_DIR ...]"
+QUIET_HELP = "log warnings and errors only, no access log"
+USAGE = "sensenet serve [options] [--example NAME] MODEL_OR_DIR [MODEL_OR_DIR ...]"
 DESCRIPTION = """\
-Serve BigML deepnets over HTTP. Each MODEL file (.json, .json.gz, .smbundle)
-is served under its file name without that suffix; a DIR stands for the model
-files directly inside it. Models load once, at start-up; /v2/health/ready
-answers 200 when all are built.
+Serve BigML deepnets over HTTP. Each MODEL file (.json, .json.gz, BigML's
+.zip download, .smbundle) is served under its file name without that suffix;
+a DIR stands for the model files directly inside it; --example NAME serves a
+model shipped with sensenet under NAME. Models load once, at start-up;
+/v2/health/ready answers 200 when all are built.
 
 Endpoints:
   GET  /v2, /v2/health/live, /v2/health/ready
   GET  /v2/models/NAME            metadata: input and output tensors
   GET  /v2/models/NAME/ready
-  POST /v2/models/NAME/infer      Open Inference Protocol (KServe v2) tensors
+  POST /v2/models/NAME/infer      Open Inference Protocol (KServe v2) tensors,
+                                  in JSON or binary tensor data
+  GET  /v2/models[/NAME]/stats    inference statistics (Triton's extension)
+  (/v2/models/NAME/versions/1/... too: every model has version 1)
   GET  /v1/models                 the names served
   POST /v1/models/NAME/predict    {"rows": [[...]]}, {"records": [{FIELD: value}]}
                                   or {"images": [BASE64, ...]} -> {"predictions": [...]}
@@ -39,14 +49,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = USAGE
     parser.description = DESCRIPTION
     parser.add_argument("inputs", nargs="*", metavar="MODEL_OR_DIR", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--example",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"serve a model shipped with sensenet (repeatable): {', '.join(sorted(EXAMPLES))}",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
     parser.add_argument(
         "--max-batch-size",
         type=int,
-        default=64,
         metavar="ROWS",
-        help="most rows predicted in one engine call by merging requests (default: 64)",
+        help="most rows predicted in one engine call by merging requests (default: 64; 8 for "
+        "models that read images, which cost more per image in larger batches)",
     )
     parser.add_argument(
         "--max-wait-ms",
@@ -73,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> ServeOptions:
-    if args.max_batch_size < 1:
+    if args.max_batch_size is not None and args.max_batch_size < 1:
         raise SettingsError(f"--max-batch-size must be at least 1, got {args.max_batch_size}")
     if not 0 <= args.max_wait_ms <= 10_000:
         raise SettingsError(f"--max-wait-ms must be between 0 and 10000, got {args.max_wait_ms}")
@@ -86,15 +103,30 @@ def _options(args: argparse.Namespace) -> ServeOptions:
     return ServeOptions(args.max_batch_size, args.max_wait_ms / 1000, args.max_body_bytes, args.threads)
 
 
+def _model_files(args: argparse.Namespace) -> dict[str, Path]:
+    """Model name -> file, from the positionals and the --example names."""
+    examples = {name: example_path(name) for name in args.example}
+    files = find_model_files(args.inputs) if args.inputs or not examples else {}
+    repeated = sorted(files.keys() & examples.keys())
+    if repeated:
+        raise ModelNotFoundError(f"two models would be served as {repeated[0]!r}: a file and --example")
+    return {**files, **examples}
+
+
+def read_any_model(path: Path, settings: dict[str, Any]) -> Any:
+    """A model from any file `predict` and `detect` read (the CLI's one reader)."""
+    return open_model(os.fspath(path)).create(settings)
+
+
 def run(args: argparse.Namespace) -> int:
     require_extra("serve", "sensenet serve")
     options = _options(args)
-    files = find_model_files(args.inputs)
+    files = _model_files(args)
     import logging  # here: every other command starts without it
 
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    run_server(files, args.host, args.port, options)
+    run_server(files, args.host, args.port, options, read_any_model)
     return 0

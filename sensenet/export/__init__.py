@@ -88,7 +88,7 @@ def get_format(name: Any) -> Format:
 
 def export_model(
     model: Any,
-    output_path: str | os.PathLike,
+    output_path: str | bytes | os.PathLike,
     to_format: str,
     overwrite: bool = False,
     self_contained: bool | None = None,
@@ -137,7 +137,7 @@ def warn_refitted(model: Any, to_format: str) -> None:
 
 def format_settings(
     settings: Any,
-    output_path: str | os.PathLike,
+    output_path: str | bytes | os.PathLike,
     to_format: str,
     overwrite: bool = False,
     self_contained: bool | None = None,

@@ -45,7 +45,9 @@ def _overwrite_flag(overwrite: object) -> bool:
 
 
 def check_destination(
-    path: str | os.PathLike, overwrite: bool = False, replaceable: Callable[[Path], bool] | None = None
+    path: str | bytes | os.PathLike,
+    overwrite: bool = False,
+    replaceable: Callable[[Path], bool] | None = None,
 ) -> Path:
     """Refuse, before any work, a destination that cannot be written or would be replaced unasked.
 
@@ -53,9 +55,14 @@ def check_destination(
     format wrote.
     """
     overwrite = _overwrite_flag(overwrite)
-    target = Path(path)
+    try:
+        target = Path(os.fsdecode(path))  # bytes decoded as `open` decodes them
+    except TypeError:
+        raise OutputPathError(
+            f"the output path must be a str, bytes or os.PathLike, got {type(path).__name__}"
+        ) from None
     if not target.name or target.name in (".", ".."):
-        raise OutputPathError(f"{os.fspath(path)!r} has no file name: name the file to write")
+        raise OutputPathError(f"{os.fsdecode(path)!r} has no file name: name the file to write")
     if os.path.lexists(target):
         if not overwrite:
             raise OutputPathError(

@@ -124,9 +124,7 @@ class Deepnet(ModelWrapper):
         if isinstance(input_data, (list, tuple)):
             if not input_data:
                 raise InputDataError("no rows given: expected a row (list of values) or a list of rows")
-            if isinstance(input_data[0], (list, tuple, np.ndarray)):
-                return list(input_data)
-            return [input_data]
+            return list(input_data) if _is_row(input_data[0]) else [input_data]
         raise InputDataError(
             f"cannot predict on {type(input_data).__name__}: expected a row (list of values), a list of "
             "rows, a dict keyed by field name, a list of dicts, a pandas DataFrame, a 2-D numeric array"
@@ -134,6 +132,9 @@ class Deepnet(ModelWrapper):
         )
 
     def __call__(self, input_data: Any) -> np.ndarray:
+        """Predict `input_data` (one row, rows, dicts, a DataFrame, a numeric matrix, or an image
+        for a one-image model: see the class docstring): a float32 array (rows, outputs), each
+        row the class probabilities in `classes` order, or one regression value."""
         matrix, images = self.encode_inputs(input_data)
         engine = self._engine.get()
         return _finite_outputs(engine(matrix, images) if images else engine(matrix))
@@ -164,6 +165,11 @@ def _finite_outputs(outputs: np.ndarray) -> np.ndarray:
 
 
 _IMAGE_TYPES = (str, bytes, bytearray, os.PathLike, np.ndarray)
+
+
+def _is_row(value: Any) -> bool:
+    """A row (list, tuple or 1-D array) rather than one value; a pixel array (2-D or more) is a value."""
+    return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim == 1)
 
 
 def _is_rows(input_data: Any) -> bool:

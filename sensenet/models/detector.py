@@ -72,6 +72,8 @@ class ObjectDetector(ModelWrapper):
         return self._keras_model.get()
 
     def __call__(self, input_data: Any) -> Any:
+        """The objects in one image (a list of dicts, best first), or one such list per image
+        of a list of images or a 4-D array: see the class docstring."""
         if isinstance(input_data, np.ndarray) and input_data.ndim == 4:
             return [self._detect_one(image) for image in input_data]
         if isinstance(input_data, list) and not (

@@ -16,7 +16,12 @@ import numpy as np
 from sensenet.export.bundle import is_bundle_path
 from sensenet.models.deepnet import Deepnet
 from sensenet.models.detector import ObjectDetector
-from sensenet.models.extractor import ImageFeatureExtractor, extractor_from_spec
+from sensenet.models.extractor import (
+    ImageFeatureExtractor,
+    extractor_from_spec,
+    file_extractor,
+    pretrained_extractor,
+)
 from sensenet.settings import Settings, ensure_settings
 from sensenet.spec import find_network, parse_network
 from sensenet.spec.model import BOUNDING_BOX
@@ -56,15 +61,16 @@ def create_image_feature_extractor(
     `anobject` is any form `create_model` takes of a model with an image field,
     or the name of a pretrained network (`sensenet.pretrained.NETWORKS`), whose
     weights are then fetched into the cache unless ``load_pretrained_weights``
-    is false (which keeps the initializer weights).
+    is false (which keeps the initializer weights). A network given by name or by
+    file path is built once and reused by later calls (see `reused_extractor`).
     """
-    from sensenet.pretrained import NETWORKS, get_network, with_pretrained_weights
+    from sensenet.pretrained import NETWORKS, with_pretrained_weights
 
     settings_object = ensure_settings(settings)
     if isinstance(anobject, str) and anobject in NETWORKS and not os.path.exists(anobject):
-        anobject = get_network(anobject)
-        if settings_object.load_pretrained_weights is None:
-            settings_object = replace(settings_object, load_pretrained_weights=True)
+        return pretrained_extractor(anobject, settings_object)
+    if isinstance(anobject, (str, os.PathLike)) and not settings_object.load_pretrained_weights:
+        return file_extractor(anobject, settings_object)
     source = find_network(anobject)
     if settings_object.load_pretrained_weights:
         source = replace(source, network=with_pretrained_weights(source.network))
@@ -74,7 +80,7 @@ def create_image_feature_extractor(
 def convert(
     model: Any,
     settings: Settings | Mapping[str, Any] | None,
-    output_path: str | os.PathLike,
+    output_path: str | bytes | os.PathLike,
     to_format: str,
     overwrite: bool = False,
     self_contained: bool | None = None,

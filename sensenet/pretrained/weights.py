@@ -23,6 +23,7 @@ readout if the file has as many more), which is how BigML's own files list them.
 from __future__ import annotations
 
 import os
+import reprlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -245,13 +246,37 @@ def _read_sensenet(root: Any, network: dict, shapes: dict, path: str) -> dict[tu
     return found
 
 
-def _read_keras(root: Any, network: dict, shapes: dict, path: str) -> dict[tuple[str, int], list]:
+def _names(value: Any, where: str) -> list[str]:
+    """An HDF5 attribute holding a list of names (bytes or str), as strings."""
+    names = np.asarray(value)
+    if names.ndim != 1 or not all(isinstance(name, (bytes, str)) for name in names.tolist()):
+        raise ModelFormatError(f"{where} must be a list of names, got {reprlib.repr(names.tolist())}")
+    return [name.decode(errors="replace") if isinstance(name, bytes) else name for name in names.tolist()]
+
+
+def _keras_layers(root: Any, path: str) -> list[list]:
+    """The weight datasets of each layer that has weights, in the order of the file's `layer_names`."""
+    import h5py
+
     stored = []
-    for name in root.attrs["layer_names"]:
-        group = root[name.decode() if isinstance(name, bytes) else name]
-        names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
-        if names:
-            stored.append([group[n] for n in names])
+    for name in _names(root.attrs["layer_names"], f"{path}: layer_names"):
+        group = root.get(name) if name else None
+        if not isinstance(group, h5py.Group):
+            raise ModelFormatError(f"{path}: layer_names lists {name!r}, which is not a group in the file")
+        if "weight_names" not in group.attrs:
+            raise ModelFormatError(f"{path}: layer {name!r} has no weight_names attribute")
+        names = _names(group.attrs["weight_names"], f"{path}: layer {name!r}: weight_names")
+        arrays = [group.get(key) if key else None for key in names]
+        missing = [key for key, array in zip(names, arrays) if not isinstance(array, h5py.Dataset)]
+        if missing:
+            raise ModelFormatError(f"{path}: layer {name!r} lists weights {missing} the file does not hold")
+        if arrays:
+            stored.append(arrays)
+    return stored
+
+
+def _read_keras(root: Any, network: dict, shapes: dict, path: str) -> dict[tuple[str, int], list]:
+    stored = _keras_layers(root, path)
     image_only = list(_weighted(shapes, ("image_network",)))
     everything = list(_weighted(shapes, SECTIONS))
     targets = image_only if len(stored) == len(image_only) else everything

@@ -12,12 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+ROW_BATCH_ROWS = 64
+# A convolutional network costs more per image in larger batches on a CPU: MobileNetV2 in
+# benchmarks/serve.py, 64 clients, took ~8.2 ms of server CPU per image in batches of up to 2 or
+# 8 and ~9.9 ms in batches of up to 64, with a p99 twice as long.
+IMAGE_BATCH_ROWS = 8
+
 
 @dataclass(frozen=True)
 class ServeOptions:
     """How requests are batched and how large a request may be."""
 
-    max_batch_rows: int = 64
+    max_batch_rows: int | None = None  # None: ROW_BATCH_ROWS, or IMAGE_BATCH_ROWS for image models
     max_wait: float = 0.001  # seconds a batch waits for more requests
     max_body_bytes: int = 16 * 1024 * 1024
     # Threads one prediction may use. One, unlike the library's default for image networks (every
@@ -29,3 +35,9 @@ class ServeOptions:
     def model_settings(self) -> dict[str, Any]:
         """Settings every model is created with (an .smbundle keeps its own)."""
         return {"threads": self.threads}
+
+    def batch_rows(self, reads_images: bool) -> int:
+        """Most rows one engine call merges for a model."""
+        if self.max_batch_rows is not None:
+            return self.max_batch_rows
+        return IMAGE_BATCH_ROWS if reads_images else ROW_BATCH_ROWS

@@ -1,5 +1,6 @@
 """The ASGI application: routes of the Open Inference Protocol and the plain JSON endpoint,
-request bodies read under a size limit, errors as ``{"error": ...}``, access log and metrics.
+request bodies read under a size limit, errors as ``{"error": ...}``, access log, metrics and
+per-model statistics.
 
 Models load in the background once the server listens: ``/v2/health/live`` answers at once,
 ``/v2/health/ready`` only when every model is built and has predicted once.
@@ -28,10 +29,18 @@ from starlette.routing import Route
 from sensenet.exceptions import SensenetError
 from sensenet.serve import ServeOptions
 from sensenet.serve.batching import MicroBatcher
-from sensenet.serve.catalog import ServedModel, load_model
+from sensenet.serve.binary import HEADER_LENGTH, split_body
+from sensenet.serve.catalog import VERSION, ModelReader, ServedModel, load_model, read_model
 from sensenet.serve.metrics import CONTENT_TYPE, Metrics
-from sensenet.serve.protocol import infer_response, model_metadata, parse_infer, server_metadata
+from sensenet.serve.protocol import (
+    InferRequest,
+    infer_response,
+    model_metadata,
+    parse_infer,
+    server_metadata,
+)
 from sensenet.serve.records import parse_predict, predict_response
+from sensenet.serve.statistics import ModelStatistics
 
 log = logging.getLogger("sensenet.serve")
 access_log = logging.getLogger("sensenet.serve.access")
@@ -46,24 +55,39 @@ class HTTPError(Exception):
         self.status = status
 
 
+Parse = Callable[[ServedModel, bytes, Request], InferRequest]
+Respond = Callable[[ServedModel, InferRequest, Any], Response]
+
+
 @dataclass
 class ServerState:
     files: dict[str, Path]
     options: ServeOptions
     on_failure: Callable[[BaseException], None]
+    read: ModelReader
     metrics: Metrics = field(default_factory=Metrics)
     models: dict[str, tuple[ServedModel, MicroBatcher]] = field(default_factory=dict)
+    statistics: dict[str, ModelStatistics] = field(default_factory=dict)
     ready: bool = False
+
+    def __post_init__(self) -> None:
+        self.statistics = {name: ModelStatistics() for name in self.files}
+
+    def _observe_batch(self, name: str, requests: int, rows: int, seconds: float) -> None:
+        self.metrics.observe_batch(name, requests, rows)
+        self.statistics[name].observe_batch(rows, seconds)
 
     async def load(self) -> None:
         try:
             for name, path in self.files.items():
-                served = await asyncio.to_thread(load_model, name, path, self.options.model_settings)
+                served = await asyncio.to_thread(
+                    load_model, name, path, self.options.model_settings, self.read
+                )
                 batcher = MicroBatcher(
                     served.run,
-                    max_batch_rows=self.options.max_batch_rows,
+                    max_batch_rows=self.options.batch_rows(served.has_images),
                     max_wait=self.options.max_wait,
-                    observe=partial(self.metrics.observe_batch, name),
+                    observe=partial(self._observe_batch, name),
                     name=name,
                 )
                 batcher.start()
@@ -77,15 +101,46 @@ class ServerState:
         self.ready = True
         log.info("ready: %s", ", ".join(self.files))
 
-    def model(self, request: Request) -> tuple[ServedModel, MicroBatcher]:
+    def known(self, request: Request) -> str:
+        """The name of the served model a request's path names (and its version, when given)."""
         name = request.path_params["name"]
         if name not in self.files:
-            shown = name if len(name) <= SHOWN_NAME else name[:SHOWN_NAME] + "..."
-            raise HTTPError(404, f"unknown model {shown!r}; models: {', '.join(self.files)}")
+            raise HTTPError(404, f"unknown model {_shown(name)}; models: {', '.join(self.files)}")
+        version = request.path_params.get("version", VERSION)
+        if version != VERSION:
+            raise HTTPError(404, f"model {name!r} has no version {_shown(version)}; its version is {VERSION}")
         request.scope["sensenet"]["model"] = name
+        return name
+
+    def model(self, request: Request) -> tuple[ServedModel, MicroBatcher]:
+        name = self.known(request)
         if name not in self.models:
             raise HTTPError(503, f"model {name!r} is still loading")
         return self.models[name]
+
+    async def answer(self, request: Request, parse: Parse, respond: Respond) -> Response:
+        """One inference: the body parsed, predicted in a batch and answered; counted in the
+        model's statistics."""
+        served, batcher = self.model(request)
+        statistics = self.statistics[served.name]
+        started = time.perf_counter()
+        try:
+            parsed = parse(served, await _read_body(request, self.options.max_body_bytes), request)
+            reading = time.perf_counter() - started
+            done = await batcher.submit(parsed.item, parsed.rows)
+            resolved = time.perf_counter()
+            response = respond(served, parsed, done.outcome)
+        except Exception:
+            statistics.observe_failure(time.perf_counter() - started)
+            raise
+        answered = time.perf_counter()
+        statistics.observe_success(parsed.rows, done, reading, answered - resolved, answered - started)
+        return response
+
+
+def _shown(name: str) -> str:
+    """A name from a client, quoted and cut short."""
+    return repr(name if len(name) <= SHOWN_NAME else name[:SHOWN_NAME] + "...")
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -96,8 +151,13 @@ def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
 
 
-async def _read_json(request: Request, limit: int) -> Any:
-    """The body parsed as JSON; a body over `limit` bytes is refused as soon as it is seen."""
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body; one over `limit` bytes is refused as soon as it is seen."""
+    encoding = request.headers.get("content-encoding", "")
+    if encoding.strip().lower() not in ("", "identity"):
+        raise HTTPError(
+            400, f"Content-Encoding {encoding[:40]!r} is not supported: send the body uncompressed"
+        )
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise HTTPError(413, f"request body of {length} bytes is over the limit of {limit} bytes")
@@ -108,10 +168,45 @@ async def _read_json(request: Request, limit: int) -> Any:
             raise HTTPError(413, f"request body is over the limit of {limit} bytes")
     if not body:
         raise HTTPError(400, "empty request body: send a JSON object")
+    return bytes(body)
+
+
+def _parse_json(data: bytes) -> Any:
     try:
-        return orjson.loads(body)
+        return orjson.loads(data)
     except orjson.JSONDecodeError as error:
-        raise HTTPError(400, f"malformed JSON: {error}") from None
+        hint = ""
+        if "UTF-8" in str(error):
+            hint = (
+                " (binary tensor data goes after the JSON, whose length the "
+                "Inference-Header-Content-Length header gives)"
+            )
+        raise HTTPError(400, f"malformed JSON: {error}{hint}") from None
+
+
+def _parse_infer(served: ServedModel, body: bytes, request: Request) -> InferRequest:
+    header, data_after = split_body(body, request.headers.get(HEADER_LENGTH))
+    return parse_infer(_parse_json(header), served, data_after)
+
+
+def _infer_answer(served: ServedModel, parsed: InferRequest, outcome: Any) -> Response:
+    answer, chunks = infer_response(served, parsed, outcome)
+    if not chunks:
+        return _json(answer)
+    header = orjson.dumps(answer)
+    return Response(
+        b"".join([header, *chunks]),
+        media_type="application/octet-stream",
+        headers={"Inference-Header-Content-Length": str(len(header))},
+    )
+
+
+def _parse_predict(served: ServedModel, body: bytes, request: Request) -> InferRequest:
+    return parse_predict(_parse_json(body), served)
+
+
+def _predict_answer(served: ServedModel, parsed: InferRequest, outcome: Any) -> Response:
+    return _json(predict_response(served, outcome))
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -167,10 +262,13 @@ class AccessLog:
 
 
 def create_app(
-    files: dict[str, Path], options: ServeOptions, on_failure: Callable[[BaseException], None]
+    files: dict[str, Path],
+    options: ServeOptions,
+    on_failure: Callable[[BaseException], None],
+    read: ModelReader = read_model,
 ) -> Starlette:
-    """The application serving `files` (name -> model file)."""
-    state = ServerState(files, options, on_failure)
+    """The application serving `files` (name -> model file, made a model by `read`)."""
+    state = ServerState(files, options, on_failure, read)
 
     async def live(request: Request) -> Response:
         return _json({"live": True})
@@ -186,26 +284,22 @@ def create_app(
         return _json(model_metadata(served))
 
     async def model_ready(request: Request) -> Response:
-        name = request.path_params["name"]
-        try:
-            state.model(request)
-        except HTTPError as error:
-            if error.status != 503:
-                raise
-            return _json({"name": name, "ready": False}, 503)
-        return _json({"name": name, "ready": True})
+        name = state.known(request)
+        ready = name in state.models
+        return _json({"name": name, "ready": ready}, 200 if ready else 503)
 
     async def infer(request: Request) -> Response:
-        served, batcher = state.model(request)
-        parsed = parse_infer(await _read_json(request, options.max_body_bytes), served)
-        outcome = await batcher.submit(parsed.item, parsed.rows)
-        return _json(infer_response(served, parsed, outcome))
+        return await state.answer(request, _parse_infer, _infer_answer)
 
     async def predict(request: Request) -> Response:
-        served, batcher = state.model(request)
-        parsed = parse_predict(await _read_json(request, options.max_body_bytes), served)
-        outcome = await batcher.submit(parsed.item, parsed.rows)
-        return _json(predict_response(served, outcome))
+        return await state.answer(request, _parse_predict, _predict_answer)
+
+    async def model_stats(request: Request) -> Response:
+        name = state.known(request)
+        return _json({"model_stats": [state.statistics[name].as_json(name)]})
+
+    async def all_stats(request: Request) -> Response:
+        return _json({"model_stats": [stats.as_json(name) for name, stats in state.statistics.items()]})
 
     async def models(request: Request) -> Response:
         return _json({"models": list(files), "ready": [name for name in files if name in state.models]})
@@ -226,13 +320,22 @@ def create_app(
         for _, batcher in state.models.values():
             await batcher.stop()
 
+    model_routes = [  # under /v2/models/NAME and /v2/models/NAME/versions/VERSION
+        ("", "metadata", metadata, "GET"),
+        ("/ready", "model_ready", model_ready, "GET"),
+        ("/infer", "infer", infer, "POST"),
+        ("/stats", "stats", model_stats, "GET"),
+    ]
     routes = [
         ("/v2", "server", server, "GET"),
         ("/v2/health/live", "live", live, "GET"),
         ("/v2/health/ready", "ready", ready, "GET"),
-        ("/v2/models/{name}", "metadata", metadata, "GET"),
-        ("/v2/models/{name}/ready", "model_ready", model_ready, "GET"),
-        ("/v2/models/{name}/infer", "infer", infer, "POST"),
+        ("/v2/models/stats", "stats", all_stats, "GET"),
+        *(
+            (f"{prefix}{path}", name, handler, method)
+            for prefix in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}")
+            for path, name, handler, method in model_routes
+        ),
         ("/v1/models", "models", models, "GET"),
         ("/v1/models/{name}/predict", "predict", predict, "POST"),
         ("/metrics", "metrics", metrics, "GET"),

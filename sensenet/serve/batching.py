@@ -9,13 +9,25 @@ client never waits. A request larger than the limit runs alone, never split.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 BatchRunner = Callable[[list[Any]], list[Any]]
-Entry = tuple[Any, int, "asyncio.Future[Any]"]  # (item, rows, where its outcome goes)
-BatchObserver = Callable[[int, int], None]  # (requests, rows) of each engine call
+# (item, rows, where its outcome goes, when it was queued)
+Entry = tuple[Any, int, "asyncio.Future[Done]", float]
+BatchObserver = Callable[[int, int, float], None]  # (requests, rows, seconds) of each engine call
+
+
+@dataclass(frozen=True)
+class Done:
+    """A request's outcome and where its time went."""
+
+    outcome: Any
+    queued: float  # seconds waiting for the worker
+    computed: float  # seconds of the engine call that answered it (with the rest of its batch)
 
 
 class MicroBatcher:
@@ -41,30 +53,32 @@ class MicroBatcher:
             await asyncio.gather(self._task, return_exceptions=True)
         self._executor.shutdown(wait=True)
 
-    async def submit(self, item: Any, rows: int) -> Any:
-        """The outcome of one request: its result, or its own error raised here."""
-        future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((item, rows, future))
+    async def submit(self, item: Any, rows: int) -> Done:
+        """The outcome of one request, or its own error raised here."""
+        future: asyncio.Future[Done] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, rows, future, time.perf_counter()))
         return await future
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._collect()
+            start = time.perf_counter()
             try:
                 outcomes = await loop.run_in_executor(
-                    self._executor, self._run, [item for item, _, _ in batch]
+                    self._executor, self._run, [entry[0] for entry in batch]
                 )
             except Exception as error:  # our fault: every request of the batch learns of it
                 outcomes = [error] * len(batch)
-            self._observe(len(batch), sum(rows for _, rows, _ in batch))
-            for (_, _, future), outcome in zip(batch, outcomes):
+            computed = time.perf_counter() - start
+            self._observe(len(batch), sum(entry[1] for entry in batch), computed)
+            for (_, _, future, queued), outcome in zip(batch, outcomes):
                 if future.done():  # the client went away
                     continue
                 if isinstance(outcome, Exception):
                     future.set_exception(outcome)
                 else:
-                    future.set_result(outcome)
+                    future.set_result(Done(outcome, start - queued, computed))
 
     async def _collect(self) -> list[Entry]:
         first = self._carried or await self._queue.get()

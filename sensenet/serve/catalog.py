@@ -1,15 +1,15 @@
 """The models a server answers for: files found from the command line, each loaded once.
 
-A model is named by its file name less ``.json``, ``.json.gz`` or ``.smbundle``; a directory
-stands for the model files directly inside it. `ServedModel.run` is what a batch of requests
-becomes in the worker thread: one engine call for all of them, each request's bad input
-answered on its own.
+A model is named by its file name less ``.json``, ``.json.gz``, ``.zip`` or ``.smbundle``; a
+directory stands for the model files directly inside it (those with one of these suffixes).
+`ServedModel.run` is what a batch of requests becomes in the worker thread: one engine call for
+all of them, each request's bad input answered on its own.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,11 @@ from sensenet.exceptions import ModelNotFoundError, SensenetError
 from sensenet.models.doors import create_model
 from sensenet.models.model_wrapper import ModelWrapper
 
-MODEL_SUFFIXES = (".json.gz", ".json", ".smbundle")
+MODEL_SUFFIXES = (".json.gz", ".json", ".zip", ".smbundle")
 DETECTION = "detection"  # `model.kind` of an object detector
+VERSION = "1"  # the one version of every model served
+# A model file and the settings to build it with -> the model (the CLI reads every form it knows).
+ModelReader = Callable[[Path, dict[str, Any]], Any]
 
 # What one request asks of the worker: rows (lists indexed like BigML's fields), an encoded
 # matrix, or for a detector a list of images (bytes or None).
@@ -178,10 +181,17 @@ def _each_image(model: Any, images: list[Any]) -> Outcome:
         return error
 
 
-def load_model(name: str, path: Path, settings: dict[str, Any] | None = None) -> ServedModel:
+def read_model(path: Path, settings: dict[str, Any]) -> Any:
+    """A deepnet's JSON file (gzipped or not) or an .smbundle, as `create_model` reads them."""
+    return create_model(os.fspath(path), settings)
+
+
+def load_model(
+    name: str, path: Path, settings: dict[str, Any], read: ModelReader = read_model
+) -> ServedModel:
     """Read, build and warm up one model; errors are the library's, naming the file."""
     try:
-        model = create_model(os.fspath(path), settings)
+        model = read(path, settings)
         assert isinstance(model, ModelWrapper), "a served model is never built as a feature extractor"
         served = ServedModel(name, path, model, model.kind, model.fields, model.classes)
         served.warm_up()

@@ -1,5 +1,9 @@
-"""The Open Inference Protocol (KServe v2) in JSON: tensors in, tensors out, and the metadata
-that tells a generic client how to build a request (`TENSORS`, also given in each model's metadata).
+"""The Open Inference Protocol (KServe v2): tensors in, tensors out, and the metadata that tells a
+generic client how to build a request (`TENSORS`, also given in each model's metadata).
+
+Tensors travel in JSON or, with the binary tensor data extension (`binary`), as raw bytes after
+the JSON header. The extensions the server does not implement are refused by name when a
+request uses them (`UNSUPPORTED`), never misread.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import numpy as np
 
 from sensenet import __version__
 from sensenet.exceptions import InputDataError
-from sensenet.serve.catalog import DETECTION, ServedModel
+from sensenet.serve import binary
+from sensenet.serve.catalog import DETECTION, VERSION, ServedModel
 from sensenet.serve.rows import image_bytes
 from sensenet.spec.output_names import BOXES, CLASSES, COUNT, PREDICTION, PROBABILITIES, SCORES
 
@@ -21,6 +26,21 @@ FLOAT_TYPES = ("FP16", "FP32", "FP64")
 INTEGER_TYPES = ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
 NUMBER_TYPES = FLOAT_TYPES + INTEGER_TYPES
 DATATYPES = (*NUMBER_TYPES, "BYTES")
+OTHER_DATATYPES = ("BOOL", "BF16")  # the protocol's, which no field of a deepnet takes
+EXTENSIONS = [binary.EXTENSION, "statistics"]
+# Parameters of the extensions the server does not implement -> the extension's name, by where
+# they appear in a request.
+UNSUPPORTED = {
+    "request": {
+        "sequence_id": "sequence",
+        "sequence_start": "sequence",
+        "sequence_end": "sequence",
+        "priority": "schedule policy",
+        "timeout": "schedule policy",
+    },
+    "input": {"shared_memory_region": "shared memory"},
+    "output": {"shared_memory_region": "shared memory", "classification": "classification"},
+}
 # The JSON values a tensor's elements may be (null is a missing value; a boolean is no number).
 NUMBER_ELEMENTS = frozenset({int, float, type(None)})
 INTEGER_ELEMENTS = frozenset({int, type(None)})
@@ -30,6 +50,8 @@ Inputs, either:
 - one tensor per input field, named by the field's name, shape [rows] (or [rows, 1]):
   numbers (FP*/INT*/UINT*, null for missing) for numeric fields, BYTES strings for categorical
   fields, BYTES base64 strings of image files for image fields (null: missing);
+  (in binary tensor data an image element is the file's bytes as they are, and an empty
+  element is missing);
 - or, for a model without image fields, one FP32 tensor matrix of shape [rows, columns]:
   the encoded matrix, a column per non-image field in field order, numbers as they are (NaN or
   null for missing) and categories as the position of the value in the field's values (-1
@@ -50,12 +72,20 @@ IMAGE_CONTENT = "base64 of an image file's bytes (JPEG, PNG, GIF, TIFF, BMP, Web
 class InferRequest:
     item: Any  # rows, an encoded matrix, or a detector's images
     rows: int
-    outputs: tuple[str, ...] | None
+    outputs: dict[str, bool] | None  # the outputs asked for -> whether in binary; None: all
     id: str | None
+    binary_outputs: bool = False  # how the outputs not named in `outputs` travel
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    datatype: str
+    array: np.ndarray
 
 
 def server_metadata() -> dict[str, Any]:
-    return {"name": "sensenet", "version": __version__, "extensions": []}
+    return {"name": "sensenet", "version": __version__, "extensions": EXTENSIONS}
 
 
 def _field_tensor(field: Any) -> dict[str, Any]:
@@ -100,7 +130,7 @@ def model_metadata(served: ServedModel) -> dict[str, Any]:
         }
     return {
         "name": served.name,
-        "versions": [],
+        "versions": [VERSION],
         "platform": "sensenet",
         "inputs": [_field_tensor(f) for f in served.fields],
         "outputs": _output_tensors(served),
@@ -127,18 +157,44 @@ def _flat(data: Any, name: str) -> list[Any]:
     return flat
 
 
-def _tensor(entry: Any, position: int) -> tuple[str, str, list[int], list[Any]]:
+def _parameters(entry: dict, where: str, kind: str) -> dict[str, Any]:
+    """The parameters of a request, input or output; those of an extension not served are refused."""
+    parameters = entry.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise InputDataError(f"{where}: 'parameters' must be an object")
+    for key, extension in UNSUPPORTED[kind].items():
+        if key in parameters:
+            raise InputDataError(
+                f"{where}: parameter {key!r} belongs to the {extension} extension, which this server "
+                f"does not support (extensions: {', '.join(EXTENSIONS)})"
+            )
+    return parameters
+
+
+def _tensor(entry: Any, position: int, data_after: binary.BinaryData) -> tuple[str, str, list[int], Any]:
+    """An input's name, datatype, shape and elements (a flat list, or from binary data an array
+    of numbers or a list of bytes)."""
     if not isinstance(entry, dict):
         raise InputDataError(f"inputs[{position}] must be an object with name, datatype, shape and data")
     name, datatype, shape = entry.get("name"), entry.get("datatype"), entry.get("shape")
     if not isinstance(name, str):
         raise InputDataError(f"inputs[{position}]: 'name' must be a string")
+    if datatype in OTHER_DATATYPES:
+        raise InputDataError(
+            f"input {name!r}: datatype {datatype} is not supported; inputs are {', '.join(DATATYPES)}"
+        )
     if datatype not in DATATYPES:
         raise InputDataError(
             f"input {name!r}: 'datatype' must be one of {', '.join(DATATYPES)}, got {datatype!r}"
         )
     if not isinstance(shape, list) or not shape or not all(type(n) is int and n >= 0 for n in shape):
         raise InputDataError(f"input {name!r}: 'shape' must be a non-empty list of non-negative integers")
+    parameters = _parameters(entry, f"input {name!r}", "input")
+    if binary.SIZE_PARAMETER in parameters:
+        if "data" in entry:
+            raise InputDataError(f"input {name!r}: both 'data' and {binary.SIZE_PARAMETER}; send one")
+        raw = data_after.take(name, parameters[binary.SIZE_PARAMETER])
+        return name, datatype, shape, binary.decode(name, datatype, shape, raw)
     data = _flat(entry.get("data"), name)
     if len(data) != math.prod(shape):
         raise InputDataError(
@@ -166,24 +222,47 @@ def _rows_of(name: str, shape: list[int]) -> int:
     return shape[0]
 
 
-def _field_values(field: Any, datatype: str, data: list[Any]) -> list[Any]:
+def _field_values(field: Any, datatype: str, data: Any) -> list[Any]:
     name = field.name
     if field.optype == "numeric":
         if datatype not in NUMBER_TYPES:
             raise InputDataError(
                 f"input {name!r} is numeric: datatype {'/'.join(NUMBER_TYPES)}, got {datatype}"
             )
+        if isinstance(data, np.ndarray):  # binary: numbers by construction, NaN for missing
+            return data.tolist()
         _check_numbers(name, datatype, data)
         return data
     if datatype != "BYTES":
         raise InputDataError(f"input {name!r} is {field.optype}: datatype BYTES, got {datatype}")
+    if data and type(data[0]) is bytes:  # binary: every element is bytes
+        return _binary_values(field, data)
     _check_strings(name, data)
     if field.optype == "image":
         return [image_bytes(value, f"input {name!r}, element {i}") for i, value in enumerate(data)]
     return data
 
 
-def _matrix(served: ServedModel, datatype: str, shape: list[int], data: list[Any]) -> np.ndarray:
+def _binary_values(field: Any, data: list[bytes]) -> list[Any]:
+    """BYTES elements from binary data: an image file's bytes or UTF-8 text; empty is missing."""
+    if field.optype == "image":
+        return [value or None for value in data]
+    try:
+        return [value.decode() or None for value in data]
+    except UnicodeDecodeError:
+        i = next(i for i, value in enumerate(data) if not _is_utf8(value))
+        raise InputDataError(f"input {field.name!r}, element {i}: a category is UTF-8 text") from None
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _matrix(served: ServedModel, datatype: str, shape: list[int], data: Any) -> np.ndarray:
     if served.has_images:
         raise InputDataError(
             f"model {served.name!r} reads images: send one tensor per field, not {MATRIX_TENSOR!r}"
@@ -195,11 +274,20 @@ def _matrix(served: ServedModel, datatype: str, shape: list[int], data: list[Any
         )
     if datatype not in NUMBER_TYPES:
         raise InputDataError(f"input {MATRIX_TENSOR!r}: a numeric datatype (FP32), got {datatype}")
-    _check_numbers(MATRIX_TENSOR, datatype, data)
-    return np.array(data, dtype=np.float32).reshape(shape)
+    if not isinstance(data, np.ndarray):
+        _check_numbers(MATRIX_TENSOR, datatype, data)
+    return np.asarray(data, dtype=np.float32).reshape(shape)
 
 
-def _requested_outputs(body: dict, served: ServedModel) -> tuple[str, ...] | None:
+def _binary_flag(parameters: dict, key: str, where: str) -> bool:
+    value = parameters.get(key, False)
+    if type(value) is not bool:
+        raise InputDataError(f"{where}: parameter {key!r} must be true or false, got {value!r}")
+    return value
+
+
+def _requested_outputs(body: dict, served: ServedModel, binary_outputs: bool) -> dict[str, bool] | None:
+    """The outputs asked for, each with whether it goes back in binary."""
     outputs = body.get("outputs")
     if outputs is None:
         return None
@@ -208,32 +296,47 @@ def _requested_outputs(body: dict, served: ServedModel) -> tuple[str, ...] | Non
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
     ):
         raise InputDataError("'outputs' must be a list of objects with a 'name'")
-    names = tuple(o["name"] for o in outputs)
-    unknown = [name for name in names if name not in known]
+    unknown = [o["name"] for o in outputs if o["name"] not in known]
     if unknown:
         raise InputDataError(
             f"unknown output(s) {', '.join(map(repr, unknown))}; outputs: {', '.join(known)}"
         )
-    return names
+    requested = {}
+    for output in outputs:
+        where = f"output {output['name']!r}"
+        parameters = _parameters(output, where, "output")
+        requested[output["name"]] = (
+            _binary_flag(parameters, "binary_data", where)
+            if "binary_data" in (parameters)
+            else binary_outputs
+        )
+    return requested
 
 
-def parse_infer(body: Any, served: ServedModel) -> InferRequest:
-    """A request body -> what the worker predicts on; InputDataError names what is wrong."""
+def parse_infer(body: Any, served: ServedModel, data_after: memoryview) -> InferRequest:
+    """A request's JSON header and the binary data after it -> what the worker predicts on;
+    InputDataError names what is wrong."""
     if not isinstance(body, dict):
         raise InputDataError("the request body must be a JSON object with 'inputs'")
     entries = body.get("inputs")
     if not isinstance(entries, list) or not entries:
         raise InputDataError("'inputs' must be a non-empty list of tensors")
     request_id = body.get("id") if isinstance(body.get("id"), str) else None
-    outputs = _requested_outputs(body, served)
-    tensors = [_tensor(entry, i) for i, entry in enumerate(entries)]
+    binary_outputs = _binary_flag(
+        _parameters(body, "the request", "request"), "binary_data_output", "the request"
+    )
+    outputs = _requested_outputs(body, served, binary_outputs)
+    data = binary.BinaryData(data_after)
+    tensors = [_tensor(entry, i, data) for i, entry in enumerate(entries)]
+    data.check_used()
     names = [name for name, _, _, _ in tensors]
     if len(set(names)) != len(names):
         raise InputDataError(f"input names repeat: {', '.join(names)}")
     by_name = served.fields_by_name
     if names == [MATRIX_TENSOR] and MATRIX_TENSOR not in by_name:
         _, datatype, shape, data = tensors[0]
-        return InferRequest(_matrix(served, datatype, shape, data), shape[0], outputs, request_id)
+        matrix = _matrix(served, datatype, shape, data)
+        return InferRequest(matrix, shape[0], outputs, request_id, binary_outputs)
     unknown = [name for name in names if name not in by_name]
     missing = [name for name in by_name if name not in names]
     if unknown or missing:
@@ -251,20 +354,20 @@ def parse_infer(body: Any, served: ServedModel) -> InferRequest:
         raise InputDataError("the inputs hold no rows")
     columns = {name: _field_values(by_name[name], datatype, data) for name, datatype, _, data in tensors}
     if served.kind == DETECTION:
-        return InferRequest(columns[served.fields[0].name], rows, outputs, request_id)
+        return InferRequest(columns[served.fields[0].name], rows, outputs, request_id, binary_outputs)
     table: list[list[Any]] = [[None] * served.row_length for _ in range(rows)]
     for name, values in columns.items():
         index = by_name[name].index
         for row, value in zip(table, values):
             row[index] = value
-    return InferRequest(table, rows, outputs, request_id)
+    return InferRequest(table, rows, outputs, request_id, binary_outputs)
 
 
-def _tensor_out(name: str, datatype: str, array: np.ndarray) -> dict[str, Any]:
-    return {"name": name, "datatype": datatype, "shape": list(array.shape), "data": array.ravel().tolist()}
+def _tensor_out(name: str, datatype: str, array: np.ndarray) -> Tensor:
+    return Tensor(name, datatype, array)
 
 
-def _prediction_tensors(served: ServedModel, outputs: np.ndarray) -> list[dict[str, Any]]:
+def _prediction_tensors(served: ServedModel, outputs: np.ndarray) -> list[Tensor]:
     if served.classes is None:
         return [_tensor_out(PREDICTION, "FP32", outputs.astype(np.float32))]
     labels = np.asarray(served.classes, dtype=object)[np.argmax(outputs, axis=1)]
@@ -274,7 +377,7 @@ def _prediction_tensors(served: ServedModel, outputs: np.ndarray) -> list[dict[s
     ]
 
 
-def _detection_tensors(found: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def _detection_tensors(found: list[list[dict[str, Any]]]) -> list[Tensor]:
     width = max((len(objects) for objects in found), default=0)
     count = np.array([len(objects) for objects in found], dtype=np.int32)
     boxes = np.zeros((len(found), width, 4), np.float32)
@@ -291,13 +394,36 @@ def _detection_tensors(found: list[list[dict[str, Any]]]) -> list[dict[str, Any]
     ]
 
 
-def infer_response(served: ServedModel, request: InferRequest, outcome: Any) -> dict[str, Any]:
+def _encoded(tensor: Tensor, in_binary: bool, chunks: list[bytes]) -> dict[str, Any]:
+    """A tensor's JSON; in binary, its bytes go to `chunks` and the JSON says how many."""
+    answer: dict[str, Any] = {
+        "name": tensor.name,
+        "datatype": tensor.datatype,
+        "shape": list(tensor.array.shape),
+    }
+    if in_binary:
+        chunks.append(binary.encode(tensor.datatype, tensor.array))
+        answer["parameters"] = {binary.SIZE_PARAMETER: len(chunks[-1])}
+    else:
+        answer["data"] = tensor.array.ravel().tolist()
+    return answer
+
+
+def infer_response(
+    served: ServedModel, request: InferRequest, outcome: Any
+) -> tuple[dict[str, Any], list[bytes]]:
+    """The answer's JSON and the binary data that follows it (in the order of its outputs)."""
     tensors = (
         _detection_tensors(outcome) if served.kind == DETECTION else _prediction_tensors(served, outcome)
     )
-    if request.outputs is not None:
-        tensors = [tensor for tensor in tensors if tensor["name"] in request.outputs]
-    answer: dict[str, Any] = {"model_name": served.name, "outputs": tensors}
+    wanted = request.outputs
+    if wanted is not None:
+        tensors = [tensor for tensor in tensors if tensor.name in wanted]
+    chunks: list[bytes] = []
+    outputs = [
+        _encoded(t, request.binary_outputs if wanted is None else wanted[t.name], chunks) for t in tensors
+    ]
+    answer: dict[str, Any] = {"model_name": served.name, "outputs": outputs}
     if request.id is not None:
         answer["id"] = request.id
-    return answer
+    return answer, chunks

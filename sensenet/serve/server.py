@@ -6,11 +6,14 @@ import signal
 from pathlib import Path
 
 from sensenet.serve import ServeOptions
+from sensenet.serve.catalog import ModelReader
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
-def run_server(files: dict[str, Path], host: str, port: int, options: ServeOptions) -> None:
+def run_server(
+    files: dict[str, Path], host: str, port: int, options: ServeOptions, read: ModelReader
+) -> None:
     """Serve until stopped; a model that cannot be loaded stops the server and is raised here."""
     import uvicorn
 
@@ -23,7 +26,7 @@ def run_server(files: dict[str, Path], host: str, port: int, options: ServeOptio
         server.should_exit = True
 
     config = uvicorn.Config(
-        create_app(files, options, fail),
+        create_app(files, options, fail, read),
         host=host,
         port=port,
         log_config=None,

@@ -59,6 +59,8 @@ def check_nesting(value: Any, where: str, error: type[Exception] = ModelFormatEr
 
     Iterative, so a document nested 100,000 deep gives our error, never a RecursionError.
     """
+    if not isinstance(value, (list, tuple, Mapping)):
+        return  # a scalar (a bundle header that is a bare number or null) nests nothing
     limit = MAX_NESTING.value()
     stack = [(value, 1)]
     while stack:

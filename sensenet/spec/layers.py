@@ -25,18 +25,25 @@ from sensenet.spec.initializers import initialize
 Shape = tuple[int, ...]
 T = TypeVar("T")
 
+# The activation names the seed library accepts (it hands them to tf-keras 2.16's
+# `activations.get`, which is case-sensitive), each computed with that Keras' formula.
 ACTIVATION_FUNCTIONS = frozenset(
     {
         "identity",
         "linear",
         "relu",
         "relu6",
-        "leaky_relu",
+        "leaky_relu",  # slope 0.1, the seed's own
+        "LeakyReLU",  # tf-keras' layer: slope 0.3
+        "ThresholdedReLU",  # tf-keras' layer: x where x > 1, else 0
         "elu",
         "selu",
+        "gelu",  # exact (erf), tf-keras' default
         "sigmoid",
+        "hard_sigmoid",  # tf-keras' clip(0.2 x + 0.5, 0, 1), not Keras 3's relu6(x + 3) / 6
         "tanh",
         "softmax",
+        "log_softmax",
         "softplus",
         "softsign",
         "swish",
@@ -44,6 +51,10 @@ ACTIVATION_FUNCTIONS = frozenset(
         "exponential",
     }
 )
+# Other spellings tf-keras accepts for one of those functions (PReLU: its slopes start at zero
+# and a BigML network gives none, so it is relu).
+ACTIVATION_ALIASES = {"ReLU": "relu", "PReLU": "relu", "ELU": "elu", "Softmax": "softmax", "silu": "swish"}
+ACTIVATION_NAMES = ACTIVATION_FUNCTIONS | ACTIVATION_ALIASES.keys()
 DROPOUT_TYPES = frozenset({"zero", "alpha", "block"})
 DEFAULT_BATCH_NORM_EPSILON = 1e-3
 
@@ -153,8 +164,14 @@ def weight(fields: Fields, key: str, shape: Sequence[int], default: str | None =
     return as_array(value, list(shape), fields.at(key))
 
 
-def activation_name(fields: Fields, key: str = "activation_function") -> str:
-    return fields.string(key, choices=ACTIVATION_FUNCTIONS, default="identity")
+def activation_name(fields: Fields, key: str = "activation_function", required: bool = False) -> str:
+    """The activation's name in `ACTIVATION_FUNCTIONS` (an alias becomes the name it stands for);
+    "identity" when the key is absent, unless `required`."""
+    if required:
+        name = fields.string(key, choices=ACTIVATION_NAMES)
+    else:
+        name = fields.string(key, choices=ACTIVATION_NAMES, default="identity")
+    return ACTIVATION_ALIASES.get(name, name)
 
 
 def _require_flat(fields: Fields, in_shape: Shape) -> int:
@@ -180,7 +197,7 @@ def parse_dense(fields: Fields, in_shape: Shape) -> tuple[Dense, Shape]:
 
 
 def parse_activation(fields: Fields, in_shape: Shape) -> tuple[Activation, Shape]:
-    return Activation(fields.string("activation_function", choices=ACTIVATION_FUNCTIONS)), in_shape
+    return Activation(activation_name(fields, required=True)), in_shape
 
 
 def parse_batch_normalization(fields: Fields, in_shape: Shape) -> tuple[BatchNormalization, Shape]:

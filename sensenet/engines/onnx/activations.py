@@ -1,7 +1,7 @@
 """Activation functions by BigML name, as ONNX ops.
 
-The formulas are those of `sensenet.engines.keras.activations` (the Keras engine),
-so both engines compute the same function.
+The formulas are those of `sensenet.engines.keras.activations` (the Keras engine, tf-keras
+2.16's definitions), so both engines compute the same function.
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ from sensenet.engines.onnx.graph import GraphBuilder
 
 Activation = Callable[[GraphBuilder, str], str]
 
-LEAKY_RELU_SLOPE = 0.1  # as in sensenet.engines.keras.activations (a test checks they agree)
+# as in sensenet.engines.keras.activations (a test checks they agree)
+LEAKY_RELU_SLOPE = 0.1
+LEAKY_RELU_LAYER_SLOPE = 0.3
+THRESHOLDED_RELU_THETA = 1.0
+SQRT_2 = 1.4142135623730951
 
 
 def _relu6(g: GraphBuilder, x: str) -> str:
@@ -21,11 +25,19 @@ def _relu6(g: GraphBuilder, x: str) -> str:
 
 
 def _swish(g: GraphBuilder, x: str) -> str:
-    return g.op("Mul", x, g.op("Sigmoid", x))
+    """x / (1 + exp(-x)): onnxruntime's Sigmoid is off by up to 1.7e-7 where it is tiny, which
+    x * sigmoid(x) multiplies by |x| (2e-6 at x = -17)."""
+    return g.op("Div", x, g.op("Add", g.constant(1.0), g.op("Exp", g.op("Neg", x))))
 
 
 def _mish(g: GraphBuilder, x: str) -> str:
     return g.op("Mul", x, g.op("Tanh", g.op("Softplus", x)))
+
+
+def _gelu(g: GraphBuilder, x: str) -> str:
+    """0.5 x (1 + erf(x / sqrt 2)), in TensorFlow's order (opset 17 has no Gelu)."""
+    half_x = g.op("Mul", g.constant(0.5), x)
+    return g.op("Mul", half_x, g.op("Add", g.constant(1.0), g.op("Erf", g.op("Div", x, g.constant(SQRT_2)))))
 
 
 def _unary(op_type: str, **attributes: Any) -> Activation:
@@ -43,11 +55,16 @@ ACTIVATIONS: dict[str, Activation] = {
     "relu": _unary("Relu"),
     "relu6": _relu6,
     "leaky_relu": _unary("LeakyRelu", alpha=LEAKY_RELU_SLOPE),
+    "LeakyReLU": _unary("LeakyRelu", alpha=LEAKY_RELU_LAYER_SLOPE),
+    "ThresholdedReLU": _unary("ThresholdedRelu", alpha=THRESHOLDED_RELU_THETA),
     "elu": _unary("Elu", alpha=1.0),
     "selu": _unary("Selu"),
+    "gelu": _gelu,
     "sigmoid": _unary("Sigmoid"),
+    "hard_sigmoid": _unary("HardSigmoid", alpha=0.2, beta=0.5),
     "tanh": _unary("Tanh"),
     "softmax": _unary("Softmax", axis=-1),
+    "log_softmax": _unary("LogSoftmax", axis=-1),
     "softplus": _unary("Softplus"),
     "softsign": _unary("Softsign"),
     "swish": _swish,

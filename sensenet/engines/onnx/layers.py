@@ -38,10 +38,14 @@ def is_image(x: Tensor) -> bool:
     return len(x.shape) == 3
 
 
+# The activations over an axis, by their ONNX op: on an image they run over the channels.
+OVER_CHANNELS = {"softmax": "Softmax", "log_softmax": "LogSoftmax"}
+
+
 def activate(g: GraphBuilder, function: str, x: Tensor) -> Tensor:
-    """`function` applied to `x`; softmax runs over the channels (axis 1 of an NCHW image)."""
-    if function == "softmax" and is_image(x):
-        return Tensor(g.op("Softmax", x.name, axis=1), x.shape)
+    """`function` applied to `x`; softmax and log_softmax run over the channels (axis 1 of an NCHW image)."""
+    if function in OVER_CHANNELS and is_image(x):
+        return Tensor(g.op(OVER_CHANNELS[function], x.name, axis=1), x.shape)
     return Tensor(ACTIVATIONS[function](g, x.name), x.shape)
 
 
