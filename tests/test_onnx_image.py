@@ -219,9 +219,12 @@ def test_layer_matches_keras(name):
 
 @pytest.mark.parametrize("function", sorted(ACTIVATION_FUNCTIONS))
 def test_activation_on_an_image_matches_keras(function):
-    """Softmax included: it runs over the channels, not over the last axis of an NCHW tensor."""
+    """Softmax included: it runs over the channels, not over the last axis of an NCHW tensor.
+
+    `exponential` runs once: exp(exp(x)) turns float32's last bit in either engine into 2e-5."""
+    inner = "identity" if function == "exponential" else function
     network = network_of(
-        [conv(4, activation_function=function), {"type": "activation", "activation_function": function}]
+        [conv(4, activation_function=inner), {"type": "activation", "activation_function": function}]
     )
     got, want = _onnx_and_keras(network, pixels())
     assert_close(got, want)
