@@ -311,7 +311,7 @@ def test_driver_side_mistakes_are_our_errors(spark):
 
 def test_a_missing_pyspark_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark", None)
-    with pytest.raises(MissingExtraError, match=r'pip install "sensenet\[spark\]"'):
+    with pytest.raises(MissingExtraError, match=r'pip install "sensenet-local\[spark\]"'):
         sensenet_spark.predict(None, {})
 
 
