@@ -1,4 +1,4 @@
-"""MLflow's ``sensenet`` flavor (the optional extra ``sensenet[mlflow]``): a BigML deepnet logged,
+"""MLflow's ``sensenet`` flavor (the optional extra ``mlflow``): a BigML deepnet logged,
 loaded, served and scored on Spark with MLflow's own tools.
 
 A model directory holds the deepnet as BigML's JSON, gzipped (``deepnet.json.gz``, never a
