@@ -536,8 +536,11 @@ def test_command_line_errors(tmp_path, capsys, monkeypatch):
     assert "holds no model files" in capsys.readouterr().err
     assert main(["serve", "--threads", "0", str(tmp_path)]) == 1
     assert "--threads must be at least 1" in capsys.readouterr().err
-    assert main(["serve", "--example", "nope"]) == 1
-    assert "iris" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # a bad option value is a usage error, as for predict
+        main(["serve", "--example", "nope"])
+    assert usage.value.code == 2 and "iris" in capsys.readouterr().err
+    assert main(["serve", "--workers", "0", str(tmp_path)]) == 1
+    assert "--workers must be at least 1" in capsys.readouterr().err
     (tmp_path / "iris.zip").write_bytes(b"PK\x03\x04")
     assert main(["serve", "--example", "iris", str(tmp_path / "iris.zip")]) == 1
     assert "two models would be served as 'iris'" in capsys.readouterr().err
@@ -600,3 +603,44 @@ def test_unknown_categories_are_counted_in_metrics(served):
 
     assert (change(first.name), change(second.name)) == (3, 2)
     assert dense.unknown_categories(rows) == {first.name: 2, second.name: 1}
+
+
+def _batches_side_by_side(workers: int) -> int:
+    """How many batches of one model were in a worker at the same time, most, for 4 requests that
+    each wait (up to 2 s) for another batch to start, under `workers` workers."""
+    import asyncio
+    import threading
+
+    from sensenet.serve.batching import MicroBatcher
+
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+    met = threading.Barrier(2)
+
+    def run(items: list) -> list:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        try:
+            met.wait(timeout=2)
+        except threading.BrokenBarrierError:
+            pass
+        with lock:
+            state["now"] -= 1
+        return items
+
+    async def main() -> None:
+        batcher = MicroBatcher(
+            run, max_batch_rows=1, max_wait=0, observe=lambda *_: None, name="m", workers=workers
+        )
+        batcher.start()
+        done = await asyncio.gather(*(batcher.submit(n, 1) for n in range(4)))
+        assert [d.outcome for d in done] == [0, 1, 2, 3]
+        await batcher.stop()
+
+    asyncio.run(main())
+    return state["most"]
+
+
+def test_workers_run_a_models_batches_side_by_side():
+    assert _batches_side_by_side(workers=2) == 2
+    assert _batches_side_by_side(workers=1) == 1

@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
+        choices=sorted(EXAMPLES),
         help=f"serve a model shipped with sensenet (repeatable): {', '.join(sorted(EXAMPLES))}",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -81,6 +82,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "an .smbundle keeps its own setting)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="batches of one model predicted side by side (default: one per core for models that "
+        "read images, 1 for the others)",
+    )
+    parser.add_argument(
         "--max-body-bytes",
         type=int,
         default=16 * 1024 * 1024,
@@ -98,9 +106,13 @@ def _options(args: argparse.Namespace) -> ServeOptions:
         raise SettingsError(f"--max-body-bytes must be at least 1, got {args.max_body_bytes}")
     if args.threads < 1:
         raise SettingsError(f"--threads must be at least 1, got {args.threads}")
+    if args.workers is not None and args.workers < 1:
+        raise SettingsError(f"--workers must be at least 1, got {args.workers}")
     if not 0 <= args.port <= 65535:
         raise SettingsError(f"--port must be between 0 and 65535, got {args.port}")
-    return ServeOptions(args.max_batch_size, args.max_wait_ms / 1000, args.max_body_bytes, args.threads)
+    return ServeOptions(
+        args.max_batch_size, args.max_wait_ms / 1000, args.max_body_bytes, args.threads, args.workers
+    )
 
 
 def _model_files(args: argparse.Namespace) -> dict[str, Path]:

@@ -9,6 +9,7 @@ answers, `metrics` counts, `app` ties them to routes and `server` runs it under 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +31,21 @@ class ServeOptions:
     # core): a server gets its parallelism from batching, and onnxruntime's spinning thread pool
     # took CPU from the event loop (benchmarks/serve.py: image model at 64 clients ~1.5x faster).
     threads: int = 1
+    # Batches one model runs side by side. None: every core for models that read images (their
+    # decoding and onnxruntime release the GIL), one for row models, whose batches are mostly
+    # Python work (benchmarks/serve.py, MobileNetV2 at 64 clients on 2 cores: 151 -> see README).
+    workers: int | None = None
 
     @property
     def model_settings(self) -> dict[str, Any]:
         """Settings every model is created with (an .smbundle keeps its own)."""
         return {"threads": self.threads}
+
+    def batch_workers(self, reads_images: bool) -> int:
+        """Batches of one model that may run at once."""
+        if self.workers is not None:
+            return self.workers
+        return (os.cpu_count() or 1) if reads_images else 1
 
     def batch_rows(self, reads_images: bool) -> int:
         """Most rows one engine call merges for a model."""

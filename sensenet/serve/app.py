@@ -89,6 +89,7 @@ class ServerState:
                     max_wait=self.options.max_wait,
                     observe=partial(self._observe_batch, name),
                     name=name,
+                    workers=self.options.batch_workers(served.has_images),
                 )
                 batcher.start()
                 self.metrics.watch_categories(name, served.unknown_categories)

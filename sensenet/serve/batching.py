@@ -1,9 +1,11 @@
 """Concurrent requests to one model merged into one engine call, run off the event loop.
 
-Requests queue up while the worker thread predicts; when it is free, it takes every waiting
-request (up to ``max_batch_rows`` rows). When the last batch held several requests (clients
-are sending concurrently), it first waits ``max_wait`` seconds for more to arrive; a lone
-client never waits. A request larger than the limit runs alone, never split.
+Requests queue up while the worker threads predict; when one is free, it takes every waiting
+request (up to ``max_batch_rows`` rows). Several workers run batches side by side (image
+networks: decoding and onnxruntime release the GIL, so each worker keeps a core busy). When
+the last batch held several requests (clients are sending concurrently), a worker first waits
+``max_wait`` seconds for more to arrive; a lone client never waits. A request larger than the
+limit runs alone, never split.
 """
 
 from __future__ import annotations
@@ -32,14 +34,23 @@ class Done:
 
 class MicroBatcher:
     def __init__(
-        self, run: BatchRunner, *, max_batch_rows: int, max_wait: float, observe: BatchObserver, name: str
+        self,
+        run: BatchRunner,
+        *,
+        max_batch_rows: int,
+        max_wait: float,
+        observe: BatchObserver,
+        name: str,
+        workers: int = 1,
     ):
         self._run = run
         self._max_rows = max_batch_rows
         self._max_wait = max_wait
         self._observe = observe
         self._queue: asyncio.Queue[Entry] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"predict-{name}")
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"predict-{name}")
+        self._free_workers = asyncio.Semaphore(workers)
+        self._running: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
         self._carried: Entry | None = None
         self._last_batch = 0
@@ -51,6 +62,7 @@ class MicroBatcher:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.gather(*self._running, return_exceptions=True)
         self._executor.shutdown(wait=True)
 
     async def submit(self, item: Any, rows: int) -> Done:
@@ -60,9 +72,23 @@ class MicroBatcher:
         return await future
 
     async def _serve(self) -> None:
+        """Hand each batch to a free worker; batches gather while every worker is busy."""
         loop = asyncio.get_running_loop()
         while True:
-            batch = await self._collect()
+            await self._free_workers.acquire()
+            try:
+                batch = await self._collect()
+            except asyncio.CancelledError:
+                self._free_workers.release()
+                raise
+            task = loop.create_task(self._answer(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _answer(self, batch: list[Entry]) -> None:
+        """One engine call for `batch` in a worker thread, then each request's outcome."""
+        loop = asyncio.get_running_loop()
+        try:
             start = time.perf_counter()
             try:
                 outcomes = await loop.run_in_executor(
@@ -79,6 +105,8 @@ class MicroBatcher:
                     future.set_exception(outcome)
                 else:
                     future.set_result(Done(outcome, start - queued, computed))
+        finally:
+            self._free_workers.release()
 
     async def _collect(self) -> list[Entry]:
         first = self._carried or await self._queue.get()

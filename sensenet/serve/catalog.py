@@ -9,6 +9,7 @@ all of them, each request's bad input answered on its own.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,8 +83,9 @@ class ServedModel:
     row_length: int = field(init=False)
     fields_by_name: dict[str, Any] = field(init=False)
     # Per categorical field, values not among its categories (predicted as missing) so far:
-    # written by the worker thread only, its keys fixed, so /metrics reads it safely.
+    # its keys fixed, so /metrics reads it safely; workers add to it under the lock.
     unknown_categories: dict[str, int] = field(init=False)
+    _counting: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.row_length = max(f.index for f in self.fields) + 1
@@ -116,8 +118,10 @@ class ServedModel:
         rows = [row for item in predicted if not isinstance(item, np.ndarray) for row in item]
         for data in (np.concatenate(matrices) if matrices else None, rows or None):
             if data is not None:
-                for name, count in self.model.unknown_categories(data).items():
-                    self.unknown_categories[name] += count
+                counts = self.model.unknown_categories(data)
+                with self._counting:
+                    for name, count in counts.items():
+                        self.unknown_categories[name] += count
 
     def _run_matrix(self, items: list[Item]) -> list[Outcome]:
         matrices = self._encode_each(items)
