@@ -21,8 +21,9 @@ These four are imported on first use, so `import sensenet` stays light (no numpy
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sensenet._version import __version__
 from sensenet.exceptions import (
     DownloadError,
     ImageError,
@@ -36,10 +37,11 @@ from sensenet.exceptions import (
     UnsupportedError,
 )
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:  # what type checkers see; at run time each is imported on first access
+    from sensenet.models.doors import convert, create_image_feature_extractor, create_model
+    from sensenet.settings import Settings
 
-# the entry points, each imported from its module on first access (PEP 562); no static import
-# here, not even for type checkers: the floors below import this package for __version__
+# the entry points, each imported from its module on first access (PEP 562)
 _ENTRY_POINTS = {
     "create_model": "sensenet.models.doors",
     "convert": "sensenet.models.doors",

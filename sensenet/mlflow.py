@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from sensenet import __version__
+from sensenet._version import __version__
 from sensenet.exceptions import InputDataError, ModelFormatError, ModelNotFoundError, UnsupportedError
 from sensenet.export.bundle import is_bundle_path
 from sensenet.extras import DISTRIBUTION, require_extra

@@ -47,9 +47,9 @@ def run(command: list[str], cwd: Path = REPO_ROOT) -> str:
 
 
 def project_version() -> str:
-    match = re.search(r'^__version__ = "([^"]+)"', (REPO_ROOT / "sensenet/__init__.py").read_text(), re.M)
+    match = re.search(r'^__version__ = "([^"]+)"', (REPO_ROOT / "sensenet/_version.py").read_text(), re.M)
     if not match:
-        raise SystemExit("sensenet/__init__.py must set __version__ to a string literal")
+        raise SystemExit("sensenet/_version.py must set __version__ to a string literal")
     return match.group(1)
 
 

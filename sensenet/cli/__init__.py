@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, NoReturn
 
-from sensenet import __version__
+from sensenet._version import __version__
 from sensenet.cli import convert, detect, features, info, predict, serve
 from sensenet.cli.usage import UsageError
 from sensenet.exceptions import SensenetError

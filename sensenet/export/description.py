@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sensenet import __version__
+from sensenet._version import __version__
 from sensenet.inputs.rescale import choose_rescale_type
 
 DESCRIPTION_VERSION = 1

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from sensenet import __version__
+from sensenet._version import __version__
 from sensenet.exceptions import UnsupportedError
 from sensenet.export.description import model_description
 from sensenet.export.detector_graph import IMAGE_SIZE_INPUT

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sensenet import __version__
+from sensenet._version import __version__
 from sensenet.exceptions import InputDataError
 from sensenet.serve import binary
 from sensenet.serve.catalog import DETECTION, VERSION, ServedModel
