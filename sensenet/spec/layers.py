@@ -55,6 +55,11 @@ ACTIVATION_FUNCTIONS = frozenset(
 # and a BigML network gives none, so it is relu).
 ACTIVATION_ALIASES = {"ReLU": "relu", "PReLU": "relu", "ELU": "elu", "Softmax": "softmax", "silu": "swish"}
 ACTIVATION_NAMES = ACTIVATION_FUNCTIONS | ACTIVATION_ALIASES.keys()
+# The constants in those functions' formulas, which every engine computes with.
+LEAKY_RELU_SLOPE = 0.1  # "leaky_relu": the seed's own function
+LEAKY_RELU_LAYER_SLOPE = 0.3  # "LeakyReLU": tf-keras' layer default
+THRESHOLDED_RELU_THETA = 1.0  # "ThresholdedReLU": tf-keras' layer default
+SQRT_2 = 1.4142135623730951  # gelu's
 DROPOUT_TYPES = frozenset({"zero", "alpha", "block"})
 DEFAULT_BATCH_NORM_EPSILON = 1e-3
 

@@ -12,10 +12,7 @@ from typing import Any
 
 from keras import ops
 
-LEAKY_RELU_SLOPE = 0.1  # "leaky_relu": the seed's own function
-LEAKY_RELU_LAYER_SLOPE = 0.3  # "LeakyReLU": tf-keras' layer default
-THRESHOLDED_RELU_THETA = 1.0  # "ThresholdedReLU": tf-keras' layer default
-SQRT_2 = 1.4142135623730951
+from sensenet.spec.layers import LEAKY_RELU_LAYER_SLOPE, LEAKY_RELU_SLOPE, SQRT_2, THRESHOLDED_RELU_THETA
 
 
 def _mish(x: Any) -> Any:

@@ -10,14 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sensenet.engines.onnx.graph import GraphBuilder
+from sensenet.spec.layers import LEAKY_RELU_LAYER_SLOPE, LEAKY_RELU_SLOPE, SQRT_2, THRESHOLDED_RELU_THETA
 
 Activation = Callable[[GraphBuilder, str], str]
-
-# as in sensenet.engines.keras.activations (a test checks they agree)
-LEAKY_RELU_SLOPE = 0.1
-LEAKY_RELU_LAYER_SLOPE = 0.3
-THRESHOLDED_RELU_THETA = 1.0
-SQRT_2 = 1.4142135623730951
 
 
 def _relu6(g: GraphBuilder, x: str) -> str:
