@@ -23,7 +23,7 @@ from sensenet.models.extractor import (
     pretrained_extractor,
 )
 from sensenet.settings import Settings, ensure_settings
-from sensenet.spec import find_network, parse_network
+from sensenet.spec import ModelSource, find_network, parse_network
 from sensenet.spec.model import BOUNDING_BOX
 
 
@@ -41,11 +41,7 @@ def create_model(
 
         return model_from_bundle(anobject)
     settings_object = ensure_settings(settings)
-    source = find_network(anobject)
-    if settings_object.load_pretrained_weights:
-        from sensenet.pretrained import with_pretrained_weights  # its downloads and caches: only if asked
-
-        source = replace(source, network=with_pretrained_weights(source.network))
+    source = _source(anobject, settings_object)
     spec = parse_network(source.network, source.origin)
     if settings_object.extract_image_features:
         return extractor_from_spec(spec, settings_object, source.origin)
@@ -64,17 +60,25 @@ def create_image_feature_extractor(
     is false (which keeps the initializer weights). A network given by name or by
     file path is built once and reused by later calls (see `reused_extractor`).
     """
-    from sensenet.pretrained import NETWORKS, with_pretrained_weights
+    from sensenet.pretrained import NETWORKS
 
     settings_object = ensure_settings(settings)
     if isinstance(anobject, str) and anobject in NETWORKS and not os.path.exists(anobject):
         return pretrained_extractor(anobject, settings_object)
     if isinstance(anobject, (str, os.PathLike)) and not settings_object.load_pretrained_weights:
         return file_extractor(anobject, settings_object)
-    source = find_network(anobject)
-    if settings_object.load_pretrained_weights:
-        source = replace(source, network=with_pretrained_weights(source.network))
+    source = _source(anobject, settings_object)
     return extractor_from_spec(parse_network(source.network, source.origin), settings_object, source.origin)
+
+
+def _source(anobject: Any, settings: Settings) -> ModelSource:
+    """The network `anobject` holds, with its pretrained weights filled in when the settings ask."""
+    source = find_network(anobject)
+    if not settings.load_pretrained_weights:
+        return source
+    from sensenet.pretrained import with_pretrained_weights  # its downloads and caches: only if asked
+
+    return replace(source, network=with_pretrained_weights(source.network))
 
 
 def convert(

@@ -47,11 +47,8 @@ class ImageFeatureExtractor:
             color_space=settings.color_space,
             rescale_type=settings.rescale_type,
         )
-        last = [len(network.nodes) - 1]
-        self._engine = engine or Lazy(
-            lambda: make_node_engine(settings.engine, network, last, settings.threads)
-        )
-        self._keras_model = Lazy(lambda: make_node_engine("keras", network, last).model)
+        self._engine = engine or _feature_engine(network, settings)
+        self._keras_model = Lazy(lambda: make_node_engine("keras", network, [len(network.nodes) - 1]).model)
 
     @property
     def feature_width(self) -> int:
