@@ -321,11 +321,9 @@ def _is_unknown(codes: dict[str, float], value: Any) -> bool:
     """A value `_category` encodes as missing although it is not missing (nor a value it refuses)."""
     if value.__class__ is str:
         return value != "" and value not in codes
-    if is_missing(value) or isinstance(value, (list, dict, set, tuple, np.ndarray)):
-        return False
     try:
-        return str(value) not in codes
-    except Exception:  # the value's own __str__ failed: encoding refuses it
+        return not is_missing(value) and _category(codes, value, 0) == MISSING_CATEGORY
+    except _BadValue:  # not a category name at all: encoding refuses it
         return False
 
 
