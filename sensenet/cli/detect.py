@@ -12,7 +12,7 @@ from sensenet.cli.images import add_image_arguments, expand_images, image_settin
 from sensenet.cli.model_file import open_model, split_model_argument
 from sensenet.cli.output import check_output, open_output
 from sensenet.cli.progress import Progress
-from sensenet.cli.skipping import Skips, add_skip_argument, run_each
+from sensenet.cli.skipping import Skips, add_skip_argument, located, run_each
 from sensenet.cli.usage import UsageError
 from sensenet.engines import ENGINES
 from sensenet.exceptions import InputDataError
@@ -119,9 +119,8 @@ def run(args: argparse.Namespace) -> int:
     found: list[tuple[int, list]] = []
     with Progress(len(images), "images", enabled=not args.quiet) as progress:
         for number, image in enumerate(images):
-            kept, objects = run_each(
-                [image], lambda batch: detector(batch[0]), lambda i, name=image: name, skips
-            )
+            one = [image]
+            kept, objects = run_each(one, lambda batch: detector(batch[0]), located(one.__getitem__), skips)
             if kept:
                 found.append((number, objects[0]))
             progress.update(1)

@@ -15,7 +15,7 @@ from sensenet.cli.model_file import STDIN, open_model
 from sensenet.cli.native_logs import native_logs_silenced
 from sensenet.cli.output import check_output, float32_texts, open_output
 from sensenet.cli.progress import Progress
-from sensenet.cli.skipping import Skips, add_skip_argument, run_each
+from sensenet.cli.skipping import Skips, add_skip_argument, located, run_each
 from sensenet.cli.usage import UsageError
 from sensenet.exceptions import InputDataError, ModelNotFoundError
 from sensenet.files.writing import new_file
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     with Progress(len(images), "images", enabled=not args.quiet) as progress:
         for start in range(0, len(images), BATCH_IMAGES):
             paths = images[start : start + BATCH_IMAGES]
-            kept, results = run_each(paths, extract, lambda i, batch=paths: batch[i], skips)
+            kept, results = run_each(paths, extract, located(paths.__getitem__), skips)
             batches.extend(results)
             kept_images.extend(paths[i] for i in kept)
             progress.update(len(paths))

@@ -19,7 +19,7 @@ from sensenet.cli.images import BATCH_IMAGES
 from sensenet.cli.output import PredictionWriter
 from sensenet.cli.progress import Progress
 from sensenet.cli.rows import Row, RowSource
-from sensenet.cli.skipping import Skips, run_each
+from sensenet.cli.skipping import Skips, located, run_each
 from sensenet.exceptions import InputDataError
 from sensenet.models.deepnet import Deepnet
 
@@ -35,7 +35,7 @@ def predict_images(
             kept, outputs = run_each(
                 paths,
                 lambda batch: model([[*padding, os.path.abspath(path)] for path in batch]),
-                lambda i, batch=paths: batch[i],
+                located(paths.__getitem__),
                 skips,
             )
             if kept:
@@ -83,13 +83,7 @@ def predict_image_rows(
                 rows = source.rows[start : start + BATCH_IMAGES]
                 if directory is not None:
                     rows = _resolved(rows, indexes, directory)
-                kept, outputs = run_each(
-                    rows,
-                    model,
-                    lambda i, s=start, src=source: src.where(s + i),
-                    skips,
-                    lambda i, error, s=start, src=source: src.describe(s + i, error),
-                )
+                kept, outputs = run_each(rows, model, source.describer(start), skips)
                 if kept:
                     unknown.update(model.unknown_categories([rows[i] for i in kept]))
                     leading = [source.kept[start + i] for i in kept] if source.kept is not None else None

@@ -184,13 +184,7 @@ def _encode(
         for source in sources:
             for start in range(0, len(source.rows), BATCH_ROWS):
                 chunk = source.rows[start : start + BATCH_ROWS]
-                positions, results = run_each(
-                    chunk,
-                    model.encode,
-                    lambda i, s=start, src=source: src.where(s + i),
-                    skips,
-                    lambda i, error, s=start, src=source: src.describe(s + i, error),
-                )
+                positions, results = run_each(chunk, model.encode, source.describer(start), skips)
                 matrices.extend(results)
                 if positions:
                     unknown.update(model.unknown_categories([chunk[position] for position in positions]))

@@ -59,6 +59,10 @@ class RowSource:
         """The row at `position` as a user finds it: "FILE, line N"."""
         return f"{self.label}, {self.unit} {self.numbers[position]}"
 
+    def describer(self, start: int) -> Callable[[int, InputDataError], str]:
+        """`describe` for a chunk of the rows that begins at `start`."""
+        return lambda position, error: self.describe(start + position, error)
+
     def describe(self, position: int, error: InputDataError) -> str:
         """The error of the row at `position`, down to the value's column and field when it is one
         value: "FILE, line 3, column 2 'sepal width (cm)': 'x' is not a number"."""

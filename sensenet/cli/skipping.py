@@ -55,19 +55,23 @@ class Skips:
         return EXIT_SKIPPED
 
 
+Describe = Callable[[int, InputDataError], str]  # an item's position and error -> the message
+
+
+def located(where: Callable[[int], str]) -> Describe:
+    """Messages saying where an item is (`where` of its position), then what is wrong with it."""
+    return lambda position, error: f"{where(position)}: {item_message(error)}"
+
+
 def run_each(
-    items: Sequence[Item],
-    run: Callable[[list[Item]], Any],
-    where: Callable[..., str],
-    skips: Skips,
-    describe: Callable[..., str] | None = None,
+    items: Sequence[Item], run: Callable[[list[Item]], Any], describe: Describe, skips: Skips
 ) -> tuple[list[int], list[Any]]:
     """`run` on all `items` at once; when that fails, on each item alone.
 
     Returns the positions of the items that ran and the results of the calls
     (one for the whole batch, or one per good item). A bad item ends the job
-    with an error saying where it is (`where`, or the whole message from
-    `describe`, which can point inside the item), unless `skips` is enabled.
+    with the message `describe` gives (where it is, what is wrong, maybe down
+    to a value inside it), unless `skips` is enabled.
     """
     try:
         return list(range(len(items))), [run(list(items))]
@@ -78,7 +82,7 @@ def run_each(
         try:
             results.append(run([item]))
         except InputDataError as error:
-            message = describe(position, error) if describe else f"{where(position)}: {item_message(error)}"
+            message = describe(position, error)
             if not skips.enabled:
                 raise InputDataError(message) from None
             skips.add(message)
