@@ -50,9 +50,8 @@ class Deepnet(ModelWrapper):
     ):
         super().__init__(spec, settings, preprocessors, names)
         self._classes = self.classes
-        self._encoder = RowEncoder(
-            spec.inputs, {f.index: f.name for f in self.fields} if self.names_fields else None
-        )
+        self._field_names = {field.index: field.name for field in self.fields}
+        self._encoder = RowEncoder(spec.inputs, self._field_names if self.names_fields else None)
         self._images = _image_encoder(spec, settings)
         self._engine = Lazy(lambda: make_engine(settings.engine, spec, settings))
         self._keras_model = Lazy(self._build_keras_model)
@@ -95,8 +94,7 @@ class Deepnet(ModelWrapper):
             counts = self._encoder.unknown_in_rows(self._rows(input_data))
         else:
             counts = self._encoder.unknown_categories(self._table(input_data))
-        names = {field.index: field.name for field in self.fields}
-        return {names[index]: count for index, count in counts.items()}
+        return {self._field_names[index]: count for index, count in counts.items()}
 
     def _table(self, input_data: Any) -> Table:
         """Any tabular input form as columns (see `sensenet.inputs.table`)."""
