@@ -51,6 +51,11 @@ class ImageError(InputDataError):
     truncated or corrupt image, a pixel array of the wrong shape, type or range."""
 
 
+class ImageFieldError(FieldValueError, ImageError):
+    """An image its field cannot take (a missing file, bytes that are no image...), placed as any
+    other bad value is (`FieldValueError`): "row 0, column 2 'photo': image file not found"."""
+
+
 class DownloadError(SensenetError, OSError):
     """A file Sense/Net fetches on demand (pretrained weights) could not be downloaded or cached."""
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from sensenet.exceptions import FieldValueError, InputDataError
 from sensenet.inputs.missing import is_missing
-from sensenet.inputs.table import Table, row_labels, table_from_rows
+from sensenet.inputs.table import Table, column_label, row_labels, table_from_rows
 from sensenet.spec.fields import shown
 from sensenet.spec.inputs import CategoricalInput, InputField, NumericInput
 
@@ -253,7 +253,7 @@ class RowEncoder:
             raise FieldValueError(
                 int(row),
                 index,
-                labels.get(index, f"column {index}"),
+                labels.get(index, column_label(index)),
                 "infinite values (or values beyond float32 range) cannot be standardised",
             )
 
