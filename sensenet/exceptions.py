@@ -66,3 +66,12 @@ class OutputPathError(SensenetError, OSError):
 
 class MissingExtraError(SensenetError, ImportError):
     """A feature needs an optional extra that is not installed (the message names the pip command)."""
+
+
+class ExtraValuesWarning(UserWarning):
+    """Rows hold more values than the model reads; the values past its fields' columns are ignored.
+
+    Predicted, not refused: BigML's own rows carry the objective and fields the model does not
+    use after its inputs, and the seed library predicted them. Shown once per model width (the
+    warnings module's default), and the command line says it with the file's line instead.
+    """

@@ -21,7 +21,7 @@ from sensenet.cli.rows import INPUT_FORMATS, SUFFIX_FORMATS, RowLayout, RowSourc
 from sensenet.cli.skipping import Skips, add_skip_argument, run_each
 from sensenet.cli.usage import UsageError
 from sensenet.engines import ENGINES
-from sensenet.exceptions import InputDataError
+from sensenet.exceptions import ExtraValuesWarning, InputDataError
 from sensenet.models.deepnet import Deepnet
 from sensenet.spec.inputs import ImageInput
 
@@ -254,6 +254,8 @@ def _model(args: argparse.Namespace) -> tuple[ModelFile, Deepnet, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     check_output(args.output, args.force)
+    # rows longer than the model's fields: said once after the run, with the file's line (_extra_values)
+    warnings.filterwarnings("ignore", category=ExtraValuesWarning)
     model_file, model, arguments = _model(args)
     layout = _layout(model_file, model, args)
     skips = Skips(args.skip_errors, "predict")

@@ -67,6 +67,7 @@ class RowEncoder:
     def __init__(self, fields: Sequence[InputField], names: Mapping[int, str] | None = None):
         self.fields = tuple(f for f in fields if type(f) in _COLUMN_ENCODERS)
         self.indexes = tuple(f.index for f in fields)
+        self.row_length = max(self.indexes, default=-1) + 1  # the values a row needs
         self.names = dict(names or {})
         self._codes = {
             f.index: {value: float(i) for i, value in enumerate(f.values)}
