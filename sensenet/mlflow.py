@@ -12,7 +12,9 @@ the native `Deepnet` or `ObjectDetector`, and ``python_function``, whose loader 
 The signature is the model's fields (numeric as double, categorical as string, image as binary)
 and its outputs. Every input column is required, as the model needs a column for each of its fields
 (a value in it may be missing: null); MLflow itself refuses a request that lacks one, naming it,
-before the model sees it, and drops columns the signature does not name.
+before the model sees it, and drops columns the signature does not name. A value the model cannot
+take raises MLflow's INVALID_PARAMETER_VALUE error with ours as its cause, which ``mlflow models
+serve`` answers with a 400 and its message (any other exception, with a stack trace).
 """
 
 from __future__ import annotations
@@ -365,6 +367,16 @@ class _PyfuncModel:
         return self._model
 
     def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Bad input raises MLflow's own error for it (INVALID_PARAMETER_VALUE, ours as its cause):
+        `mlflow models serve` answers that with a 400 and its message, any other with a stack trace."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self._predict(data)
+        except InputDataError as error:
+            raise MlflowException.invalid_parameter_value(str(error)) from error
+
+    def _predict(self, data: Any) -> pd.DataFrame:
         import pandas as pd
 
         model = self._model

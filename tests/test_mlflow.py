@@ -399,6 +399,15 @@ def test_mlflow_models_serve_gives_the_local_api(served, saved):
         assert answer["error_code"] == "INVALID_PARAMETER_VALUE"
         assert f"Model is missing inputs [{local.fields[0].name!r}]" in answer["message"]
         assert "Traceback" not in answer["message"]
+    # a value the model cannot take (beyond float32): our error's one line, never a stack trace
+    huge = frame.head(1).assign(**{local.fields[0].name: 1e39})
+    status, payload = served.request("POST", "/invocations", {"dataframe_records": huge.to_dict("records")})
+    answer = json.loads(payload)
+    assert status == 400 and "stack_trace" not in answer, answer
+    assert answer["message"].endswith(
+        f"Error: row 0, column {local.fields[0].name!r}: infinite values (or values beyond float32 range) "
+        "cannot be standardised"
+    ), answer
 
 
 # --- bad input ----------------------------------------------------------------------------------
@@ -424,8 +433,9 @@ def test_a_model_saved_with_optional_columns_still_names_a_missing_one(saved, tm
     written.save(str(path / "MLmodel"))
     model = create_model(resource)
     frame = _case_frame(case, model).drop(columns=[model.fields[1].name])
-    with pytest.raises(InputDataError, match=f"field\\(s\\) \\['{model.fields[1].name}'\\]"):
+    with pytest.raises(MlflowException, match=f"field\\(s\\) \\['{model.fields[1].name}'\\]") as caught:
         mlflow.pyfunc.load_model(str(path)).predict(frame)
+    assert isinstance(caught.value.__cause__, InputDataError)
 
 
 def test_paths_that_are_not_sensenet_models_are_named(tmp_path, saved):
