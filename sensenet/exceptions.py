@@ -51,6 +51,11 @@ class ImageError(InputDataError):
     truncated or corrupt image, a pixel array of the wrong shape, type or range."""
 
 
+class ImageFieldError(FieldValueError, ImageError):
+    """An image its field cannot take (a missing file, bytes that are no image...), placed as any
+    other bad value is (`FieldValueError`): "row 0, column 2 'photo': image file not found"."""
+
+
 class DownloadError(SensenetError, OSError):
     """A file Sense/Net fetches on demand (pretrained weights) could not be downloaded or cached."""
 
@@ -61,3 +66,12 @@ class OutputPathError(SensenetError, OSError):
 
 class MissingExtraError(SensenetError, ImportError):
     """A feature needs an optional extra that is not installed (the message names the pip command)."""
+
+
+class ExtraValuesWarning(UserWarning):
+    """Rows hold more values than the model reads; the values past its fields' columns are ignored.
+
+    Predicted, not refused: BigML's own rows carry the objective and fields the model does not
+    use after its inputs, and the seed library predicted them. Shown once per model width (the
+    warnings module's default), and the command line says it with the file's line instead.
+    """

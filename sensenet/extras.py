@@ -29,10 +29,18 @@ def require_extra(extra: str, feature: str) -> None:
     """Raise `MissingExtraError` naming the pip command for `extra` if it is not installed."""
     missing = [name for name in EXTRAS[extra] if not _installed(name)]
     if missing:
+        names, are, them = (
+            (missing[0], "is", "it") if len(missing) == 1 else (_listed(missing), "are", "them")
+        )
         raise MissingExtraError(
-            f"{feature} needs {', '.join(missing)}, which the base install leaves out: "
+            f"{names} {are} needed for {feature}, and the base install leaves {them} out: "
             f"{install_command(extra)}"
         )
+
+
+def _listed(names: list[str]) -> str:
+    """ "a, b and c"."""
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def install_command(extra: str) -> str:

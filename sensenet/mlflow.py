@@ -10,8 +10,11 @@ the native `Deepnet` or `ObjectDetector`, and ``python_function``, whose loader 
 ``model.predict`` out as a DataFrame.
 
 The signature is the model's fields (numeric as double, categorical as string, image as binary)
-and its outputs. Every input column is marked optional so that a missing column reaches the
-pyfunc model, whose error names the field; MLflow drops columns the signature does not name.
+and its outputs. Every input column is required, as the model needs a column for each of its fields
+(a value in it may be missing: null); MLflow itself refuses a request that lacks one, naming it,
+before the model sees it, and drops columns the signature does not name. A value the model cannot
+take raises MLflow's INVALID_PARAMETER_VALUE error with ours as its cause, which ``mlflow models
+serve`` answers with a 400 and its message (any other exception, with a stack trace).
 """
 
 from __future__ import annotations
@@ -235,7 +238,7 @@ def _is_sensenet_model(path: Path) -> bool:
 
 
 def model_signature(model: Deepnet | ObjectDetector) -> ModelSignature:
-    """Inputs: the model's fields by name (optional columns, see the module docstring); outputs:
+    """Inputs: the model's fields by name (required columns, see the module docstring); outputs:
     the columns of ``model.predict``'s records."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Array, ColSpec, DataType, Object, Property, Schema
@@ -249,7 +252,7 @@ def model_signature(model: Deepnet | ObjectDetector) -> ModelSignature:
     )
     label = DataType.string if model.kind == "classification" else DataType.double
     types: dict[str, DataType | Array] = {"prediction": label, "objects": Array(found)}
-    inputs = [ColSpec(DataType[INPUT_TYPES[f.optype]], f.name, required=False) for f in model.fields]
+    inputs = [ColSpec(DataType[INPUT_TYPES[f.optype]], f.name) for f in model.fields]
     outputs = [ColSpec(types.get(name, DataType.double), name) for name in output_columns(model)]
     return ModelSignature(inputs=Schema([*inputs]), outputs=Schema([*outputs]))
 
@@ -364,6 +367,16 @@ class _PyfuncModel:
         return self._model
 
     def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Bad input raises MLflow's own error for it (INVALID_PARAMETER_VALUE, ours as its cause):
+        `mlflow models serve` answers that with a 400 and its message, any other with a stack trace."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self._predict(data)
+        except InputDataError as error:
+            raise MlflowException.invalid_parameter_value(str(error)) from error
+
+    def _predict(self, data: Any) -> pd.DataFrame:
         import pandas as pd
 
         model = self._model

@@ -21,7 +21,10 @@ import orjson
 import pandas as pd
 import pytest
 import yaml
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
+from mlflow.types.schema import ColSpec, Schema
 from pyspark.sql.types import BinaryType
 
 from sensenet import mlflow as sensenet_mlflow
@@ -120,6 +123,9 @@ def test_the_model_directory_holds_bigmls_json_and_both_flavors(saved):
     inputs = signature.inputs.to_dict()
     types = {"numeric": "double", "categorical": "string"}
     assert [(i["name"], i["type"]) for i in inputs] == [(f.name, types[f.optype]) for f in model.fields]
+    # the model needs a column per field (its values may be missing): MLflow refuses a frame without one
+    assert [i["required"] for i in inputs] == [True] * len(model.fields)
+    assert '"required": false' not in (path / "MLmodel").read_text()
     outputs = [(o["name"], o["type"]) for o in signature.outputs.to_dict()]
     assert outputs == [("prediction", "string"), ("probability", "double")] + [
         (name, "double") for name in model.classes
@@ -381,23 +387,55 @@ def test_mlflow_models_serve_gives_the_local_api(served, saved):
             got, [[e[name] for name in local.classes] for e in expected], atol=TOLERANCE, rtol=0
         )
 
+    # a missing column: MLflow's own 400 naming it (the signature requires it), never a stack trace
     missing = frame.drop(columns=[local.fields[0].name]).head(2)
-    status, payload = served.request(
-        "POST", "/invocations", {"dataframe_records": missing.to_dict("records")}
-    )
-    assert status == 400 and "InputDataError" in payload.decode()
-    assert repr(local.fields[0].name) in payload.decode()
+    for body in (
+        {"dataframe_records": missing.to_dict("records")},
+        {"dataframe_split": json.loads(missing.to_json(orient="split", index=False))},
+    ):
+        status, payload = served.request("POST", "/invocations", body)
+        answer = json.loads(payload)
+        assert status == 400 and "stack_trace" not in answer, answer
+        assert answer["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert f"Model is missing inputs [{local.fields[0].name!r}]" in answer["message"]
+        assert "Traceback" not in answer["message"]
+    # a value the model cannot take (beyond float32): our error's one line, never a stack trace
+    huge = frame.head(1).assign(**{local.fields[0].name: 1e39})
+    status, payload = served.request("POST", "/invocations", {"dataframe_records": huge.to_dict("records")})
+    answer = json.loads(payload)
+    assert status == 400 and "stack_trace" not in answer, answer
+    assert answer["message"].endswith(
+        f"Error: row 0, column {local.fields[0].name!r}: infinite values (or values beyond float32 range) "
+        "cannot be standardised"
+    ), answer
 
 
 # --- bad input ----------------------------------------------------------------------------------
 
 
-def test_a_missing_field_column_is_our_error_naming_it(saved):
+def test_a_missing_field_column_is_refused_naming_it(saved):
     case, resource, path = saved[CLASSIFIER]
     model = create_model(resource)
     frame = _case_frame(case, model).drop(columns=[model.fields[1].name])
-    with pytest.raises(InputDataError, match=f"field\\(s\\) \\['{model.fields[1].name}'\\]"):
+    said = re.escape(f"Model is missing inputs [{model.fields[1].name!r}]")
+    with pytest.raises(MlflowException, match=said):
         mlflow.pyfunc.load_model(str(path)).predict(frame)
+
+
+def test_a_model_saved_with_optional_columns_still_names_a_missing_one(saved, tmp_path):
+    """Models written before the signature required every column reach our own check."""
+    case, resource, _ = saved[CLASSIFIER]
+    path = tmp_path / "model"
+    sensenet_mlflow.save_model(resource, path)
+    written = mlflow.models.Model.load(str(path / "MLmodel"))
+    optional = [ColSpec(c.type, c.name, required=False) for c in written.signature.inputs.inputs]
+    written.signature = ModelSignature(Schema(optional), written.signature.outputs)
+    written.save(str(path / "MLmodel"))
+    model = create_model(resource)
+    frame = _case_frame(case, model).drop(columns=[model.fields[1].name])
+    with pytest.raises(MlflowException, match=f"field\\(s\\) \\['{model.fields[1].name}'\\]") as caught:
+        mlflow.pyfunc.load_model(str(path)).predict(frame)
+    assert isinstance(caught.value.__cause__, InputDataError)
 
 
 def test_paths_that_are_not_sensenet_models_are_named(tmp_path, saved):

@@ -9,6 +9,7 @@ import warnings
 
 from sensenet.cli.model_file import add_model_arguments, open_model, split_model_argument
 from sensenet.cli.native_logs import native_logs_silenced
+from sensenet.cli.output import FORCE
 from sensenet.cli.usage import UsageError
 from sensenet.export import FORMATS
 from sensenet.files.writing import check_destination
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     model_path, extra = split_model_argument(args, args.inputs)
     if extra:
         raise UsageError(f"convert takes one model; unexpected argument(s) {extra}")
-    check_destination(args.output, args.force, FORMATS[args.to].replaceable)
+    check_destination(args.output, args.force, FORMATS[args.to].replaceable, how_to_overwrite=FORCE)
     settings = {"rescale_type": args.rescale_type} if args.rescale_type else None
     document = open_model(model_path).document
     self_contained = False if args.matrix_input else None

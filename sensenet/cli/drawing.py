@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from sensenet.cli.output import FORCE
 from sensenet.exceptions import InputDataError, OutputPathError
 from sensenet.files.writing import check_destination, new_file
 from sensenet.inputs.image import load_image
@@ -40,7 +41,7 @@ def drawing_paths(images: Sequence[str], directory: str, suffix: str, force: boo
             raise InputDataError(
                 f"{targets[target]} and {image} would both be drawn to {target}; draw them in separate runs"
             )
-        check_destination(target, force)
+        check_destination(target, force, how_to_overwrite=FORCE)
         targets[target] = image
     return list(targets)
 

@@ -9,9 +9,11 @@ the row came from (the working directory for stdin and command-line rows).
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +24,39 @@ from sensenet.cli.rows import Row, RowSource
 from sensenet.cli.skipping import Skips, located, run_each
 from sensenet.exceptions import InputDataError
 from sensenet.models.deepnet import Deepnet
+from sensenet.spec.inputs import CategoricalInput, NumericInput
+
+
+def rows_needed(model: Deepnet, image: str, names: Sequence[str] | None) -> InputDataError:
+    """The error for an image given to a model that reads other fields besides (`names`: the row's
+    columns by name, when the model names them): which fields, and a row of each format with them."""
+    fields = model.fields
+    read = ", ".join(f"{f.name!r} ({f.optype})" for f in fields)
+    example = {f.index: _example(spec, image) for f, spec in zip(fields, model.spec.inputs)}
+    width = max(example) + 1
+    values = [example.get(index) for index in range(width)]
+    cells = ",".join("" if value is None else str(value) for value in values)
+    if names is not None:
+        header = ",".join(names[:width])
+        line = json.dumps({f.name: example[f.index] for f in fields})
+        csv = f"a CSV file (a header such as `{header}`, then rows such as `{cells}`)"
+    else:
+        line = json.dumps(values)
+        csv = f"a CSV file (a header line, then rows in field order such as `{cells}`)"
+    return InputDataError(
+        f"{image} is an image, but this model reads {len(fields)} fields, {read}: give its rows in {csv} "
+        f"or a JSON Lines file (lines such as `{line}`); an image alone is enough only for a model "
+        "whose only input is one image"
+    )
+
+
+def _example(field: Any, image: str) -> Any:
+    """A value a row could hold for `field`: its first category, its mean, or the image's path."""
+    if isinstance(field, CategoricalInput):
+        return field.values[0] if field.values else None
+    if isinstance(field, NumericInput):
+        return float(f"{field.center:.3g}")
+    return image
 
 
 def predict_images(

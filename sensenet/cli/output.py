@@ -15,6 +15,7 @@ from sensenet.files.writing import check_destination, new_file
 
 OUTPUT_FORMATS = ("csv", "jsonl")
 STDOUT = "-"
+FORCE = "--force"  # the option that replaces an existing output, as refusals name it
 
 
 def float32_texts(values: np.ndarray) -> np.ndarray:
@@ -25,7 +26,7 @@ def float32_texts(values: np.ndarray) -> np.ndarray:
 def check_output(path: str | None, force: bool) -> None:
     """Refuse, before any work, an -o file that exists (without --force) or cannot be written."""
     if path is not None and path != STDOUT:
-        check_destination(path, force)
+        check_destination(path, force, how_to_overwrite=FORCE)
 
 
 @contextmanager

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.cli.image_rows import predict_image_rows, predict_images
-from sensenet.cli.images import add_image_arguments, expand_images, image_settings
+from sensenet.cli.image_rows import predict_image_rows, predict_images, rows_needed
+from sensenet.cli.images import add_image_arguments, expand_images, image_settings, is_image_file
 from sensenet.cli.model_file import STDIN, ModelFile, add_model_arguments, open_model, split_model_argument
 from sensenet.cli.output import OUTPUT_FORMATS, PredictionWriter, check_output, open_output
 from sensenet.cli.progress import Progress
@@ -21,7 +21,7 @@ from sensenet.cli.rows import INPUT_FORMATS, SUFFIX_FORMATS, RowLayout, RowSourc
 from sensenet.cli.skipping import Skips, add_skip_argument, run_each
 from sensenet.cli.usage import UsageError
 from sensenet.engines import ENGINES
-from sensenet.exceptions import InputDataError
+from sensenet.exceptions import ExtraValuesWarning, InputDataError
 from sensenet.models.deepnet import Deepnet
 from sensenet.spec.inputs import ImageInput
 
@@ -226,6 +226,9 @@ def _predict_images(
             writer = PredictionWriter(stream, args.format, classes, ("image",))
             predict_images(model, images, writer, args.quiet, skips)
         return len(images)
+    for argument in arguments:
+        if is_image_file(argument) or os.path.isdir(argument):
+            raise rows_needed(model, argument, layout.names)
     sources = _row_sources(arguments, layout, args.input_format, _row_length(model))
     unknown: Counter[str] = Counter()
     with open_output(args.output, args.force) as stream:
@@ -251,6 +254,8 @@ def _model(args: argparse.Namespace) -> tuple[ModelFile, Deepnet, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     check_output(args.output, args.force)
+    # rows longer than the model's fields: said once after the run, with the file's line (_extra_values)
+    warnings.filterwarnings("ignore", category=ExtraValuesWarning)
     model_file, model, arguments = _model(args)
     layout = _layout(model_file, model, args)
     skips = Skips(args.skip_errors, "predict")

@@ -25,6 +25,7 @@ from typing import Any
 from sensenet.export.description import non_image_fields, unique_name
 
 IMAGE_RANK = 4
+MATRIX_INPUT = "input_matrix"  # the input of the encoded matrix, in the graphs that take one
 _NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_.\-/]")  # what TensorFlow refuses in an input's name
 
 

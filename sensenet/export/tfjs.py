@@ -37,12 +37,11 @@ from sensenet._version import __version__
 from sensenet.exceptions import UnsupportedError
 from sensenet.export.description import model_description
 from sensenet.export.detector_graph import IMAGE_SIZE_INPUT
-from sensenet.export.graph import field_input_names, frozen_function, takes_field_inputs
+from sensenet.export.graph import MATRIX_INPUT, field_input_names, frozen_function, takes_field_inputs
 from sensenet.spec.output_names import graph_outputs
 
 MODEL_FILE = "model.json"
 DESCRIPTION_FILE = "sensenet.json"
-MATRIX_INPUT = "input_matrix"
 SHARD_BYTES = 4 * 1024 * 1024
 # numpy dtype of a constant -> (TF.js dtype, the dtype it is stored as). TF.js has no int64.
 _WEIGHT_DTYPES = {

@@ -32,13 +32,21 @@ from typing import Any
 import numpy as np
 
 from sensenet.exceptions import InputDataError, UnsupportedError
-from sensenet.export.graph import frozen_function
+from sensenet.export.graph import MATRIX_INPUT, frozen_function
 from sensenet.inputs.image import load_image
 from sensenet.inputs.rescale import choose_rescale_type
 from sensenet.spec.output_names import DETECTOR_OUTPUTS, graph_outputs
 
 TFLITE_RESCALE_TYPE = "warp"
 SIGNATURE = "serving_default"
+# How a model of several inputs is run by hand (tflite_predict's advice), by the kind of its inputs.
+MATRIX_INPUTS_FED = (
+    f"{MATRIX_INPUT!r}: model.encode(rows); each image input: the image's RGB pixels as float32"
+)
+FIELD_INPUTS_FED = (
+    "one (rows, 1) array per non-image field: float32 numbers, or category strings; each image input: "
+    "the image's RGB pixels as float32"
+)
 
 
 def _rescale_type(model: Any) -> str | None:
@@ -138,11 +146,12 @@ def predict_image(tflite_path: str | os.PathLike, image_path: str | os.PathLike)
             f"{tflite_path} has no {SIGNATURE!r} signature: convert the model again with this sensenet"
         )
     inputs, outputs = signatures[SIGNATURE]["inputs"], signatures[SIGNATURE]["outputs"]
-    if len(inputs) != 1 or inputs[0] == "input_matrix":
+    if len(inputs) != 1 or inputs[0] == MATRIX_INPUT:
+        fed = MATRIX_INPUTS_FED if MATRIX_INPUT in inputs else FIELD_INPUTS_FED
         raise InputDataError(
             f"tflite_predict runs models whose only input is one image; {tflite_path} reads {inputs}: "
-            "run it with ai_edge_litert's Interpreter.get_signature_runner(), feeding each input by name "
-            "(the input matrix from model.encode_inputs, the images' pixels)"
+            "run it with ai_edge_litert's Interpreter.get_signature_runner(), feeding each input by "
+            f"name ({fed})"
         )
     pixels = load_image(image_path).astype(np.float32)[np.newaxis]
     results = interpreter.get_signature_runner(SIGNATURE)(**{inputs[0]: pixels})

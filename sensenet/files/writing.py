@@ -48,11 +48,13 @@ def check_destination(
     path: str | bytes | os.PathLike,
     overwrite: bool = False,
     replaceable: Callable[[Path], bool] | None = None,
+    how_to_overwrite: str = "overwrite=True",
 ) -> Path:
     """Refuse, before any work, a destination that cannot be written or would be replaced unasked.
 
     An existing directory is replaced (with `overwrite`) only when `replaceable` says it is one its
-    format wrote.
+    format wrote. `how_to_overwrite` is what the caller's user passes to replace an existing
+    output, as the refusal names it: the Python API's keyword, the command line's option.
     """
     overwrite = _overwrite_flag(overwrite)
     try:
@@ -66,7 +68,7 @@ def check_destination(
     if os.path.lexists(target):
         if not overwrite:
             raise OutputPathError(
-                f"{target} already exists; choose another name or pass --force (overwrite=True) to replace it"
+                f"{target} already exists; choose another name or pass {how_to_overwrite} to replace it"
             )
         if target.is_dir() and not target.is_symlink() and not (replaceable and replaceable(target)):
             raise _foreign_directory(target)

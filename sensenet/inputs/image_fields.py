@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.exceptions import SensenetError
+from sensenet.exceptions import ImageFieldError, InputDataError, SensenetError
 from sensenet.inputs.missing import is_missing
 from sensenet.inputs.rescale import choose_rescale_type
 from sensenet.inputs.table import Table
@@ -63,7 +63,10 @@ class ImageEncoder:
         for index in self.indexes:
             batch = np.empty((table.length, self.height, self.width, 3), np.float32)
             for r, value in enumerate(table.columns[index]):
-                batch[r] = self._pixels_at(value, f"row {r}, {table.label(index)} (image)")
+                try:
+                    batch[r] = self.pixels(None if is_missing(value) else value)
+                except InputDataError as error:
+                    raise ImageFieldError(r, index, table.label(index), str(error)) from None
             batches.append(batch)
         return batches
 

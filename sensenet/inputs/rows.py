@@ -20,7 +20,7 @@ import numpy as np
 
 from sensenet.exceptions import FieldValueError, InputDataError
 from sensenet.inputs.missing import is_missing
-from sensenet.inputs.table import Table, row_labels, table_from_rows
+from sensenet.inputs.table import Table, column_label, row_labels, table_from_rows
 from sensenet.spec.fields import shown
 from sensenet.spec.inputs import CategoricalInput, InputField, NumericInput
 
@@ -67,6 +67,7 @@ class RowEncoder:
     def __init__(self, fields: Sequence[InputField], names: Mapping[int, str] | None = None):
         self.fields = tuple(f for f in fields if type(f) in _COLUMN_ENCODERS)
         self.indexes = tuple(f.index for f in fields)
+        self.row_length = max(self.indexes, default=-1) + 1  # the values a row needs
         self.names = dict(names or {})
         self._codes = {
             f.index: {value: float(i) for i, value in enumerate(f.values)}
@@ -253,7 +254,7 @@ class RowEncoder:
             raise FieldValueError(
                 int(row),
                 index,
-                labels.get(index, f"column {index}"),
+                labels.get(index, column_label(index)),
                 "infinite values (or values beyond float32 range) cannot be standardised",
             )
 

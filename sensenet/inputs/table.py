@@ -36,12 +36,28 @@ class Table:
     labels: Mapping[int, str]  # field index -> how an error names the column
 
     def label(self, index: int) -> str:
-        return self.labels.get(index, f"column {index}")
+        return self.labels.get(index, column_label(index))
+
+
+# How an error names a field's place, the one rule of every input form: after "row R" (R the
+# row's 0-based position in the data given), a list row's or a frame's column by position (its
+# 0-based index, then the field's name when the model names its fields), or a frame's column by
+# name, or a dict's key. (The command line says a file's line and 1-based column: sensenet.cli.rows.)
+
+
+def column_label(index: int, name: str | None = None) -> str:
+    """A list row's value (or an unnamed frame column): "column 1 'sepal width (cm)'"."""
+    return f"column {index}" if name is None else f"column {index} {name!r}"
+
+
+def key_label(name: str) -> str:
+    """A dict's value, by the key that names the field: "field 'sepal width (cm)'"."""
+    return f"field {name!r}"
 
 
 def row_labels(names: Mapping[int, str] | None) -> dict[int, str]:
     """How errors name a row's columns: by position, and by field name when the model names them."""
-    return {index: f"column {index} {name!r}" for index, name in (names or {}).items()}
+    return {index: column_label(index, name) for index, name in (names or {}).items()}
 
 
 def table_from_rows(
@@ -74,7 +90,7 @@ def table_from_records(records: Sequence[Mapping[str, Any]], names: Sequence[Col
             f"no key of the given dicts names an input field; the model reads {[c.name for c in names]}"
         )
     columns = {column.index: _record_column(records, column) for column in names}
-    return Table(len(records), columns, {c.index: f"field {c.name!r}" for c in names})
+    return Table(len(records), columns, {c.index: key_label(c.name) for c in names})
 
 
 def table_from_frame(frame: Any, names: Sequence[ColumnName], named: bool) -> Table:
@@ -102,7 +118,7 @@ def table_from_frame(frame: Any, names: Sequence[ColumnName], named: bool) -> Ta
             "them in field order"
         )
     columns = {c.index: _frame_column(frame.iloc[:, c.index]) for c in names}
-    return Table(len(frame), columns, {c.index: f"column {c.index}" for c in names})
+    return Table(len(frame), columns, {c.index: column_label(c.index) for c in names})
 
 
 _ABSENT = object()

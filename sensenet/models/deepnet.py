@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from sensenet.engines import make_engine
-from sensenet.exceptions import InputDataError
+from sensenet.exceptions import ExtraValuesWarning, InputDataError
 from sensenet.inputs.image_fields import ImageEncoder
 from sensenet.inputs.rows import RowEncoder
 from sensenet.inputs.table import Table, table_from_frame, table_from_records, table_from_rows
@@ -32,6 +33,8 @@ class Deepnet(ModelWrapper):
     field in ``preprocess`` order (categorical fields as the index of their value).
     It returns a float32 array of shape (rows, outputs): class probabilities in
     `classes` order, or one regression value. `predict` gives records instead.
+    A row longer than the model's fields is predicted, its extra values ignored,
+    with an `ExtraValuesWarning` (as the command line warns).
 
     In the rows of an image model, an image field's column holds a path, the
     bytes of an image file, an array of pixels, or None (missing). A model
@@ -122,7 +125,9 @@ class Deepnet(ModelWrapper):
         if isinstance(input_data, (list, tuple)):
             if not input_data:
                 raise InputDataError("no rows given: expected a row (list of values) or a list of rows")
-            return list(input_data) if _is_row(input_data[0]) else [input_data]
+            rows = list(input_data) if _is_row(input_data[0]) else [input_data]
+            _warn_if_longer(rows, self._encoder.row_length)
+            return rows
         raise InputDataError(
             f"cannot predict on {type(input_data).__name__}: expected a row (list of values), a list of "
             "rows, a dict keyed by field name, a list of dicts, a pandas DataFrame, a 2-D numeric array"
@@ -168,6 +173,21 @@ _IMAGE_TYPES = (str, bytes, bytearray, os.PathLike, np.ndarray)
 def _is_row(value: Any) -> bool:
     """A row (list, tuple or 1-D array) rather than one value; a pixel array (2-D or more) is a value."""
     return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim == 1)
+
+
+def _warn_if_longer(rows: list, width: int) -> None:
+    """Say (`ExtraValuesWarning`) that rows hold values past the model's fields, which are ignored."""
+    try:
+        longest = max(map(len, rows))
+    except TypeError:  # a row that is not a sequence: encoding names it
+        return
+    if longest > width:
+        warnings.warn(
+            f"rows hold more values than the model reads ({width}: its fields are in columns 0 to "
+            f"{width - 1}); the values past them are ignored",
+            ExtraValuesWarning,
+            stacklevel=5,  # the caller of model(...) or model.encode(...)
+        )
 
 
 def _is_rows(input_data: Any) -> bool:

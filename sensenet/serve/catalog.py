@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.exceptions import ModelNotFoundError, SensenetError
+from sensenet.exceptions import FieldValueError, ModelNotFoundError, SensenetError
 from sensenet.models.doors import create_model
 from sensenet.models.model_wrapper import ModelWrapper
 
@@ -171,11 +171,26 @@ def _ends(groups: list[Any]) -> list[int]:
     return np.cumsum([len(group) for group in groups])[:-1].tolist()
 
 
+class KeyedRows(list):
+    """Rows made from records keyed by field name: an error about one of their values names the
+    field by its key, as the request did ("row 0, field 'photo'", not the row's "column 2")."""
+
+    def __init__(self, labels: dict[int, str]):
+        super().__init__()
+        self.labels = labels  # field index -> how the records name it
+
+    def said(self, error: SensenetError) -> SensenetError:
+        if not isinstance(error, FieldValueError) or error.index not in self.labels:
+            return error
+        return type(error)(error.row, error.index, self.labels[error.index], error.problem)
+
+
 def _guarded(call: Any, data: Any) -> Outcome:
+    """`call(data)`, or the error it raises for bad input, said as `data`'s request form says it."""
     try:
         return call(data)
     except SensenetError as error:
-        return error
+        return data.said(error) if isinstance(data, KeyedRows) else error
 
 
 def _each_image(model: Any, images: list[Any]) -> Outcome:

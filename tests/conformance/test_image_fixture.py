@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sensenet.exceptions import InputDataError
+from sensenet.exceptions import ImageFieldError, InputDataError
 from sensenet.models.wrappers import create_image_feature_extractor, create_model
 from tests.conftest import FIXTURES, load_cases
 
@@ -102,7 +102,7 @@ def test_bad_inputs_raise_our_errors(model, rows):
         model(np.zeros((4, 3), np.float32))
     missing_file = list(rows[0])
     missing_file[1] = "images/digits/3/no_such_image.png"
-    with pytest.raises(InputDataError, match=r"row 0, column 1 \(image\): image file .* does not exist"):
+    with pytest.raises(ImageFieldError, match=r"row 0, column 1: image file .* does not exist"):
         model(missing_file)
     with pytest.raises(InputDataError, match="has 3 values"):
         model(rows[0][:3])
