@@ -95,8 +95,9 @@ def example_files(directory: Path) -> list[str]:
 
     iris.json (the example model in the package), eyes.zip (BigML's TinyYOLOv4 eye detector, as
     BigML's download comes), cat.jpg (a photo for it), dog.jpg and bus.jpg (photos), digits/ (small
-    PNG digits) and images.json (a deepnet reading two images, a number and a category). All but
-    iris.json come from the fixtures (SENSENET_FIXTURES).
+    PNG digits), images.json (a deepnet reading two images, a number and a category) and examples/
+    (the repository's). iris.json and examples/ come from the repository, the rest from the
+    fixtures (SENSENET_FIXTURES).
     """
     from sensenet.examples import example_path
 
@@ -107,6 +108,7 @@ def example_files(directory: Path) -> list[str]:
         "dog.jpg": FIXTURES / "images" / "dog.jpg",
         "bus.jpg": FIXTURES / "images" / "bus.jpg",
         "digits": FIXTURES / "images" / "digits",
+        "examples": REPO_ROOT / "examples",
     }
     missing = [str(source) for source in links.values() if not source.exists()]
     if missing:
