@@ -1,6 +1,6 @@
 """MkDocs hooks (mkdocs.yml `hooks`): the pictures the pages show, made when the site is built.
 
-- `images/detection.jpg`: the eye detector's boxes on a photo, drawn by `sensenet detect --draw`
+- `pictures/detection.jpg`: the eye detector's boxes on a photo, drawn by `sensenet detect --draw`
   itself (the command docs/detection.md shows), from the fixtures (SENSENET_FIXTURES). Without
   them the page shows a note in its place, and the build says so.
 - Pages other branches are writing (PENDING_PAGES): until a branch lands its page, the site holds a
@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import subprocess
@@ -33,14 +34,21 @@ PENDING_PAGES = {
 log = logging.getLogger("mkdocs.hooks.sensenet")
 
 
+def _note(text: str) -> bytes:
+    """A small JPEG saying `text`, in place of a picture that could not be made."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (512, 64), "white")
+    ImageDraw.Draw(picture).text((12, 24), text, fill="black")
+    stream = io.BytesIO()
+    picture.save(stream, "JPEG")
+    return stream.getvalue()
+
+
 def _drawn_detection(config: Any) -> File:
     if not (DETECTOR.is_file() and PHOTO.is_file()):
-        log.info("no fixtures at %s: images/detection.jpg is a note (set SENSENET_FIXTURES)", FIXTURES)
-        note = (
-            "<svg xmlns='http://www.w3.org/2000/svg' width='512' height='60'><text x='10' y='35'>"
-            "built without the fixtures: no detection drawn</text></svg>"
-        )
-        return File.generated(config, "images/detection.jpg", content=note.encode())
+        log.info("no fixtures at %s: pictures/detection.jpg is a note (set SENSENET_FIXTURES)", FIXTURES)
+        return File.generated(config, "pictures/detection.jpg", content=_note("built without the fixtures"))
     with tempfile.TemporaryDirectory() as scratch:
         photo, drawn = Path(scratch) / "cat.jpg", Path(scratch) / "drawn"
         photo.symlink_to(PHOTO)
@@ -48,7 +56,7 @@ def _drawn_detection(config: Any) -> File:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         command = [sys.executable, "-m", "sensenet", *DETECT, str(DETECTOR), str(photo), "--draw", str(drawn)]
         subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
-        return File.generated(config, "images/detection.jpg", content=(drawn / "cat.jpg").read_bytes())
+        return File.generated(config, "pictures/detection.jpg", content=(drawn / "cat.jpg").read_bytes())
 
 
 def on_files(files: Files, config: Any) -> Files:
