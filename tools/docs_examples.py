@@ -188,8 +188,20 @@ def run_page(examples_: list[Example], workdir: Path, env: dict[str, str] | None
     """Run a page's examples (those not marked) in `workdir`; what each printed, in order."""
     runnable = [example for example in examples_ if example.not_run is None]
     ports = _port_map(runnable)
-    logs = workdir.parent / f"{workdir.name}-logs"
-    logs.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sensenet-docs-logs-") as logs:
+        results = _drive(runnable, ports, Path(logs), workdir, env)
+    back = {new: old for old, new in ports.items()}
+    outcomes = []
+    for k, example in enumerate(runnable):
+        result = results[k] if k < len(results) else {"printed": None, "failed": None}
+        printed = result["printed"] if result["printed"] is None else _replace(result["printed"], back)
+        outcomes.append(Outcome(example, printed, result["failed"]))
+    return outcomes
+
+
+def _drive(
+    runnable: list[Example], ports: dict[str, str], logs: Path, workdir: Path, env: dict[str, str] | None
+) -> list[dict]:
     blocks = [
         {
             "language": example.language,
@@ -218,19 +230,12 @@ def run_page(examples_: list[Example], workdir: Path, env: dict[str, str] | None
         _stop_group(driver.pid)
     if driver.returncode != 0:
         raise RuntimeError(f"the examples' driver failed ({driver.returncode}): {stderr[-3000:]}")
-    back = {new: old for old, new in ports.items()}
-    results = json.loads(stdout)
-    outcomes = []
-    for k, example in enumerate(runnable):
-        result = results[k] if k < len(results) else {"printed": None, "failed": None}
-        printed = result["printed"] if result["printed"] is None else _replace(result["printed"], back)
-        outcomes.append(Outcome(example, printed, result["failed"]))
-    return outcomes
+    return json.loads(stdout)
 
 
 def _stop_group(pgid: int) -> None:
-    """SIGTERM to what a page left running (its servers), then SIGKILL to what is left after 10 s."""
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+    """SIGTERM to what a page left running (its servers), then SIGKILL to what is left after 5 s."""
+    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:
@@ -309,8 +314,10 @@ def problems(outcomes: list[Outcome]) -> list[str]:
     for outcome in outcomes:
         example = outcome.example
         if outcome.failed:
-            found.append(f"{example.where}: the {example.language} example failed: {outcome.failed}\n"
-                         f"it printed:\n{outcome.printed}")
+            found.append(
+                f"{example.where}: the {example.language} example failed: {outcome.failed}\n"
+                f"it printed:\n{outcome.printed}"
+            )
         elif outcome.printed is None:
             continue
         elif example.shown is not None and not output_matches(example.shown, outcome.printed):
@@ -337,7 +344,8 @@ def main(argv: list[str]) -> int:
     for path in paths:
         started = time.monotonic()
         found = check_page(path)
-        print(f"{path.relative_to(REPO_ROOT)}: {len(examples(path))} examples, {time.monotonic() - started:.1f} s")
+        took = time.monotonic() - started
+        print(f"{path.relative_to(REPO_ROOT)}: {len(examples(path))} examples, {took:.1f} s")
         for problem in found:
             print(problem, end="\n\n")
             status = 1
