@@ -9,8 +9,10 @@ examples' photos and models), like the conformance tests.
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,3 +122,110 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "zombie" not in status.lower()
+
+
+# ---- the API reference: what mkdocstrings renders from the docstrings
+
+
+def _public_api() -> dict[str, Any]:
+    """The names the API reference (docs/reference/) documents, each with its object."""
+    from sensenet import exceptions, mlflow, spark
+    from sensenet.models import doors, seed_api
+    from sensenet.models.deepnet import Deepnet
+    from sensenet.models.detector import ObjectDetector
+    from sensenet.models.extractor import ImageFeatureExtractor
+    from sensenet.models.fields import FieldInfo
+    from sensenet.pretrained import get_network, get_weights
+    from sensenet.settings import Settings
+
+    api: dict[str, Any] = {
+        f"doors.{name}": getattr(doors, name)
+        for name in ["create_model", "convert", "create_image_feature_extractor", "tflite_predict"]
+    }
+    for cls in (Deepnet, ObjectDetector, ImageFeatureExtractor, FieldInfo, Settings):
+        api[cls.__name__] = cls
+        for name, member in vars(cls).items():
+            if (
+                (not name.startswith("_") or name == "__call__")
+                and callable(member)
+                or isinstance(member, property)
+            ):
+                api[f"{cls.__name__}.{name}"] = member
+    for name in ["spec", "settings", "preprocessors", "fields", "names_fields", "classes", "kind"]:
+        api[f"Deepnet.{name}"] = getattr(Deepnet, name)
+    api.update(
+        {
+            f"exceptions.{name}": getattr(exceptions, name)
+            for name in exceptions.__dict__
+            if name.endswith("Error")
+        }
+    )
+    api["spark.predict"] = spark.predict
+    api.update(
+        {f"mlflow.{name}": getattr(mlflow, name) for name in ["save_model", "log_model", "load_model"]}
+    )
+    api.update(
+        {
+            f"seed_api.{name}": getattr(seed_api, name)
+            for name in [
+                "is_deepnet",
+                "bigml_resource",
+                "model_from_dictionary",
+                "model_from_bundle",
+                "to_tflite",
+            ]
+        }
+    )
+    api.update(get_network=get_network, get_weights=get_weights)
+    return api
+
+
+# Functions whose docstrings say, in sections, what they take, return and raise (Google style, as
+# mkdocstrings renders them): the doors and every method a user calls to predict.
+SECTIONED = [
+    "doors.create_model",
+    "doors.convert",
+    "doors.create_image_feature_extractor",
+    "doors.tflite_predict",
+    "Deepnet.__call__",
+    "Deepnet.predict",
+    "Deepnet.encode",
+    "Deepnet.unknown_categories",
+    "ObjectDetector.__call__",
+    "ObjectDetector.predict",
+    "ImageFeatureExtractor.__call__",
+    "ImageFeatureExtractor.encode",
+    "Settings",
+    "spark.predict",
+    "mlflow.save_model",
+    "mlflow.log_model",
+    "mlflow.load_model",
+    "get_network",
+    "get_weights",
+    "seed_api.model_from_dictionary",
+    "seed_api.model_from_bundle",
+    "seed_api.to_tflite",
+]
+
+
+def test_every_public_name_of_the_reference_has_a_docstring():
+    missing = [name for name, member in _public_api().items() if not inspect.getdoc(member)]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("name", SECTIONED)
+def test_a_door_says_what_it_takes_returns_and_raises(name):
+    member = _public_api()[name]
+    doc = inspect.getdoc(member) or ""
+    function = member.__init__ if inspect.isclass(member) else member
+    signature = inspect.signature(function)
+    parameters = [p for p in signature.parameters.values() if p.name not in ("self", "cls")]
+    if parameters:
+        assert "\nArgs:\n" in doc, f"{name}: no Args section"
+        for parameter in parameters:
+            word = f"**{parameter.name}" if parameter.kind is parameter.VAR_KEYWORD else parameter.name
+            assert f"\n    {word}:" in doc, f"{name}: Args does not say what {parameter.name} is"
+    returns = signature.return_annotation
+    if not inspect.isclass(member) and returns not in (None, "None", inspect.Signature.empty):
+        assert "\nReturns:\n" in doc, f"{name}: no Returns section"
+    assert "\nRaises:\n" in doc, f"{name}: no Raises section"
