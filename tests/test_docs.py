@@ -92,17 +92,14 @@ def test_a_block_marked_not_run_is_not_run(tmp_path):
 
 
 def test_what_a_page_leaves_running_is_stopped_and_its_ports_are_free_ones(tmp_path):
-    page = _page(
-        tmp_path,
-        "```bash\nsleep 300 & echo $! > pid\necho 8080 > port\necho port 8080\n```\n\n"
-        "```text\nport 8080\n```\n",
-    )
+    code = "sleep 300 & echo $! > pid\necho localhost:8080 > port\necho served on localhost:8080\n"
+    page = _page(tmp_path, f"```bash\n{code}```\n\n```text\nserved on localhost:8080\n```\n")
     workdir = tmp_path / "work"
     workdir.mkdir()
     assert docs_examples.problems(docs_examples.run_page(examples(page), workdir)) == []
     assert not _alive(int((workdir / "pid").read_text()))
-    port = int((workdir / "port").read_text())
-    assert port != 8080 and port in range(1024, 65536)
+    host, port = (workdir / "port").read_text().strip().split(":")
+    assert host == "localhost" and int(port) != 8080 and int(port) in range(1024, 65536)
 
 
 def test_a_process_that_ignores_sigterm_is_killed_when_the_page_ends(tmp_path):

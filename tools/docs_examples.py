@@ -36,9 +36,10 @@ FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" 
 RUN_LANGUAGES = ("bash", "python")
 NOT_RUN = re.compile(r"<!-- not run: (?P<reason>[^>]*\S)\s*-->\s*$")
 FENCE = re.compile(r"^```(?P<language>[\w+-]*)[^\n]*\n(?P<body>.*?)^```[ \t]*$", re.S | re.M)
-# Ports a page may name for its servers: each is given a free port of this machine for the run,
-# in the code and, mapped back, in what it prints, so pages run beside each other and other servers.
-PAGE_PORTS = (8000, 8001, 8080, 8081, 5000, 5001)
+# A port a page names for a server (after a --...port option, localhost:, 127.0.0.1: or port=) is
+# given a free port of this machine for the run, everywhere in the page's code and, mapped back, in
+# what it prints, so pages run beside each other and beside other servers.
+PORT_MENTION = re.compile(r"(?:--[\w-]*port[ =]|localhost:|127\.0\.0\.1:|port=)(\d{4,5})\b")
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 ELLIPSIS = "..."
 PAGE_TIMEOUT_S = 900
@@ -131,8 +132,8 @@ def _free_port() -> int:
 
 
 def _port_map(examples_: list[Example]) -> dict[str, str]:
-    code = "\n".join(example.code for example in examples_)
-    return {str(port): str(_free_port()) for port in PAGE_PORTS if re.search(rf"\b{port}\b", code)}
+    named = sorted({port for example in examples_ for port in PORT_MENTION.findall(example.code)})
+    return {port: str(_free_port()) for port in named}
 
 
 def _replace(text: str, mapping: dict[str, str]) -> str:
