@@ -64,8 +64,7 @@ class Example:
 
 def examples(path: Path) -> list[Example]:
     """The bash and Python blocks of a Markdown page, in order, each with the text block after it."""
-    text = path.read_text()
-    page = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+    text, page = path.read_text(), _shown(path)
     blocks = list(FENCE.finditer(text))
     found = []
     for k, block in enumerate(blocks):
@@ -81,6 +80,11 @@ def examples(path: Path) -> list[Example]:
         code = block.group("body")
         found.append(Example(page, line, block.group("language"), code, shown, marker and marker["reason"]))
     return found
+
+
+def _shown(path: Path) -> str:
+    """A page's path as messages name it: from the repository's root when it is inside."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def doc_pages() -> list[Path]:
@@ -346,7 +350,7 @@ def main(argv: list[str]) -> int:
         started = time.monotonic()
         found = check_page(path)
         took = time.monotonic() - started
-        print(f"{path.relative_to(REPO_ROOT)}: {len(examples(path))} examples, {took:.1f} s")
+        print(f"{_shown(path)}: {len(examples(path))} examples, {took:.1f} s")
         for problem in found:
             print(problem, end="\n\n")
             status = 1
