@@ -2,7 +2,7 @@
 
 Run from the repository root (it reads the BigML fixtures, like the tests):
 
-    python3 benchmarks/benchmark.py [rows] [images]
+    python3 benchmarks/benchmark.py [rows] [images] [--plot FILE.svg]
 
 It prints, for each measurement, the median, min and max over many runs and
 the target it is held to. Nothing here is a test: a missed target is printed,
@@ -31,10 +31,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
 
+from benchmarks.plot import Chart, plot_path  # noqa: E402
 from sensenet.engines.onnx.deepnet import INPUT_NAME, deepnet_graph, image_input_name  # noqa: E402
 from sensenet.engines.onnx.engine import session_options, session_threads  # noqa: E402
 from sensenet.inputs import load_image, rescale  # noqa: E402
 from sensenet.models.wrappers import create_model  # noqa: E402
+
+# What --plot draws: one row per engine for each row model, and MobileNetV2 per image.
+CHART = Chart("Prediction latency, median (benchmarks/benchmark.py)")
 
 ENSEMBLE_CASES = (2, 3, 5, 6, 2)
 PHOTO = "images/dog.jpg"  # an 800x600 JPEG
@@ -134,6 +138,7 @@ def one_row(label: str, network: dict, row: list, target_us: float | None = None
     print(f"\none row through the public API (a Python list): {label}")
     for engine, values in figures.items():
         print(f"  {engine:10s} {summary(values, 1e6, 'us')}")
+        CHART.add(f"one row: {label}", engine, statistics.median(values) * 1e6, "us")
     ratio = statistics.median(figures["onnx"]) / statistics.median(figures["ort floor"])
     print(f"  onnx / ort floor: {ratio:.2f}x  {verdict(ratio, 1.5, 'x')}")
     if target_us is not None:
@@ -359,6 +364,8 @@ def mobilenet_v2() -> None:
         100,
     )
     print_figures(figures)
+    for label, values in figures.items():
+        CHART.add("MobileNetV2, one image", label, statistics.median(values) * 1e3, "ms")
     ratio = statistics.median(figures[onnx_label]) / statistics.median(figures[floor_label])
     print(f"  onnx from pixels / ort floor = {ratio:.2f}: {verdict(ratio, 1.2, 'x')}")
     print(
@@ -418,14 +425,17 @@ PARTS: dict[str, Callable[[], None]] = {"rows": rows, "images": mobilenet_v2}
 
 
 def main() -> None:
-    """Every part, or those named on the command line (rows, images)."""
-    chosen = sys.argv[1:] or list(PARTS)
+    """Every part, or those named on the command line (rows, images); --plot FILE draws CHART."""
+    plot, named = plot_path(sys.argv[1:])
+    chosen = named or list(PARTS)
     unknown = sorted(set(chosen) - set(PARTS))
     if unknown:
         sys.exit(f"unknown part(s) {unknown}; expected some of {list(PARTS)}")
     print(f"sensenet benchmark: python {sys.version.split()[0]}, {os.cpu_count()} cores")
     for part in chosen:
         PARTS[part]()
+    if plot:
+        CHART.write(plot)
 
 
 if __name__ == "__main__":

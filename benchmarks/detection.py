@@ -3,18 +3,21 @@
 Prints medians (ms) for decode, rescale (pad), network (each engine) and post-processing
 (YOLO decoding, NMS, boxes back to the original image), and the whole public call.
 Run from the repository root: SENSENET_FIXTURES=/path/to/fixtures python3 -m benchmarks.detection
+[--plot FILE.svg] (the figures drawn as a picture, benchmarks/plot.py).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 
 import numpy as np
 from PIL import Image
 
 from benchmarks.image_preprocess import FIXTURES, median_ms
+from benchmarks.plot import Chart, plot_path
 from sensenet.detection.yolo import Detections, decode, non_max_suppression
 from sensenet.engines.onnx.engine import session_options, session_threads
 from sensenet.engines.onnx.image import PIXELS_NAME, image_network_graph, node_output_name
@@ -44,7 +47,7 @@ def bare_heads_session(detector) -> tuple[object, str, list[str]]:
     return session, PIXELS_NAME, [node_output_name(node) for node in nodes]
 
 
-def time_engine(engine: str, resource: dict, data: bytes, pixels: np.ndarray) -> None:
+def time_engine(engine: str, resource: dict, data: bytes, pixels: np.ndarray, chart: Chart) -> None:
     detector = create_model(resource, {**SETTINGS, "engine": engine})
     detector(data)  # builds the engine
     fitted = rescale(pixels, 256, 256, "pad")[np.newaxis].astype(np.float32)
@@ -57,32 +60,48 @@ def time_engine(engine: str, resource: dict, data: bytes, pixels: np.ndarray) ->
         non_max_suppression(Detections(boxes, found.scores, found.classes), 0.2, 0.7, 32)
 
     network = median_ms(lambda: detector._run_heads(fitted))
+    post_process = median_ms(post) - network
+    whole = median_ms(lambda: detector(data))
     print(f"[{engine}] network:      {network:7.2f} ms")
-    print(f"[{engine}] post-process: {median_ms(post) - network:7.2f} ms")
-    print(f"[{engine}] whole call:   {median_ms(lambda: detector(data)):7.2f} ms")
+    print(f"[{engine}] post-process: {post_process:7.2f} ms")
+    print(f"[{engine}] whole call:   {whole:7.2f} ms")
+    chart.add("network", engine, network, "ms")
+    chart.add("post-processing (YOLO decoding, NMS, boxes)", engine, post_process, "ms")
+    chart.add("the whole call, JPEG bytes in", engine, whole, "ms")
     if engine == "onnx":
         session, name, outputs = bare_heads_session(detector)
         floor = median_ms(lambda: session.run(outputs, {name: fitted}))
         call = median_ms(lambda: detector(network_size))
         print(f"[bare ort, same threads] network: {floor:7.2f} ms")
+        chart.add("network", "bare onnxruntime session (floor)", floor, "ms")
         print(
             f"[onnx] network / bare: {network / floor:.2f}x; whole call on network-size pixels / bare: "
             f"{call / floor:.2f}x (target <= 1.2x)"
         )
 
 
-def main() -> None:
+def main(plot: str | None) -> None:
+    chart = Chart("TinyYOLOv4 eye detector, one 1-megapixel JPEG (benchmarks/detection.py)")
     with zipfile.ZipFile(FIXTURES / "detection" / "cats_eye_tinyyolov4.zip") as archive:
         resource = json.loads(archive.read(archive.namelist()[0]))
     data = one_megapixel_photo()
     pixels = load_image(data)
     print(f"JPEG {pixels.shape[1]} x {pixels.shape[0]} ({len(data)} bytes)")
-    print(f"decode:          {median_ms(lambda: load_image(data)):7.2f} ms")
-    print(f"rescale (pad):   {median_ms(lambda: rescale(pixels, 256, 256, 'pad')):7.2f} ms")
+    decode_ms, rescale_ms = (
+        median_ms(lambda: load_image(data)),
+        median_ms(lambda: rescale(pixels, 256, 256, "pad")),
+    )
+    print(f"decode:          {decode_ms:7.2f} ms")
+    print(f"rescale (pad):   {rescale_ms:7.2f} ms")
+    chart.add("image preparation", "decode", decode_ms, "ms")
+    chart.add("image preparation", "rescale (pad) to 256 x 256", rescale_ms, "ms")
 
     for engine in ("onnx", "keras"):
-        time_engine(engine, resource, data, pixels)
+        time_engine(engine, resource, data, pixels, chart)
+    if plot:
+        chart.write(plot)
 
 
 if __name__ == "__main__":
-    main()
+    plot, _ = plot_path(sys.argv[1:])
+    main(plot)

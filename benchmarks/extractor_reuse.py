@@ -8,6 +8,7 @@ second (target: at most 2x). Also timed: the same call with the cache emptied be
 nothing is downloaded. Medians of 7, the three taken in turn, after one warm-up call.
 
 Run from the repository root: python3 -m benchmarks.extractor_reuse [network ...] (default mobilenetv2)
+[--plot FILE.svg] (the figures drawn as a picture, benchmarks/plot.py).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import sys
 import tempfile
 
 from benchmarks.benchmark import FIXTURES, interleaved
+from benchmarks.plot import Chart, plot_path
 
 REPEAT = 7
 
 
-def main(names: list[str]) -> None:
+def main(names: list[str], plot: str | None) -> None:
+    chart = Chart("An image feature extractor per image, three ways (benchmarks/extractor_reuse.py)")
     from sensenet import pretrained
     from sensenet.models import extractor
     from sensenet.models.wrappers import create_image_feature_extractor
@@ -55,7 +58,13 @@ def main(names: list[str]) -> None:
                 f"({bindings / kept:.2f}x); rebuilt every call {uncached:.1f} ms/image "
                 f"({uncached / kept:.1f}x)"
             )
+            chart.add(name, "a reused extractor", kept, "ms/image")
+            chart.add(name, "the bindings' pattern (one per call)", bindings, "ms/image")
+            chart.add(name, "rebuilt every call (no cache)", uncached, "ms/image")
+    if plot:
+        chart.write(plot)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["mobilenetv2"])
+    plot, names = plot_path(sys.argv[1:])
+    main(names or ["mobilenetv2"], plot)

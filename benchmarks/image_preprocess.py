@@ -1,17 +1,20 @@
 """Time image decoding (1-megapixel JPEG) and rescaling to 224 x 224, against TensorFlow's ops.
 
 Run from the repository root: SENSENET_FIXTURES=/path/to/fixtures python3 -m benchmarks.image_preprocess
+[--plot FILE.svg] (the figures drawn as a picture, benchmarks/plot.py).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import sys
 import timeit
 from pathlib import Path
 
 from PIL import Image
 
+from benchmarks.plot import Chart, plot_path
 from sensenet.inputs import RESCALERS, load_image, rescale
 
 FIXTURES = Path(
@@ -31,15 +34,18 @@ def one_megapixel_jpeg() -> bytes:
     return stream.getvalue()
 
 
-def main() -> None:
+def main(plot: str | None) -> None:
+    chart = Chart("Image preparation, a 1-megapixel JPEG (benchmarks/image_preprocess.py)")
     data = one_megapixel_jpeg()
     pixels = load_image(data)
     print(f"JPEG {pixels.shape[1]} x {pixels.shape[0]} ({len(data)} bytes)")
-    print(f"load_image (Pillow decode): {median_ms(lambda: load_image(data)):.2f} ms")
+    decode = median_ms(lambda: load_image(data))
+    print(f"load_image (Pillow decode): {decode:.2f} ms")
+    chart.add("decode", "sensenet load_image (Pillow)", decode, "ms")
     for name in RESCALERS:
-        print(
-            f"rescale to 224 x 224, {name}: {median_ms(lambda n=name: rescale(pixels, 224, 224, n)):.3f} ms"
-        )
+        took = median_ms(lambda n=name: rescale(pixels, 224, 224, n))
+        print(f"rescale to 224 x 224, {name}: {took:.3f} ms")
+        chart.add("rescale to 224 x 224", f"sensenet {name}", took, "ms")
 
     import tensorflow as tf
 
@@ -49,9 +55,15 @@ def main() -> None:
     def tf_resize():
         return tf.image.resize(pixels, (224, 224), method="nearest").numpy()
 
-    print(f"tf.io.decode_jpeg (eager, for comparison): {median_ms(tf_decode):.2f} ms")
-    print(f"tf.image.resize nearest (eager, for comparison): {median_ms(tf_resize):.3f} ms")
+    tf_decode_ms, tf_resize_ms = median_ms(tf_decode), median_ms(tf_resize)
+    print(f"tf.io.decode_jpeg (eager, for comparison): {tf_decode_ms:.2f} ms")
+    print(f"tf.image.resize nearest (eager, for comparison): {tf_resize_ms:.3f} ms")
+    chart.add("decode", "tf.io.decode_jpeg (eager)", tf_decode_ms, "ms")
+    chart.add("rescale to 224 x 224", "tf.image.resize nearest (eager)", tf_resize_ms, "ms")
+    if plot:
+        chart.write(plot)
 
 
 if __name__ == "__main__":
-    main()
+    plot, _ = plot_path(sys.argv[1:])
+    main(plot)

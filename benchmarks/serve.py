@@ -50,6 +50,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -394,6 +395,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12.0, help="time per cell (default: 12)")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=MODELS, help="models measured")
     parser.add_argument("--clients", nargs="+", type=int, default=CLIENTS, help="levels of concurrency")
+    parser.add_argument(
+        "--plot", metavar="SVG", help="also draw requests/s as a picture (benchmarks/plot.py)"
+    )
     args = parser.parse_args()
     kserve_python = os.environ.get("KSERVE_PYTHON")
     print(f"load average before: {os.getloadavg()}, cores: {os.cpu_count()}")
@@ -422,6 +426,18 @@ def main() -> None:
                         stop(served)
     print(f"load average after: {os.getloadavg()}")
     print_table(rows)
+    if args.plot:
+        chart(rows).write(args.plot)
+
+
+def chart(rows: list[tuple]) -> Any:
+    """Requests per second, a panel per level of concurrency, a bar per server and model."""
+    from benchmarks.plot import Chart
+
+    drawn = Chart("sensenet serve: requests/s by concurrent clients (benchmarks/serve.py)")
+    for label, clients, rate, *_ in rows:
+        drawn.add(f"{clients} concurrent clients", label, rate, "requests/s")
+    return drawn
 
 
 def print_table(rows: list[tuple]) -> None:

@@ -3,7 +3,7 @@ the single-process library on the same rows (the floor), and where the time goes
 
 Run from the repository root (it reads the BigML fixtures, like the tests):
 
-    python3 benchmarks/spark.py [rows] [case]
+    python3 benchmarks/spark.py [rows] [case] [--plot FILE.svg]
 
 The rows (default 1,000,000) are generated for `regression.json.gz` case `case` (default 2: six
 numeric and categorical fields, three classes), written once as 8 Parquet files, then:
@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -190,7 +191,7 @@ def spark_runs(master: str, path: str, model) -> dict[str, tuple[float, float]]:
         session.stop()
 
 
-def main(rows: int = 1_000_000, case: int = 2) -> None:
+def main(rows: int = 1_000_000, case: int = 2, plot: str | None = None) -> None:
     with gzip.open(FIXTURES / "regression.json.gz") as stream:
         network = json.load(stream)[case]["model"]
     model = create_model(network)
@@ -224,7 +225,24 @@ def main(rows: int = 1_000_000, case: int = 2) -> None:
             print(f"; {master} per core / floor {per_core:.2f}", end="")
         print(" (target >= 0.5)")
     print(f"load average while it ran: {os.getloadavg()[0]:.1f} (2 idle cores: < 2)")
+    if plot:
+        chart(rows, floor_seconds["total"], runs).write(plot)
+
+
+def chart(rows: int, floor_seconds: float, runs: dict) -> Any:
+    """Rows per second: the single-process floor, then each Spark run on local[1] and local[2]."""
+    from benchmarks.plot import Chart
+
+    drawn = Chart(f"Spark: {rows:,} rows scored, rows/s (benchmarks/spark.py)")
+    drawn.add("rows/s", "floor: model(frame), 1 process", rows / floor_seconds, "rows/s")
+    for name, label in LABELS.items():
+        for master, run in runs.items():
+            drawn.add("rows/s", f"{master} {label}", rows / run[name][0], "rows/s")
+    return drawn
 
 
 if __name__ == "__main__":
-    main(*(int(arg) for arg in sys.argv[1:]))
+    from benchmarks.plot import plot_path
+
+    plot, numbers = plot_path(sys.argv[1:])
+    main(*(int(arg) for arg in numbers), plot=plot)

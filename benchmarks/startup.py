@@ -2,6 +2,7 @@
 
     python benchmarks/startup.py              # the repository's sensenet
     python benchmarks/startup.py --installed  # the sensenet installed in this interpreter
+    python benchmarks/startup.py --plot startup.svg  # also the figures as a picture
 
 For three models (the shipped iris example, BigML's TinyYOLOv4 eye detector from the fixtures,
 and a MobileNetV2-topology classifier with generated weights inline in its JSON, as BigML
@@ -32,6 +33,7 @@ import time
 import zipfile
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
@@ -150,6 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--installed", action="store_true", help="time the installed sensenet")
     parser.add_argument("--rounds", type=int, default=7, help="timed runs of each process (default: 7)")
+    parser.add_argument("--plot", metavar="SVG", help="also draw the medians (benchmarks/plot.py)")
     arguments = parser.parse_args()
     installed, rounds = arguments.installed, arguments.rounds
     if not installed:
@@ -176,6 +179,24 @@ def main() -> None:
                     times[model, kind, "inside", "wall"].append(inside_wall)
                     times[model, kind, "inside", "cpu"].append(inside_cpu)
     _report(list(prepared), times, rounds)
+    if arguments.plot:
+        _chart(list(prepared), times).write(arguments.plot)
+
+
+def _chart(models: list[str], times: dict) -> Any:
+    """The wall-time medians, a panel per model: each sensenet process beside the bare one."""
+    from benchmarks.plot import Chart
+
+    chart = Chart("Start-up: a fresh process, sensenet against bare onnxruntime (benchmarks/startup.py)")
+    kinds = [
+        ("bare", "process", "bare process: import numpy + onnxruntime, run"),
+        ("cli", "process", "the whole sensenet command"),
+        ("in-process", "inside", "import + create_model + first prediction"),
+    ]
+    for model in models:
+        for kind, span, label in kinds:
+            chart.add(model, label, 1e3 * statistics.median(times[model, kind, span, "wall"]), "ms, wall")
+    return chart
 
 
 def _report(models: list[str], times: dict, rounds: int) -> None:

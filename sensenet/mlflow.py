@@ -77,14 +77,26 @@ def save_model(
     mlflow_model: Model | None = None,
     overwrite: bool = False,
 ) -> None:
-    """Write `model` as an MLflow model directory at `path` (refused if `path` exists, unless
-    `overwrite` and it is a Sense/Net MLflow model).
+    """Write `model` as an MLflow model directory at `path`, atomically.
 
-    `model` is a BigML deepnet as its JSON: a path (.json or .json.gz) or a dict, any form
-    `create_model` reads; `settings` are stored and applied each time the model is loaded.
-    `pip_requirements` replace, `extra_pip_requirements` add to, the default requirements:
-    this Sense/Net release with the extras the model needs, and the MLflow installed here.
-    `mlflow_model` is MLflow's, given by `log_model`.
+    Args:
+        model: a BigML deepnet as its JSON: a path (.json or .json.gz) or a dict, any form
+            `create_model` reads (the artifact is that JSON gzipped, never a pickle).
+        path: the model directory to write.
+        settings: stored, and applied each time the model is loaded.
+        input_example: an example input MLflow stores beside the model.
+        pip_requirements: replace the default requirements (this Sense/Net release with the extras
+            the model needs, and the MLflow installed here).
+        extra_pip_requirements: add to the default requirements.
+        metadata: free-form metadata MLflow stores in ``MLmodel``.
+        mlflow_model: MLflow's `Model`, given by `log_model`.
+        overwrite: replace `path` if it is a Sense/Net MLflow model.
+
+    Raises:
+        MissingExtraError: MLflow (the ``mlflow`` extra) is not installed.
+        OutputPathError: `path` exists (without `overwrite`, or not a Sense/Net MLflow model).
+        UnsupportedError: `model` is a built model or an ``.smbundle``, not the deepnet's JSON.
+        ModelFormatError: `model` is not a deepnet (as for `create_model`).
     """
     require_extra("mlflow", FEATURE)
     from mlflow.models import Model
@@ -118,7 +130,24 @@ def log_model(
     extra_pip_requirements: Sequence[str] | str | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> ModelInfo:
-    """`save_model` as MLflow's logged model `name`, in the active run if there is one."""
+    """`save_model` as MLflow's logged model `name`, in the active run if there is one.
+
+    Args:
+        model: as for `save_model`.
+        name: the logged model's name.
+        settings: as for `save_model`.
+        input_example: as for `save_model`.
+        pip_requirements: as for `save_model`.
+        extra_pip_requirements: as for `save_model`.
+        metadata: as for `save_model`.
+
+    Returns:
+        MLflow's `ModelInfo`; its ``model_uri`` loads the model back.
+
+    Raises:
+        MissingExtraError: MLflow (the ``mlflow`` extra) is not installed.
+        UnsupportedError: as for `save_model`.
+    """
     require_extra("mlflow", FEATURE)
     from mlflow.models import Model
 
@@ -290,9 +319,20 @@ def _mlflow_requirement() -> list[str]:
 
 
 def load_model(model_uri: str | os.PathLike, dst_path: str | None = None) -> Deepnet | ObjectDetector:
-    """The native model (`Deepnet` or `ObjectDetector`) of a Sense/Net MLflow model: a local path or
-    any MLflow URI (``runs:/<run id>/<name>``, ``models:/<model id>``); `dst_path` is where a remote
-    model is downloaded (default: a temporary directory)."""
+    """The native model of a Sense/Net MLflow model.
+
+    Args:
+        model_uri: a local path or any MLflow URI (``runs:/<run id>/<name>``, ``models:/<model id>``).
+        dst_path: where a remote model is downloaded (default: a temporary directory).
+
+    Returns:
+        The `Deepnet` or `ObjectDetector`, built with the settings saved with it.
+
+    Raises:
+        MissingExtraError: MLflow (the ``mlflow`` extra) is not installed.
+        ModelNotFoundError: no model at `model_uri`.
+        ModelFormatError: a directory that is not a Sense/Net MLflow model.
+    """
     require_extra("mlflow", FEATURE)
     from mlflow.exceptions import MlflowException
     from mlflow.tracking.artifact_utils import _download_artifact_from_uri

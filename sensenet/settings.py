@@ -64,11 +64,20 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
 
 @dataclass(init=False)
 class Settings:
-    """None means "the model's or the library's default".
+    """The settings `create_model`, `convert` and `create_image_feature_extractor` take.
 
     Built from keywords, ``Settings(iou_threshold=0.2)``, or as in the seed library from one dict,
-    ``Settings({"iou_threshold": 0.2})`` (keywords win over the dict). Every value is checked when
-    set, also by assignment (``settings.rescale_type = "pad"``).
+    ``Settings({"iou_threshold": 0.2})`` (keywords win over the dict); a plain dict works wherever
+    settings are taken. Every value is checked when set, also by assignment
+    (``settings.rescale_type = "pad"``). None means "the model's or the library's default".
+    The table in the documentation's Python API page says what each setting does.
+
+    Args:
+        values: a dict of settings (the seed library's form), or None.
+        **keywords: settings by name.
+
+    Raises:
+        SettingsError: an unknown setting, or a value its setting cannot take, naming both.
     """
 
     bounding_box_threshold: float | None = None
@@ -103,6 +112,7 @@ class Settings:
         super().__setattr__(name, _CHECKS[name](name, value))
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings that were given (not None), as a dict `Settings` reads back."""
         return {key: value for key, value in asdict(self).items() if value is not None}
 
 

@@ -163,18 +163,35 @@ def predict(
 ) -> DataFrame:
     """`df` with the model's predictions added (lazily: Spark scores when an action runs).
 
-    `model` is a JSON path, a dict (any form `create_model` takes) or a model from `create_model`
-    (then `settings` must be None). Columns are matched to the model's fields by name (or field
-    id) when the model names its fields, else by position (column i is the row's column i); an
-    image field reads a path (string) or the file's bytes (binary, as
-    ``spark.read.format("binaryFile")`` gives, whose ``content`` a one-image model finds itself).
+    The model is built and checked on the driver, broadcast once (weights included), and built
+    once per Python worker; batches travel as Arrow (``mapInArrow``).
 
-    Added columns: classifiers ``prediction``, ``probability``, ``probabilities``; regressions
-    ``prediction``; detectors ``objects``; renamed by `output_columns` ({"prediction": "label"}).
-    `keep_columns` picks the input columns carried along (default: all). `batch_size` caps the rows
-    given to the model at once (default 10,000 rows, or 32 for image models). A bad row fails the
-    job with an error naming its columns, or with ``on_error="null"`` gets null predictions and its
-    message in `error_column`.
+    Args:
+        df: the rows. Columns are matched to the model's fields by name (or field id) when the
+            model names its fields, else by position (column i is the row's column i); an image
+            field reads a path (string) or the file's bytes (binary, as
+            ``spark.read.format("binaryFile")`` gives, whose ``content`` a one-image model finds).
+        model: a JSON path, a dict (any form `create_model` takes) or a model from `create_model`.
+        settings: the settings to build `model` with (None when `model` is already built).
+        batch_size: the most rows given to the model at once (default 10,000, or 32 for image
+            models).
+        keep_columns: the input columns carried along (default: all).
+        output_columns: renames of the added columns, e.g. ``{"prediction": "label"}``.
+        on_error: ``"fail"`` (a bad row fails the job with an error naming its columns) or
+            ``"null"`` (a bad row gets null predictions and its message in `error_column`).
+        error_column: the column holding a row's error with ``on_error="null"``.
+
+    Returns:
+        A DataFrame: the kept columns, then for classifiers ``prediction``, ``probability`` and
+        ``probabilities``; for regressions ``prediction``; for detectors ``objects``.
+
+    Raises:
+        MissingExtraError: pyspark (the ``spark`` extra) is not installed.
+        SettingsError: a bad option value, or `settings` given with a built model.
+        InputDataError: a field with no column, or a column of a type its field cannot read;
+            with ``on_error="fail"``, a bad row when the job runs.
+        ModelFormatError: `model` is not a deepnet (as for `create_model`).
+        UnsupportedError: a model built to extract image features.
     """
     _require_pyspark()
     from pyspark.sql.functions import col

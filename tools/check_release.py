@@ -6,8 +6,8 @@ Steps, each one failing the run with a line naming what is wrong:
 1. `python -m build` makes the sdist, then the wheel from the sdist (so the sdist is complete);
 2. `twine check --strict` reads their metadata and README as the index renders it;
 3. the wheel holds the package data (the example model, `py.typed`, the license) and metadata whose
-   name and version are the project's; the sdist holds the tests, the README, the license and the
-   changelog, and no installed Node packages or bytecode;
+   name and version are the project's; the sdist holds the tests, the README, the license, the
+   changelog and the documentation's sources, and no installed Node packages or bytecode;
 4. for each interpreter (default: this one), a fresh virtualenv without system site packages gets
    the wheel alone (its dependencies from the index, within FILE's pins), then, from a directory
    outside the source tree: `sensenet --version`, the README's example prediction (its output must
@@ -29,7 +29,15 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DISTRIBUTION = "sensenet-local"
 WHEEL_MUST_HOLD = ["sensenet/__init__.py", "sensenet/py.typed", "sensenet/examples/iris.json"]
-SDIST_MUST_HOLD = ["README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml", "tests/conftest.py"]
+SDIST_MUST_HOLD = [
+    "README.md",
+    "LICENSE",
+    "CHANGELOG.md",
+    "pyproject.toml",
+    "tests/conftest.py",
+    "mkdocs.yml",
+    "docs/index.md",
+]
 SDIST_MUST_NOT_HOLD = re.compile(r"(^|/)(node_modules|__pycache__|\.git)(/|$)|\.pyc$")
 STEP_TIMEOUT = 900
 

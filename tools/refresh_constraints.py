@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET = REPO_ROOT / "constraints.txt"
 HEADER = (
     "# The versions CI installs (.ci/run: pip install -c constraints.txt ...); users get the ranges in"
-    " pyproject.toml.\n# Refresh (README, Development): python3 tools/refresh_constraints.py\n"
+    " pyproject.toml.\n# Refresh (docs/contributing.md): python3 tools/refresh_constraints.py\n"
 )
 
 

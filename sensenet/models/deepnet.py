@@ -71,11 +71,27 @@ class Deepnet(ModelWrapper):
         return self._keras_model.get()
 
     def encode(self, input_data: Any) -> np.ndarray:
-        """The numeric input matrix for `input_data` (see the class docstring)."""
+        """The encoded input matrix the matrix exports (``self_contained=False``) take.
+
+        Args:
+            input_data: any form `__call__` takes.
+
+        Returns:
+            A float32 array (rows, non-image fields) in ``preprocess`` order: numbers as given,
+            categories as the index of their value (-1 when unknown or missing), NaN for a
+            missing number.
+
+        Raises:
+            InputDataError: as `__call__`.
+        """
         return self.encode_inputs(input_data)[0]
 
     def encode_inputs(self, input_data: Any) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The numeric matrix and one pixel batch per image field: what an engine is called with."""
+        """The encoded matrix (`encode`) and one pixel batch per image field: what an engine takes.
+
+        Raises:
+            InputDataError: as `__call__` (ImageError for an image that cannot be read).
+        """
         if self._images is None and isinstance(input_data, np.ndarray):
             return self._encoder.encode_array(input_data), []
         if self._images is None and _is_rows(input_data):
@@ -85,9 +101,20 @@ class Deepnet(ModelWrapper):
         return self._encoder.encode_table(table), images
 
     def unknown_categories(self, input_data: Any) -> dict[str, int]:
-        """For each categorical field (by name), how many values of `input_data` (any form the model
-        takes) are not among its categories. Such a value predicts as missing, BigML's rule, with no
-        warning: this is how to find them. Predicts nothing; safe from any thread."""
+        """Count, per categorical field, the values that are not among its categories.
+
+        Such a value predicts as missing, BigML's rule, with no warning: this is how to find them.
+        Predicts nothing, reads only the categorical columns; safe from any thread.
+
+        Args:
+            input_data: any form `__call__` takes.
+
+        Returns:
+            ``{field name: count}`` for every categorical field (missing values not counted).
+
+        Raises:
+            InputDataError: the data is not a form the model takes.
+        """
         indexes = self._encoder.categorical_indexes
         if self._images is None and isinstance(input_data, np.ndarray):
             counts = self._encoder.unknown_codes(input_data)
@@ -135,16 +162,41 @@ class Deepnet(ModelWrapper):
         )
 
     def __call__(self, input_data: Any) -> np.ndarray:
-        """Predict `input_data` (one row, rows, dicts, a DataFrame, a numeric matrix, or an image
-        for a one-image model: see the class docstring): a float32 array (rows, outputs), each
-        row the class probabilities in `classes` order, or one regression value."""
+        """Predict rows (the seed library's call).
+
+        Args:
+            input_data: one row (a list of values indexed like BigML's fields), a list of rows, a
+                dict keyed by field name or id, a list of dicts, a pandas DataFrame, a 2-D numeric
+                array (categories as value indices), or for a one-image model an image alone.
+
+        Returns:
+            A float32 array (rows, outputs): each row the class probabilities in `classes`
+            order, or one regression value.
+
+        Raises:
+            InputDataError: the data is not a form the model takes, or a row is too short.
+            FieldValueError: a value its field cannot take, naming the row and the field.
+            ImageError: an image that cannot be read or decoded.
+        """
         matrix, images = self.encode_inputs(input_data)
         engine = self._engine.get()
         return _finite_outputs(engine(matrix, images) if images else engine(matrix))
 
     def predict(self, input_data: Any, as_frame: bool = False) -> Any:
-        """Records, one per row: ``{"prediction", "probability", <class>: p, ...}`` for a classifier,
-        ``{"prediction": value}`` for a regression; a pandas DataFrame of them with ``as_frame``."""
+        """Predict rows as records.
+
+        Args:
+            input_data: any form `__call__` takes.
+            as_frame: give a pandas DataFrame of the records (the ``pandas`` extra).
+
+        Returns:
+            One record per row: ``{"prediction", "probability", <class>: p, ...}`` for a
+            classifier, ``{"prediction": value}`` for a regression; or their DataFrame.
+
+        Raises:
+            InputDataError: as `__call__`.
+            MissingExtraError: ``as_frame`` without pandas installed.
+        """
         outputs = self(input_data)
         classes = self.classes
         records = classification_records(outputs, classes) if classes else regression_records(outputs)

@@ -72,8 +72,21 @@ class ObjectDetector(ModelWrapper):
         return self._keras_model.get()
 
     def __call__(self, input_data: Any) -> Any:
-        """The objects in one image (a list of dicts, best first), or one such list per image
-        of a list of images or a 4-D array: see the class docstring."""
+        """Find the objects in one image, or in each of several.
+
+        Args:
+            input_data: an image (a path, joined to ``image_path_prefix``; the bytes of an image
+                file; a pixel array), a list of images, or a 4-D array of images.
+
+        Returns:
+            For one image, its objects, best first: ``{"box": [x1, y1, x2, y2], "label", "score"}``
+            in integer pixels of the original image; for several, one such list per image. With
+            ``output_unfiltered_boxes``, the seed's ``[boxes, scores, classes]`` instead.
+
+        Raises:
+            InputDataError: not an image or a list of images.
+            ImageError: an image that cannot be read or decoded.
+        """
         if isinstance(input_data, np.ndarray) and input_data.ndim == 4:
             return [self._detect_one(image) for image in input_data]
         if isinstance(input_data, list) and not (
@@ -92,8 +105,19 @@ class ObjectDetector(ModelWrapper):
         )
 
     def predict(self, images: Any, as_frame: bool = False) -> Any:
-        """Records, one per image: ``{"objects": [{"box", "label", "score"}, ...]}``; a pandas
-        DataFrame of them with ``as_frame``."""
+        """Find the objects in images, as records.
+
+        Args:
+            images: any form `__call__` takes.
+            as_frame: give a pandas DataFrame of the records (the ``pandas`` extra).
+
+        Returns:
+            One record per image, ``{"objects": [{"box", "label", "score"}, ...]}``, or their
+            DataFrame.
+
+        Raises:
+            InputDataError: as `__call__`.
+        """
         found = self(images)
         one = not found or isinstance(found[0], dict)
         records = [{"objects": objects} for objects in ([found] if one else found)]

@@ -30,11 +30,28 @@ from sensenet.spec.model import BOUNDING_BOX
 def create_model(
     anobject: Any, settings: Settings | Mapping[str, Any] | None = None
 ) -> Deepnet | ObjectDetector | ImageFeatureExtractor:
-    """A predicting model from a BigML deepnet: a resource, deepnet or network dict, a JSON path,
-    or an .smbundle path (which brings its own settings: `settings` is then not used).
+    """A predicting model from a BigML deepnet, built once, then called on rows or images.
 
     YOLO ("regions") deepnets give an `ObjectDetector`, every other deepnet a `Deepnet`.
     With the setting ``extract_image_features`` it is the model's image feature extractor instead.
+
+    Args:
+        anobject: the deepnet: BigML's resource (``{"resource", "object": {"deepnet": ...}}``),
+            the deepnet or ``network`` dict, the path of a JSON file holding one (gzipped or
+            not), or the path of an ``.smbundle`` (which brings its own settings).
+        settings: a `Settings`, a dict of settings, or None for the defaults; not used for an
+            ``.smbundle``.
+
+    Returns:
+        A `Deepnet`, an `ObjectDetector`, or an `ImageFeatureExtractor`.
+
+    Raises:
+        ModelNotFoundError: the path names no file.
+        ModelFormatError: the file or dict is not a deepnet this library can build, naming why.
+        SettingsError: an unknown setting or a bad value.
+        MissingExtraError: the model needs an extra that is not installed (an ``.smbundle`` or the
+            Keras engine need ``tensorflow``).
+        DownloadError: ``load_pretrained_weights`` asked for weights that could not be fetched.
     """
     if is_bundle_path(anobject):
         from sensenet.models.bundled import model_from_bundle
@@ -54,11 +71,26 @@ def create_image_feature_extractor(
 ) -> ImageFeatureExtractor:
     """Images in, the image network's final pooled features out (e.g. 1280 for MobileNetV2).
 
-    `anobject` is any form `create_model` takes of a model with an image field,
-    or the name of a pretrained network (`sensenet.pretrained.NETWORKS`), whose
-    weights are then fetched into the cache unless ``load_pretrained_weights``
-    is false (which keeps the initializer weights). A network given by name or by
-    file path is built once and reused by later calls (see `reused_extractor`).
+    A network given by name or by file path is built once and reused by later calls with the same
+    engine, threads and weights, so calling this per image (as BigML's bindings do) costs about
+    what a kept extractor does.
+
+    Args:
+        anobject: any form `create_model` takes of a model with an image field, or the name of a
+            pretrained network (`sensenet.pretrained.NETWORKS`), whose weights are then fetched
+            into the cache unless ``load_pretrained_weights`` is false (which keeps the
+            initializer weights).
+        settings: a `Settings`, a dict of settings, or None for the defaults.
+
+    Returns:
+        An `ImageFeatureExtractor`: call it on an image (path, bytes or pixels) or a list of them
+        for a float32 array (images, features).
+
+    Raises:
+        ModelNotFoundError: a path that names no file, or a name that is no pretrained network.
+        ModelFormatError: the model has no image network.
+        SettingsError: an unknown setting or a bad value.
+        DownloadError: the pretrained weights could not be fetched.
     """
     from sensenet.pretrained import NETWORKS
 
@@ -89,15 +121,29 @@ def convert(
     overwrite: bool = False,
     self_contained: bool | None = None,
 ) -> None:
-    """Write `model` in `to_format` (see `sensenet.export.FORMATS`) at exactly `output_path`.
+    """Write `model` in `to_format` at exactly `output_path`, atomically.
 
-    `model` is a wrapper from `create_model` (then `settings` is not used) or
-    anything `create_model` accepts. A model built here for a format gets the
-    settings that format needs (TFLite: ``rescale_type`` "warp"); an existing
-    output is replaced only with ``overwrite=True``. ``self_contained`` (ONNX
-    and TFLite, their default): one input per non-image field, named by the
-    field, raw values in (numbers, NaN missing; category strings, "" missing);
-    False: the encoded matrix of `model.encode`, as every other format takes.
+    A model built here for a format gets the settings that format needs (TFLite: ``rescale_type``
+    "warp"). A failed conversion leaves nothing behind.
+
+    Args:
+        model: a `Deepnet` or `ObjectDetector` from `create_model` (then `settings` is not used),
+            or anything `create_model` accepts.
+        settings: the settings to build `model` with, when it is not built yet.
+        output_path: where to write: a file, or a directory for ``tfjs``.
+        to_format: one of `sensenet.export.FORMATS`: ``tflite``, ``tfjs``, ``smbundle``, ``h5``,
+            ``onnx``.
+        overwrite: replace an existing output (else it is an error).
+        self_contained: ONNX and TFLite (their default, True): one input per non-image field,
+            named by the field, raw values in (numbers, NaN missing; category strings, "" missing);
+            False: the encoded matrix of `Deepnet.encode`, as every other format takes.
+
+    Raises:
+        OutputPathError: the output exists (without `overwrite`) or cannot be written.
+        UnsupportedError: the format cannot hold this model or option (e.g. ``self_contained``
+            for ``h5``, ``output_unfiltered_boxes``, TFLite with ``pad``).
+        MissingExtraError: the format needs the ``tensorflow`` extra.
+        ModelFormatError: `model` is not a deepnet (as for `create_model`).
     """
     from sensenet.export import export_model, format_settings, warn_refitted
 
@@ -109,7 +155,21 @@ def convert(
 
 
 def tflite_predict(tflite_path: str | os.PathLike, image_path: str | os.PathLike) -> list[np.ndarray]:
-    """Run a TFLite image model (from `convert`) on one image file with LiteRT: every output."""
+    """Run a TFLite model whose only input is one image (from `convert`) on an image file.
+
+    Args:
+        tflite_path: the ``.tflite`` file `convert` wrote.
+        image_path: an image file (JPEG, PNG, ...), warped to the network's input in the graph.
+
+    Returns:
+        Every output, in the documented order: a classifier's probabilities or a regression's
+        value; for a detector boxes, scores, classes and count.
+
+    Raises:
+        MissingExtraError: LiteRT (the ``tensorflow`` extra) is not installed.
+        ImageError: the image cannot be read.
+        InputDataError: the model's input is not one image.
+    """
     from sensenet.export.tflite import predict_image
 
     return predict_image(tflite_path, image_path)

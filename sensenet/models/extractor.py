@@ -28,8 +28,11 @@ _IMAGE_VALUES = (str, bytes, bytearray, os.PathLike, np.ndarray)
 
 
 class ImageFeatureExtractor:
-    """Call it with an image (path, bytes or pixel array), a list of images or a 4-D array
-    (images, height, width, channels); it returns float32 (images, features).
+    """An image network alone: images in, its final pooled features out.
+
+    Made by `create_image_feature_extractor` (or `create_model` with ``extract_image_features``).
+    Call it with an image (path, bytes or pixel array), a list of images or a 4-D array (images,
+    height, width, channels); it returns float32 (images, features).
     """
 
     def __init__(self, network: ImageNetwork, settings: Settings, engine: NodeEngine | None = None):
@@ -52,6 +55,7 @@ class ImageFeatureExtractor:
 
     @property
     def feature_width(self) -> int:
+        """How many features one image gives (e.g. 1280 for MobileNetV2)."""
         return self._network.feature_width
 
     @property
@@ -60,7 +64,18 @@ class ImageFeatureExtractor:
         return self._keras_model.get()
 
     def encode(self, input_data: Any) -> np.ndarray:
-        """The float32 pixel batch (images, height, width, 3) for `input_data`."""
+        """The pixels the network reads, each image fitted to its input.
+
+        Args:
+            input_data: any form `__call__` takes.
+
+        Returns:
+            A float32 batch (images, height, width, 3), RGB 0-255.
+
+        Raises:
+            InputDataError: not an image, a list of images or a 4-D array.
+            ImageError: an image that cannot be read or decoded.
+        """
         if isinstance(input_data, np.ndarray) and input_data.ndim == 4:
             return self._images.encode_images(list(input_data))
         if isinstance(input_data, _IMAGE_VALUES):
@@ -73,7 +88,18 @@ class ImageFeatureExtractor:
         )
 
     def __call__(self, input_data: Any) -> np.ndarray:
-        """The float32 features (images, feature_width) of an image, a list of images or a 4-D array."""
+        """Extract the features of images.
+
+        Args:
+            input_data: an image (path, bytes or pixel array), a list of images or a 4-D array.
+
+        Returns:
+            A float32 array (images, `feature_width`).
+
+        Raises:
+            InputDataError: as `encode`.
+            ImageError: as `encode`.
+        """
         (features,) = self._engine.get()(self.encode(input_data))
         return features
 

@@ -26,6 +26,7 @@ class FieldInfo:
 
     @property
     def column(self) -> ColumnName:
+        """How input forms name this field: its row index, name and id."""
         return ColumnName(self.index, self.name, self.id)
 
 

@@ -93,6 +93,19 @@ def get_weights(
     """The cached weights file of network `name`, downloaded first if the cache lacks a valid one.
 
     A download must fit `topology` (default: the package's own network `name`) before it is cached.
+
+    Args:
+        name: a pretrained network (`NETWORKS`).
+        version: the weights' version (default: the network's own).
+        base_url: where to download from (default: ``BIGML_SENSENET_WEIGHTS_URL``, else BigML's).
+        topology: the network the weights must fit.
+
+    Returns:
+        The path of the checked weights file in the cache (``BIGML_SENSENET_CACHE_PATH``).
+
+    Raises:
+        DownloadError: the download failed, took too long or does not fit the network.
+        ModelFormatError: `name` is not a pretrained network.
     """
     target = weights_path(name, version)
     if not _cached_file_is_valid(target):

@@ -22,10 +22,20 @@ NETWORKS: dict[str, Callable[..., dict]] = {
 
 
 def get_network(name: str, labels: Sequence[str] | None = None) -> dict:
-    """The topology of pretrained network `name` (weights as initializer names).
+    """The topology of pretrained network `name`, as a BigML network dict.
 
-    `labels` are the class names; by default numbered placeholders of the
-    network's class count (1000 ImageNet classes, 80 COCO objects).
+    Args:
+        name: one of `NETWORKS`: ``mobilenet``, ``mobilenetv2``, ``resnet18``, ``resnet50``,
+            ``xception``, ``tinyyolov4``, ``yolov4``.
+        labels: the class names; by default numbered placeholders of the network's class count
+            (1000 ImageNet classes, 80 COCO objects).
+
+    Returns:
+        The network dict (``image_network``, ``layers``, ``preprocess``, ``output_exposition``),
+        weights as initializer names: `get_weights` fetches the real ones.
+
+    Raises:
+        ModelFormatError: `name` is not a pretrained network.
     """
     if name not in NETWORKS:
         raise ModelFormatError(f"unknown pretrained network {name!r}; expected one of {sorted(NETWORKS)}")

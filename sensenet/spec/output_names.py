@@ -1,5 +1,5 @@
 """The one vocabulary of output names, read by every export (ONNX, TFLite, TF.js, .smbundle) and by
-`sensenet serve`, so a model's outputs are called the same wherever it runs (README, "Output names").
+`sensenet serve`, so a model's outputs are called the same wherever it runs (docs/exports.md, "Output names").
 
 - ``probabilities``: a classifier's class probabilities, float32 (rows, classes) in ``classes`` order;
 - ``prediction``: a regression's value, float32 (rows, 1); where class names can travel (`serve`,
