@@ -38,7 +38,7 @@ from sensenet.models.detector import ObjectDetector
 from sensenet.models.doors import create_model
 from sensenet.models.records import is_frame
 from sensenet.settings import Settings, ensure_settings
-from sensenet.spec.source import read_json_file
+from sensenet.spec.source import read_model_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,7 +145,7 @@ def _deepnet_document(model: Any) -> Any:
                 f"{os.fspath(model)!r} is an .smbundle (a TensorFlow program), not BigML's JSON, which "
                 "an MLflow model stores: give the deepnet's JSON file"
             )
-        return read_json_file(model)
+        return read_model_file(model)
     return model
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.export.bundle import is_bundle_path
+from sensenet.export.bundle import is_bundle_file
 from sensenet.models.deepnet import Deepnet
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.extractor import (
@@ -36,7 +36,7 @@ def create_model(
     YOLO ("regions") deepnets give an `ObjectDetector`, every other deepnet a `Deepnet`.
     With the setting ``extract_image_features`` it is the model's image feature extractor instead.
     """
-    if is_bundle_path(anobject):
+    if is_bundle_file(anobject):
         from sensenet.models.bundled import model_from_bundle
 
         return model_from_bundle(anobject)
