@@ -149,8 +149,8 @@ def _deepnet_document(model: Any) -> Any:
     return model
 
 
-def _built_model(document: Any, settings: Settings) -> Deepnet | ObjectDetector:
-    built = create_model(document, settings)
+def _built_model(document: Any, settings: Settings, cache_default: bool = False) -> Deepnet | ObjectDetector:
+    built = create_model(document, settings, cache_default=cache_default)
     if not isinstance(built, (Deepnet, ObjectDetector)):
         raise UnsupportedError(
             "an MLflow model predicts with a deepnet or a detector, not an image feature "
@@ -327,7 +327,8 @@ def _load(directory: Path) -> Deepnet | ObjectDetector:
         raise ModelFormatError(
             f"{directory / MLMODEL_FILE}: the sensenet flavor's settings are not a mapping"
         )
-    return _built_model(str(directory / data), ensure_settings(settings))
+    # loading repeats (each `mlflow models serve` worker, each Spark task): from the compiled-model cache
+    return _built_model(str(directory / data), ensure_settings(settings), cache_default=True)
 
 
 def _flavors(directory: Path) -> dict[str, Any]:

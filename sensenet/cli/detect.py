@@ -9,7 +9,7 @@ import orjson
 
 from sensenet.cli.drawing import draw_all, drawing_paths
 from sensenet.cli.images import add_image_arguments, expand_images, image_settings
-from sensenet.cli.model_file import open_model, split_model_argument
+from sensenet.cli.model_file import add_cache_argument, cache_settings, open_model, split_model_argument
 from sensenet.cli.output import check_output, open_output
 from sensenet.cli.progress import Progress
 from sensenet.cli.skipping import Skips, add_skip_argument, located, run_each
@@ -88,6 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="replace existing output and drawn files")
     parser.add_argument("--engine", choices=sorted(ENGINES), help="engine that runs the model")
+    add_cache_argument(parser)
     add_skip_argument(parser, "images")
     add_image_arguments(parser)
 
@@ -99,7 +100,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "max_objects": args.max_objects,
         "engine": args.engine,
     }
-    return {**image_settings(args), **{key: value for key, value in values.items() if value is not None}}
+    given = {key: value for key, value in values.items() if value is not None}
+    return {**image_settings(args), **given, **cache_settings(args)}
 
 
 def run(args: argparse.Namespace) -> int:

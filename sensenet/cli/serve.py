@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sensenet.cli.model_file import open_model
+from sensenet.cli.model_file import add_cache_argument, cache_settings, open_model
 from sensenet.examples import EXAMPLES, example_path
 from sensenet.exceptions import ModelNotFoundError, SettingsError
 from sensenet.extras import require_extra
@@ -95,6 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help="largest request body accepted; larger ones get 413 (default: 16 MiB)",
     )
+    add_cache_argument(parser)
 
 
 def _options(args: argparse.Namespace) -> ServeOptions:
@@ -140,5 +141,12 @@ def run(args: argparse.Namespace) -> int:
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    run_server(files, args.host, args.port, options, read_any_model)
+    no_cache = cache_settings(args)
+    run_server(
+        files,
+        args.host,
+        args.port,
+        options,
+        lambda path, settings: read_any_model(path, {**settings, **no_cache}),
+    )
     return 0

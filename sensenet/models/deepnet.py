@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from sensenet.engines import make_engine
+from sensenet.engines import engine_name, make_engine
 from sensenet.exceptions import InputDataError
 from sensenet.inputs.image_fields import ImageEncoder
 from sensenet.inputs.rows import RowEncoder
@@ -47,19 +47,33 @@ class Deepnet(ModelWrapper):
         settings: Settings,
         preprocessors: list[dict] | None = None,
         names: FieldNames | None = None,
+        *,
+        graph: bytes | None = None,
+        full_spec: Callable[[], ModelSpec] | None = None,
     ):
-        super().__init__(spec, settings, preprocessors, names)
+        super().__init__(spec, settings, preprocessors, names, graph=graph, full_spec=full_spec)
         self._classes = self.classes
         self._field_names = {field.index: field.name for field in self.fields}
         self._encoder = RowEncoder(spec.inputs, self._field_names if self.names_fields else None)
         self._images = _image_encoder(spec, settings)
-        self._engine = Lazy(lambda: make_engine(settings.engine, spec, settings))
+        self._engine = Lazy(self._build_engine)
         self._keras_model = Lazy(self._build_keras_model)
+
+    def _build_engine(self) -> Any:
+        graph = self._take_graph()
+        if graph is not None and engine_name(self._settings.engine) == "onnx":
+            return make_engine("onnx", self._spec, self._settings, graph=graph)
+        return make_engine(self._settings.engine, self.spec, self._settings)
+
+    def _build_graph(self) -> bytes:
+        from sensenet.engines.onnx.deepnet import deepnet_graph
+
+        return deepnet_graph(self.spec, self._settings).SerializeToString()
 
     def _build_keras_model(self) -> Any:
         engine = self._engine.get()
         if engine.name != "keras":
-            engine = make_engine("keras", self._spec, self._settings)
+            engine = make_engine("keras", self.spec, self._settings)
         return engine.model
 
     @property

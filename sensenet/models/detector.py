@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from sensenet.detection.yolo import Detections, decode, non_max_suppression
-from sensenet.engines import make_node_engine
+from sensenet.engines import engine_name, make_node_engine
 from sensenet.exceptions import InputDataError
 from sensenet.inputs import load_image
 from sensenet.inputs.rescale import Placement, choose_rescale_type, placement, rescale, to_original_pixels
@@ -16,6 +17,7 @@ from sensenet.lazy import Lazy
 from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.models.records import as_frame as to_frame
 from sensenet.settings import Settings
+from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.model import ModelSpec
 from sensenet.spec.source import FieldNames
 
@@ -45,10 +47,13 @@ class ObjectDetector(ModelWrapper):
         settings: Settings,
         preprocessors: list[dict] | None = None,
         names: FieldNames | None = None,
+        *,
+        graph: bytes | None = None,
+        full_spec: Callable[[], ModelSpec] | None = None,
     ):
         network = spec.image_network
         assert network is not None, "a detector's spec always holds its image network"
-        super().__init__(spec, settings, preprocessors, names)
+        super().__init__(spec, settings, preprocessors, names, graph=graph, full_spec=full_spec)
         self._classes = list(spec.classes or ())
         self._heads = network.metadata.heads
         self._input_size = (network.metadata.height, network.metadata.width)
@@ -59,9 +64,25 @@ class ObjectDetector(ModelWrapper):
         self._unfiltered = bool(settings.output_unfiltered_boxes)
         self._padded = bool(settings.pad_bounding_box_output)
         self._clip = bool(settings.clip_boxes)
-        nodes = network.metadata.output_nodes
-        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, nodes, settings.threads))
-        self._keras_model = Lazy(lambda: make_node_engine("keras", network, nodes).model)
+        self._nodes = network.metadata.output_nodes
+        self._engine = Lazy(self._build_engine)
+        self._keras_model = Lazy(lambda: make_node_engine("keras", self._network(), self._nodes).model)
+
+    def _network(self) -> ImageNetwork:
+        network = self.spec.image_network
+        assert network is not None, "a detector's spec always holds its image network"
+        return network
+
+    def _build_engine(self) -> Any:
+        graph, threads = self._take_graph(), self._settings.threads
+        if graph is not None and engine_name(self._settings.engine) == "onnx":
+            return make_node_engine("onnx", self.outline.image_network, self._nodes, threads, graph=graph)
+        return make_node_engine(self._settings.engine, self._network(), self._nodes, threads)
+
+    def _build_graph(self) -> bytes:
+        from sensenet.engines.onnx.image import image_network_graph
+
+        return image_network_graph(self._network(), self._nodes).SerializeToString()
 
     def _run_heads(self, pixels: np.ndarray) -> list[np.ndarray]:
         return self._engine.get()(pixels)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from sensenet.export.bundle import is_bundle_file
+from sensenet.models.compiled import cache_wanted, cacheable, cached_model
 from sensenet.models.deepnet import Deepnet
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.extractor import (
@@ -28,19 +29,33 @@ from sensenet.spec.model import BOUNDING_BOX
 
 
 def create_model(
-    anobject: Any, settings: Settings | Mapping[str, Any] | None = None
+    anobject: Any, settings: Settings | Mapping[str, Any] | None = None, *, cache_default: bool = False
 ) -> Deepnet | ObjectDetector | ImageFeatureExtractor:
-    """A predicting model from a BigML deepnet: a resource, deepnet or network dict, a JSON path,
-    or an .smbundle path (which brings its own settings: `settings` is then not used).
+    """A predicting model from a BigML deepnet: a resource, deepnet or network dict, the path of
+    its JSON (gzipped or not, or BigML's .zip), or an .smbundle path (which brings its own
+    settings: `settings` is then not used).
 
     YOLO ("regions") deepnets give an `ObjectDetector`, every other deepnet a `Deepnet`.
     With the setting ``extract_image_features`` it is the model's image feature extractor instead.
+    A model given by path comes from the compiled-model cache (`sensenet.models.compiled`) when
+    the setting ``cache`` is true, or ``SENSENET_CACHE=1``; `cache_default` is the choice when
+    neither says (the command line, ``serve`` and MLflow's loading pass True).
     """
     if is_bundle_file(anobject):
         from sensenet.models.bundled import model_from_bundle
 
         return model_from_bundle(anobject)
     settings_object = ensure_settings(settings)
+    if (
+        isinstance(anobject, (str, os.PathLike))
+        and cacheable(settings_object)
+        and cache_wanted(settings_object, cache_default)
+    ):
+        return cached_model(anobject, settings_object, lambda document: _built(document, settings_object))
+    return _built(anobject, settings_object)
+
+
+def _built(anobject: Any, settings_object: Settings) -> Deepnet | ObjectDetector | ImageFeatureExtractor:
     source = _source(anobject, settings_object)
     spec = parse_network(source.network, source.origin)
     if settings_object.extract_image_features:

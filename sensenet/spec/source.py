@@ -104,17 +104,17 @@ def read_model_file(path: str | os.PathLike) -> Any:
 def read_model_bytes(data: bytes, label: str) -> Any:
     """The deepnet document in `data` (a model file's bytes, from `label`): see `read_model_file`."""
     signature = sniff(data[:HEAD_BYTES])
-    kind = signature.kind if signature is not None else None
-    if kind == "zip":
+    if signature is not None and signature.kind == "zip":  # BigML's download: one JSON file inside
         member, data = unzip_one(data, MODEL_FILE, repr(label), _ZIPPED_MODEL)
         label = f"{label}:{member}"
         signature = sniff(data[:HEAD_BYTES])
-        kind = signature.kind if signature is not None else None
-    if kind == "gzip":
+    if signature is not None and signature.kind == "gzip":
         data = inflate_gzip(data, MODEL_FILE, repr(label))
-    elif kind in FOREIGN_FORMATS:
+        signature = sniff(data[:HEAD_BYTES])
+    kind = signature.kind if signature is not None else None
+    if kind in FOREIGN_FORMATS:
         raise _foreign(label, kind)
-    elif kind == "smbundle":
+    if kind == "smbundle":
         raise ModelFormatError(f"{label} is a Sense/Net .smbundle: give its path (a file name) to read it")
     try:
         return orjson.loads(data)

@@ -54,9 +54,14 @@ class OnnxEngine:
 
     name = "onnx"
 
-    def __init__(self, spec: ModelSpec, settings: Settings):
+    def __init__(self, spec: ModelSpec, settings: Settings, graph: bytes | None = None):
+        """`graph`: the bytes `deepnet_graph` gives for this spec and settings, when already made
+        (then `spec` may be its outline, without layers)."""
         threads = session_threads(settings.threads, spec.image_network is not None)
-        self._session = _session(deepnet_graph(spec, settings).SerializeToString(), threads)
+        if graph is None:
+            graph = deepnet_graph(spec, settings).SerializeToString()
+        self._session = _session(graph, threads)
+        del graph
         self._run = fast_run(self._session)
         self._outputs = list(graph_outputs(spec.output))
         self._has_matrix = bool(spec.numeric_inputs)
@@ -84,18 +89,27 @@ class OnnxImageNetwork:
     would compute them.
     """
 
-    def __init__(self, network: ImageNetwork, nodes: Sequence[int], threads: int | None = None):
+    def __init__(
+        self,
+        network: ImageNetwork,
+        nodes: Sequence[int],
+        threads: int | None = None,
+        graph: bytes | None = None,
+    ):
+        """`graph`: the bytes `image_network_graph` gives for this network and nodes, when already
+        made (then `network` may be its outline, without nodes)."""
         from sensenet.engines.onnx.image import PIXELS_NAME, image_network_graph, node_output_name
 
-        count = len(network.nodes)
-        if not nodes or any(not 0 <= node < count for node in nodes):
-            raise InputDataError(
-                f"expected one or more node positions from 0 to {count - 1} (the network has {count} "
-                f"nodes), got {list(nodes)}"
-            )
-        self._session = _session(
-            image_network_graph(network, nodes).SerializeToString(), session_threads(threads, True)
-        )
+        if graph is None:
+            count = len(network.nodes)
+            if not nodes or any(not 0 <= node < count for node in nodes):
+                raise InputDataError(
+                    f"expected one or more node positions from 0 to {count - 1} (the network has {count} "
+                    f"nodes), got {list(nodes)}"
+                )
+            graph = image_network_graph(network, nodes).SerializeToString()
+        self._session = _session(graph, session_threads(threads, True))
+        del graph
         self._outputs = [node_output_name(node) for node in nodes]
         self._input = PIXELS_NAME
 
