@@ -14,7 +14,6 @@ import warnings
 from dataclasses import fields
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import sensenet.files.disk_cache as disk_cache
