@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -42,8 +43,8 @@ def cache_dir(tmp_path, monkeypatch):
 
 
 def _entries(directory: Path) -> list[Path]:
-    """The model entries (not the remembered file digests)."""
-    return sorted(p for p in directory.glob(f"*{ENTRY_SUFFIX}") if not p.name.startswith("path-"))
+    """The model entries (not the remembered file digests, in a subdirectory)."""
+    return sorted(directory.glob(f"*{ENTRY_SUFFIX}"))
 
 
 def _iris_variant(path: Path, digit: str) -> Path:
@@ -365,9 +366,10 @@ def test_the_api_caches_only_when_asked(cache_dir, monkeypatch):
 def test_cache_info_and_clear(cache_dir):
     assert _finished(_cli("predict", "--example", "iris", "5.1,3.5,1.4,0.2"))[0] == 0
     status, out, _ = _finished(_cli("cache", "info"))
-    assert status == 0 and f"directory: {cache_dir}\n" in out and "entries: 2 (" in out
+    assert status == 0 and f"directory: {cache_dir}\n" in out and "compiled models: 1 (" in out
     status, out, _ = _finished(_cli("cache", "clear"))
-    assert status == 0 and out.startswith("removed 2 entries") and _entries(cache_dir) == []
+    assert status == 0 and re.fullmatch(rf"{cache_dir}: removed 1 compiled models \(\d+\.\d KiB\)\n", out)
+    assert _entries(cache_dir) == [] and list(cache_dir.rglob("*.entry")) == []
 
 
 def test_mlflow_loading_and_serve_use_the_cache(cache_dir, tmp_path):

@@ -11,6 +11,7 @@ from sensenet.files.disk_cache import (
     SWITCH_VARIABLE,
     DiskCache,
     switched,
+    switched_off,
 )
 
 HELP = "show or clear the compiled-model cache"
@@ -41,15 +42,14 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "clear":
         count, size = cache.clear()
         if not args.quiet:
-            print(f"removed {count} entries ({_size(size)}) from {cache.directory}")
+            print(f"{cache.directory}: removed {count} compiled models ({_size(size)})")
         return 0
     info = cache.info()
-    state = "on" if switched(True) else f"off ({SWITCH_VARIABLE}={os.environ[SWITCH_VARIABLE]})"
     lines = [
         f"directory: {info.directory}",
-        f"entries: {info.entries} ({_size(info.total_bytes)} of {_size(info.limit_bytes)} at most)",
-        f"command line, serve and MLflow: {state}",
-        f"Python API: {'on' if switched(False) else 'off'} unless the setting cache is given",
+        f"compiled models: {info.entries} ({_size(info.total_bytes)}; at most {_size(info.limit_bytes)})",
+        f"command line, serve and MLflow: {_state(True)}",
+        f"Python API: {_state(False)}",
     ]
     if info.problem is not None:
         lines.append(f"not used: {info.problem}")
@@ -57,5 +57,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _state(default: bool) -> str:
+    """Whether an entry point whose own choice is `default` uses the cache, and why."""
+    given = f"{SWITCH_VARIABLE}={os.environ.get(SWITCH_VARIABLE, '').strip()}"
+    if switched_off():
+        return f"off ({given})"
+    if switched(default) != default:
+        return f"on ({given})"
+    return (
+        "on (off with --no-cache or the setting cache=False)"
+        if default
+        else "off (on with the setting cache=True)"
+    )
+
+
 def _size(count: int) -> str:
-    return f"{count / 1024**2:.1f} MiB"
+    return f"{count / 1024:.1f} KiB" if count < 1024**2 else f"{count / 1024**2:.1f} MiB"

@@ -94,12 +94,16 @@ class CacheInfo:
 class DiskCache:
     """The entries of one cache directory (see the module docstring)."""
 
-    def __init__(self, directory: Path | None = None):
+    def __init__(self, directory: Path | None = None, parent: DiskCache | None = None):
         self.directory = directory if directory is not None else cache_directory()
+        self._parent = parent
         self._usable: bool | None = None
 
     def usable(self) -> bool:
-        """Whether the directory is ours (created, mode 700, when missing); warns once when not."""
+        """Whether the directory is ours (created, mode 700, when missing), and so is the cache it
+        is a part of; warns once when not."""
+        if self._parent is not None and not self._parent.usable():
+            return False
         if self._usable is None:
             problem = self._prepare()
             self._usable = problem is None
@@ -112,7 +116,7 @@ class DiskCache:
 
     def _prepare(self) -> str | None:
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # parents: mode 777 & ~umask
         except OSError as error:
             return f"cannot create it ({error.strerror or error})"
         return untrusted_reason(self.directory)
@@ -199,11 +203,19 @@ class DiskCache:
         return CacheInfo(self.directory, len(entries), total, MAX_CACHE_BYTES.value(), problem)
 
     def clear(self) -> tuple[int, int]:
-        """Remove every entry; the count and bytes removed."""
+        """Remove every entry, and those of the caches in its subdirectories (`part`); the count
+        and bytes of this cache's entries removed."""
         entries = self._entries()
         for _, _, path in entries:
             _remove(path)
+        for name in os.listdir(self.directory) if self.directory.is_dir() else ():
+            if (self.directory / name).is_dir() and not (self.directory / name).is_symlink():
+                DiskCache(self.directory / name).clear()
         return len(entries), sum(size for _, size, _ in entries)
+
+    def part(self, name: str) -> DiskCache:
+        """The cache in subdirectory `name`: entries of another kind, evicted and counted apart."""
+        return DiskCache(self.directory / name, parent=self)
 
 
 def _read_entry(stream: BinaryIO) -> dict[str, bytes] | None:

@@ -40,6 +40,7 @@ from sensenet.spec.source import read_model_bytes
 
 ENTRY_FORMAT = 1
 RACY_SECONDS = 2.0
+DIGESTS = "digests"  # the cache's part remembering model files' digests by path and identity
 NOT_IN_KEY = ("cache", "threads")  # settings that shape neither the description nor the graph
 WRAPPERS: dict[str, type[Deepnet] | type[ObjectDetector]] = {
     "Deepnet": Deepnet,
@@ -72,7 +73,7 @@ def cached_model(path: str | os.PathLike, settings: Settings, build: Builder) ->
     the file's document) and kept. Whatever the cache's state, the model is the one `build` makes."""
     cache = DiskCache()
     name = os.fspath(path)
-    digest, data = _digest(name, cache)
+    digest, data = _digest(name, cache.part(DIGESTS))
     key = _entry_key(digest, settings)
     parts = cache.get(key)
     if parts is not None:
@@ -138,7 +139,7 @@ def _identity(status: os.stat_result) -> list[int]:
 def _digest(path: str, cache: DiskCache) -> tuple[str, bytes | None]:
     """The SHA-256 of the file's bytes, with the bytes when they had to be read (None when the
     digest remembered for the file's identity still holds)."""
-    memo_key = "path-" + hashlib.sha256(os.path.abspath(path).encode(errors="surrogateescape")).hexdigest()
+    memo_key = hashlib.sha256(os.path.abspath(path).encode(errors="surrogateescape")).hexdigest()
     try:
         identity = _identity(os.stat(path))
     except (OSError, ValueError):

@@ -48,6 +48,7 @@ def create_model(
     settings_object = ensure_settings(settings)
     if (
         isinstance(anobject, (str, os.PathLike))
+        and os.path.isfile(anobject)
         and cacheable(settings_object)
         and cache_wanted(settings_object, cache_default)
     ):

@@ -92,13 +92,7 @@ def read_model_file(path: str | os.PathLike) -> Any:
     name = os.fspath(path)
     if os.path.isdir(name) and os.path.isfile(os.path.join(name, "model.json")):
         raise _foreign(name, "tfjs")
-    data = read_file(name, MODEL_FILE)
-    try:
-        return read_model_bytes(data, name)
-    except ModelFormatError:
-        if name.lower().endswith(".onnx"):  # protobuf has no signature: its name is all there is
-            raise _foreign(name, "onnx") from None
-        raise
+    return read_model_bytes(read_file(name, MODEL_FILE), name)
 
 
 def read_model_bytes(data: bytes, label: str) -> Any:
@@ -119,6 +113,8 @@ def read_model_bytes(data: bytes, label: str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as error:
+        if label.lower().endswith(".onnx"):  # protobuf has no signature: its name is all there is
+            raise _foreign(label, "onnx") from None
         if signature is not None or not _is_json_like(data):
             raise ModelFormatError(
                 f"{label} is {looks_like(data)}, not a model; sensenet reads {READ_FORMS}"
