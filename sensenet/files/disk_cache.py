@@ -19,7 +19,6 @@ import json
 import os
 import stat
 import struct
-import tempfile
 import warnings
 import zlib
 from collections.abc import Mapping
@@ -149,6 +148,8 @@ class DiskCache:
         """Keep `parts` as entry `key`; False (and nothing left behind) when it cannot be written."""
         if not self.usable():
             return False
+        import tempfile  # with its random and shutil: only when an entry is written
+
         header = json.dumps({name: [len(data), zlib.crc32(data)] for name, data in parts.items()}).encode()
         temporary = None
         try:
