@@ -9,7 +9,13 @@ import orjson
 
 from sensenet.cli.drawing import draw_all, drawing_paths
 from sensenet.cli.images import add_image_arguments, expand_images, image_settings
-from sensenet.cli.model_file import add_cache_argument, cache_settings, open_model, split_model_argument
+from sensenet.cli.model_file import (
+    CACHE_HELP,
+    add_cache_argument,
+    cache_settings,
+    open_model,
+    split_model_argument,
+)
 from sensenet.cli.output import check_output, open_output
 from sensenet.cli.progress import Progress
 from sensenet.cli.skipping import Skips, add_skip_argument, located, run_each
@@ -20,7 +26,8 @@ from sensenet.models.detector import ObjectDetector
 
 HELP = "find objects in images with a detector (YOLO) deepnet; JSON Lines out"
 USAGE = "sensenet detect [options] MODEL (IMAGE | DIR | GLOB) ..."
-DESCRIPTION = """\
+DESCRIPTION = (
+    """\
 Find objects in images with a BigML object detector.
 
 IMAGE arguments are image files, directories (their image files, sorted; add
@@ -35,7 +42,10 @@ the same file name (plus --draw-suffix); an existing file is kept unless
 Every destination (-o, --draw) is checked before anything is detected; -o
 appears only when every image is done (a failure leaves no partial file).
 --force replaces a destination (a link is replaced, never written through).
+
 """
+    + CACHE_HELP
+)
 
 
 def _fraction(text: str) -> float:

@@ -28,6 +28,11 @@ from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.spec.source import field_names, read_model_bytes, read_model_file
 
 STDIN = "-"
+CACHE_HELP = """\
+A model file's first run keeps what the model compiles into in the compiled-model
+cache; later runs start from it without parsing the JSON. --no-cache (or
+SENSENET_CACHE=0) builds the model from its file every time (see sensenet cache -h).
+"""
 
 
 @dataclass

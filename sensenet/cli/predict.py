@@ -15,6 +15,7 @@ import numpy as np
 from sensenet.cli.image_rows import predict_image_rows, predict_images
 from sensenet.cli.images import add_image_arguments, expand_images, image_settings
 from sensenet.cli.model_file import (
+    CACHE_HELP,
     STDIN,
     add_cache_argument,
     add_model_arguments,
@@ -34,7 +35,8 @@ from sensenet.spec.inputs import ImageInput
 
 HELP = "predict rows (arguments, CSV or JSON Lines files, stdin) or images"
 USAGE = "sensenet predict [options] (MODEL | - | --example NAME) [ROW | FILE | IMAGE | DIR | GLOB | - ...]"
-DESCRIPTION = """\
+DESCRIPTION = (
+    """\
 Predict with a BigML deepnet on rows of input values.
 
 A ROW is one argument of comma-separated values in the order of the model's
@@ -58,7 +60,10 @@ the directory of the file.
 
 Output: one line per row; "prediction" and, for classifiers, "probability"
 (of the predicted class) and every class's probability.
+
 """
+    + CACHE_HELP
+)
 BATCH_ROWS = 4096
 
 
