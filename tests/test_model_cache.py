@@ -188,9 +188,13 @@ def test_the_key_holds_the_version_and_every_setting_that_shapes_the_graph(monke
 
 
 def test_the_settings_left_out_of_the_key_shape_no_graph():
-    path = str(example_path("iris"))
+    from sensenet.engines.onnx.deepnet import deepnet_graph
+
+    spec = create_model(str(example_path("iris"))).spec
     graphs = {
-        create_model(path, {"threads": t, "cache": c}).compiled_graph() for t in (1, 3) for c in (True, False)
+        deepnet_graph(spec, Settings(threads=t, cache=c)).SerializeToString()
+        for t in (1, 3)
+        for c in (True, False)
     }
     assert len(graphs) == 1
 
@@ -211,7 +215,7 @@ def test_a_setting_that_shapes_the_graph_gets_its_own_entry(cache_dir, tmp_path)
 
 def test_the_whole_spec_is_refused_when_the_file_changed_after_a_hit(cache_dir, tmp_path):
     path = _iris_variant(tmp_path / "m.json", "1")
-    create_model(str(path), CACHED)
+    create_model(str(path), CACHED)(IRIS_ROW)  # the first prediction fills the entry
     hit = create_model(str(path), CACHED)
     _iris_variant(path, "9")
     with pytest.raises(ModelFormatError, match="changed since this model was loaded"):
@@ -225,7 +229,7 @@ def test_the_whole_spec_is_refused_when_the_file_changed_after_a_hit(cache_dir, 
 def test_a_corrupt_or_truncated_entry_is_rebuilt_never_used(cache_dir, damage):
     path = str(example_path("iris"))
     expected = create_model(path, {"cache": False})(IRIS_ROW)
-    create_model(path, CACHED)
+    create_model(path, CACHED)(IRIS_ROW)
     (entry,) = _entries(cache_dir)
     data = bytearray(entry.read_bytes())
     damaged = {
@@ -323,15 +327,15 @@ def test_a_full_disk_never_fails_a_prediction(cache_dir):
 
 def test_the_size_limit_evicts_the_least_recently_used(cache_dir, tmp_path, monkeypatch):
     paths = [_iris_variant(tmp_path / f"m{digit}.json", digit) for digit in "123"]
-    create_model(str(paths[0]), CACHED)
+    create_model(str(paths[0]), CACHED)(IRIS_ROW)
     entry_size = _entries(cache_dir)[0].stat().st_size
     monkeypatch.setenv("SENSENET_CACHE_MAX_BYTES", str(int(entry_size * 2.5)))
-    create_model(str(paths[1]), CACHED)
+    create_model(str(paths[1]), CACHED)(IRIS_ROW)
     first, second = sorted(_entries(cache_dir), key=lambda p: p.stat().st_mtime)
     os.utime(first, (time.time() - 100, time.time() - 100))
     os.utime(second, (time.time() - 200, time.time() - 200))
     create_model(str(paths[0]), CACHED)  # a hit: now the most recently used
-    create_model(str(paths[2]), CACHED)  # over the limit: the least recently used goes
+    create_model(str(paths[2]), CACHED)(IRIS_ROW)  # over the limit: the least recently used goes
     remaining = _entries(cache_dir)
     assert first in remaining and second not in remaining and len(remaining) == 2
 
@@ -352,14 +356,14 @@ def test_the_command_line_caches_by_default_and_opts_out_by_flag_or_variable(cac
 
 def test_the_api_caches_only_when_asked(cache_dir, monkeypatch):
     path = str(example_path("iris"))
-    create_model(path)
+    create_model(path)(IRIS_ROW)
     assert not cache_dir.exists() or _entries(cache_dir) == []
     monkeypatch.setenv("SENSENET_CACHE", "1")
-    create_model(path)
+    create_model(path)(IRIS_ROW)
     assert len(_entries(cache_dir)) == 1
     monkeypatch.setenv("SENSENET_CACHE", "0")
     DiskCache().clear()
-    create_model(path, CACHED)  # the variable's "off" wins over the setting
+    create_model(path, CACHED)(IRIS_ROW)  # the variable's "off" wins over the setting
     assert _entries(cache_dir) == []
 
 
@@ -382,7 +386,7 @@ def test_mlflow_loading_and_serve_use_the_cache(cache_dir, tmp_path):
     expected = sensenet.mlflow.load_model(tmp_path / "m")(IRIS_ROW)
     assert len(_entries(cache_dir)) == 1
     assert sensenet.mlflow.load_model(tmp_path / "m")(IRIS_ROW).tobytes() == expected.tobytes()
-    read_model(example_path("iris"), {})
+    read_model(example_path("iris"), {})(IRIS_ROW)
     assert len(_entries(cache_dir)) == 2
 
 

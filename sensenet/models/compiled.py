@@ -3,13 +3,17 @@
 Building a large deepnet costs far more than running it once: parsing its JSON (55 MB for
 BigML's TinyYOLOv4), validating the description, writing the ONNX graph. An entry
 (`sensenet.files.disk_cache`) keeps the result: the description without weights (the wrapper's
-`outline`: fields, classes, image settings) and the graph's bytes. A hit builds the wrapper from
+`outline`: fields, classes, image settings) and the graph. A hit builds the wrapper from
 those two and never parses the JSON; the whole spec is read again from the file only when asked
 (the Keras engine, an export), and only if the file still holds the same bytes.
 
-An entry is keyed by the SHA-256 of the model file's bytes, the Sense/Net version, the entry
-format and every setting but ``threads`` and ``cache`` (which shape no graph): it cannot answer
-for another model, release or setting. The file's digest is remembered under its path with its
+The graph kept is onnxruntime's own optimised form of it, saved by the first session (loading
+it again skips the optimisation, the larger part of a session's start): it fits this
+onnxruntime release and this processor. An entry is keyed by the SHA-256 of the model file's
+bytes, the Sense/Net version, the entry format, onnxruntime's version and the processor
+(`runtime_identity`), and every setting but ``threads`` and ``cache`` (which shape no graph): it
+cannot answer for another model, release, machine or setting. It is written when the model's
+engine is first built (the first prediction). The file's digest is remembered under its path with its
 identity (device, inode, size, modification and change times) and reused while that identity
 holds, unless the file changed less than `RACY_SECONDS` before it was hashed (timestamps are
 coarse; as git does, such a file is hashed again).
@@ -40,6 +44,7 @@ from sensenet.spec.source import read_model_bytes
 
 ENTRY_FORMAT = 1
 RACY_SECONDS = 2.0
+DESCRIPTION, GRAPH = "description", "graph"  # an entry's parts
 DIGESTS = "digests"  # the cache's part remembering model files' digests by path and identity
 NOT_IN_KEY = ("cache", "threads")  # settings that shape neither the description nor the graph
 WRAPPERS: dict[str, type[Deepnet] | type[ObjectDetector]] = {
@@ -84,16 +89,28 @@ def cached_model(path: str | os.PathLike, settings: Settings, build: Builder) ->
         data = read_file(name, MODEL_FILE)
         digest = hashlib.sha256(data).hexdigest()
         key = _entry_key(digest, settings)
-    model = build(read_model_bytes(data, name))
+    document = read_model_bytes(data, name)
     del data
+    model = build(document)
     if isinstance(model, (Deepnet, ObjectDetector)):
-        cache.put(key, _entry(model))
+        description = _description(model)
+        model.compile_with(
+            keep_optimized=lambda graph: cache.put(key, {DESCRIPTION: description, GRAPH: graph})
+        )
     return model
 
 
 def _entry_key(digest: str, settings: Settings) -> str:
+    from sensenet.engines.onnx.engine import runtime_identity  # onnxruntime: what the model runs on
+
     shaping = {key: value for key, value in settings.to_dict().items() if key not in NOT_IN_KEY}
-    described = {"format": ENTRY_FORMAT, "version": __version__, "model": digest, "settings": shaping}
+    described = {
+        "format": ENTRY_FORMAT,
+        "version": __version__,
+        "runtime": runtime_identity(),
+        "model": digest,
+        "settings": shaping,
+    }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
@@ -103,21 +120,22 @@ def outline(spec: ModelSpec) -> ModelSpec:
     return replace(spec, networks=(), image_network=replace(network, nodes=()) if network else None)
 
 
-def _entry(model: Deepnet | ObjectDetector) -> dict[str, bytes]:
-    description = (model.deepnet_type, outline(model.spec), model.preprocessors, model._names)
-    return {"description": pickle.dumps(description, protocol=5), "graph": model.compiled_graph()}
+def _description(model: Deepnet | ObjectDetector) -> bytes:
+    return pickle.dumps(
+        (model.deepnet_type, outline(model.spec), model.preprocessors, model._names), protocol=5
+    )
 
 
 def _from_entry(parts: dict[str, bytes], path: str, digest: str, settings: Settings) -> ModelWrapper | None:
     """The wrapper an entry describes; None when the entry is not one this release reads."""
     try:
-        kind, spec, preprocessors, names = pickle.loads(parts["description"])
+        kind, spec, preprocessors, names = pickle.loads(parts[DESCRIPTION])
         wrapper = WRAPPERS[kind]
-        graph = parts["graph"]
+        compiled = {"graph": parts[GRAPH], "optimized": True}
     except Exception:  # an entry that passed its checksums but does not unpickle: rebuilt
         return None
     return wrapper(
-        spec, settings, preprocessors, names, graph=graph, full_spec=lambda: _full_spec(path, digest)
+        spec, settings, preprocessors, names, compiled=compiled, full_spec=lambda: _full_spec(path, digest)
     )
 
 

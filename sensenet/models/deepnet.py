@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.engines import engine_name, make_engine
+from sensenet.engines import make_engine
 from sensenet.exceptions import InputDataError
 from sensenet.inputs.image_fields import ImageEncoder
 from sensenet.inputs.rows import RowEncoder
@@ -48,10 +48,10 @@ class Deepnet(ModelWrapper):
         preprocessors: list[dict] | None = None,
         names: FieldNames | None = None,
         *,
-        graph: bytes | None = None,
+        compiled: Mapping[str, Any] | None = None,
         full_spec: Callable[[], ModelSpec] | None = None,
     ):
-        super().__init__(spec, settings, preprocessors, names, graph=graph, full_spec=full_spec)
+        super().__init__(spec, settings, preprocessors, names, compiled=compiled, full_spec=full_spec)
         self._classes = self.classes
         self._field_names = {field.index: field.name for field in self.fields}
         self._encoder = RowEncoder(spec.inputs, self._field_names if self.names_fields else None)
@@ -60,15 +60,11 @@ class Deepnet(ModelWrapper):
         self._keras_model = Lazy(self._build_keras_model)
 
     def _build_engine(self) -> Any:
-        graph = self._take_graph()
-        if graph is not None and engine_name(self._settings.engine) == "onnx":
-            return make_engine("onnx", self._spec, self._settings, graph=graph)
+        onnx = self._engine_arguments()
+        if onnx is not None:
+            spec, compiled = onnx
+            return make_engine("onnx", spec, self._settings, **compiled)
         return make_engine(self._settings.engine, self.spec, self._settings)
-
-    def _build_graph(self) -> bytes:
-        from sensenet.engines.onnx.deepnet import deepnet_graph
-
-        return deepnet_graph(self.spec, self._settings).SerializeToString()
 
     def _build_keras_model(self) -> Any:
         engine = self._engine.get()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from sensenet.detection.yolo import Detections, decode, non_max_suppression
-from sensenet.engines import engine_name, make_node_engine
+from sensenet.engines import make_node_engine
 from sensenet.exceptions import InputDataError
 from sensenet.inputs import load_image
 from sensenet.inputs.rescale import Placement, choose_rescale_type, placement, rescale, to_original_pixels
@@ -48,12 +48,12 @@ class ObjectDetector(ModelWrapper):
         preprocessors: list[dict] | None = None,
         names: FieldNames | None = None,
         *,
-        graph: bytes | None = None,
+        compiled: Mapping[str, Any] | None = None,
         full_spec: Callable[[], ModelSpec] | None = None,
     ):
         network = spec.image_network
         assert network is not None, "a detector's spec always holds its image network"
-        super().__init__(spec, settings, preprocessors, names, graph=graph, full_spec=full_spec)
+        super().__init__(spec, settings, preprocessors, names, compiled=compiled, full_spec=full_spec)
         self._classes = list(spec.classes or ())
         self._heads = network.metadata.heads
         self._input_size = (network.metadata.height, network.metadata.width)
@@ -74,15 +74,11 @@ class ObjectDetector(ModelWrapper):
         return network
 
     def _build_engine(self) -> Any:
-        graph, threads = self._take_graph(), self._settings.threads
-        if graph is not None and engine_name(self._settings.engine) == "onnx":
-            return make_node_engine("onnx", self.outline.image_network, self._nodes, threads, graph=graph)
+        threads, onnx = self._settings.threads, self._engine_arguments()
+        if onnx is not None:
+            spec, compiled = onnx
+            return make_node_engine("onnx", spec.image_network, self._nodes, threads, **compiled)
         return make_node_engine(self._settings.engine, self._network(), self._nodes, threads)
-
-    def _build_graph(self) -> bytes:
-        from sensenet.engines.onnx.image import image_network_graph
-
-        return image_network_graph(self._network(), self._nodes).SerializeToString()
 
     def _run_heads(self, pixels: np.ndarray) -> list[np.ndarray]:
         return self._engine.get()(pixels)

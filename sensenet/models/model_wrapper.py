@@ -4,9 +4,10 @@ and the seed library's saving methods (`SaveableModel`), which are conversions."
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from sensenet.engines import engine_name
 from sensenet.lazy import Lazy
 from sensenet.models.fields import FieldInfo, describe_fields, fields_are_named
 from sensenet.settings import Settings
@@ -20,8 +21,9 @@ class ModelWrapper:
     """A model built from a spec, with its settings and input fields (`Deepnet`, `ObjectDetector`).
 
     A model from the compiled-model cache (`sensenet.models.compiled`) is built from its `outline`
-    (the spec without weights) and its ONNX graph's bytes, given as `graph`; its whole `spec` is
-    read again from the model file (`full_spec`) only when asked (the Keras engine, exports).
+    (the spec without weights) and what its onnx engine is given instead of compiling the spec
+    (`compiled`: see `sensenet.engines.make_engine`); its whole `spec` is read again from the
+    model file (`full_spec`) only when asked (the Keras engine, exports).
     """
 
     def __init__(
@@ -31,12 +33,12 @@ class ModelWrapper:
         preprocessors: list[dict] | None = None,
         names: FieldNames | None = None,
         *,
-        graph: bytes | None = None,
+        compiled: Mapping[str, Any] | None = None,
         full_spec: Callable[[], ModelSpec] | None = None,
     ):
         self._spec = spec
         self._full_spec = Lazy(full_spec) if full_spec is not None else None
-        self._graph = graph
+        self._compiled = dict(compiled or {})
         self._settings = settings
         self._preprocessors = preprocessors
         self._names = names
@@ -54,29 +56,27 @@ class ModelWrapper:
         return self._full_spec.get() if self._full_spec is not None else self._spec
 
     @property
+    def settings(self) -> Settings:
+        """The settings the model was built with."""
+        return self._settings
+
+    @property
     def outline(self) -> ModelSpec:
         """The description's inputs, output and image settings, without reading the weights: `spec`
         itself, or for a model from the compiled-model cache, `spec` less its layers."""
         return self._spec
 
-    def compiled_graph(self) -> bytes:
-        """The ONNX graph the onnx engine runs, as bytes: what the compiled-model cache keeps."""
-        if self._graph is None:
-            self._graph = self._build_graph()
-        return self._graph
+    def compile_with(self, **compiled: Any) -> None:
+        """What the onnx engine, when built, is given beside the spec (`sensenet.engines.make_engine`)."""
+        self._compiled = compiled
 
-    def _build_graph(self) -> bytes:
-        raise NotImplementedError
-
-    def _take_graph(self) -> bytes | None:
-        """The graph given or compiled so far, handed to the engine being built (then not kept)."""
-        graph, self._graph = self._graph, None
-        return graph
-
-    @property
-    def settings(self) -> Settings:
-        """The settings the model was built with."""
-        return self._settings
+    def _engine_arguments(self) -> tuple[ModelSpec, dict[str, Any]] | None:
+        """The spec and compiled arguments for an onnx engine, handed over once (the bytes are then
+        not kept); None when the engine compiles the whole spec itself."""
+        compiled, self._compiled = self._compiled, {}
+        if not compiled or engine_name(self._settings.engine) != "onnx":
+            return None
+        return (self._spec if "graph" in compiled else self.spec), compiled
 
     @property
     def preprocessors(self) -> list[dict] | None:
