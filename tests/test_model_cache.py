@@ -405,3 +405,10 @@ def test_the_test_session_never_writes_the_users_cache():
         timeout=60,
     )
     assert child.stdout.strip() == str(directory)
+
+
+def test_how_a_model_was_loaded_is_not_written_into_its_bundle(cache_dir):
+    from sensenet.export.smbundle import bundle_settings
+
+    model = create_model(str(example_path("iris")), {"cache": True, "threads": 2})
+    assert bundle_settings(model)["settings"] == {"threads": 2}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 
@@ -76,6 +77,7 @@ def _session(
     return session
 
 
+@functools.cache
 def runtime_identity() -> str:
     """What onnxruntime's optimised form of a graph depends on beside the graph: its version and
     this machine's processor (its instruction sets choose the kernels and their layouts)."""
