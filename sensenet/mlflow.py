@@ -41,7 +41,7 @@ from sensenet.models.detector import ObjectDetector
 from sensenet.models.doors import create_model
 from sensenet.models.records import is_frame
 from sensenet.settings import Settings, ensure_settings
-from sensenet.spec.source import read_json_file
+from sensenet.spec.source import read_model_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -177,12 +177,12 @@ def _deepnet_document(model: Any) -> Any:
                 f"{os.fspath(model)!r} is an .smbundle (a TensorFlow program), not BigML's JSON, which "
                 "an MLflow model stores: give the deepnet's JSON file"
             )
-        return read_json_file(model)
+        return read_model_file(model)
     return model
 
 
-def _built_model(document: Any, settings: Settings) -> Deepnet | ObjectDetector:
-    built = create_model(document, settings)
+def _built_model(document: Any, settings: Settings, cache_default: bool = False) -> Deepnet | ObjectDetector:
+    built = create_model(document, settings, cache_default=cache_default)
     if not isinstance(built, (Deepnet, ObjectDetector)):
         raise UnsupportedError(
             "an MLflow model predicts with a deepnet or a detector, not an image feature "
@@ -370,7 +370,8 @@ def _load(directory: Path) -> Deepnet | ObjectDetector:
         raise ModelFormatError(
             f"{directory / MLMODEL_FILE}: the sensenet flavor's settings are not a mapping"
         )
-    return _built_model(str(directory / data), ensure_settings(settings))
+    # loading repeats (each `mlflow models serve` worker, each Spark task): from the compiled-model cache
+    return _built_model(str(directory / data), ensure_settings(settings), cache_default=True)
 
 
 def _flavors(directory: Path) -> dict[str, Any]:

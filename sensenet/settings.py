@@ -81,6 +81,7 @@ class Settings:
     """
 
     bounding_box_threshold: float | None = None
+    cache: bool | None = None
     clip_boxes: bool | None = None
     color_space: str | None = None
     engine: str | None = None
@@ -118,6 +119,7 @@ class Settings:
 
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "bounding_box_threshold": _optional(_fraction),
+    "cache": _optional(_boolean),
     "clip_boxes": _optional(_boolean),
     "color_space": _optional(_choice(COLOR_SPACES)),
     "engine": _optional(_choice(ENGINE_NAMES)),

@@ -62,6 +62,22 @@ def install_node_packages() -> str | None:
     return None
 
 
+_SESSION_CACHES: list[tempfile.TemporaryDirectory] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's compiled-model cache is a temporary directory, never the user's ~/.cache: set
+    in the environment, so the commands the tests run in subprocesses use it too. A test that
+    needs its own sets SENSENET_CACHE_DIR itself (monkeypatch.setenv)."""
+    _SESSION_CACHES.append(tempfile.TemporaryDirectory(prefix="sensenet-test-model-cache-"))
+    os.environ["SENSENET_CACHE_DIR"] = _SESSION_CACHES[-1].name
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for directory in _SESSION_CACHES:
+        directory.cleanup()
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if node_packages_installed():
         return

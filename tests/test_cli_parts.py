@@ -11,7 +11,7 @@ from sensenet import InputDataError, ModelNotFoundError
 from sensenet.cli.progress import Progress
 from sensenet.cli.rows import RowLayout, argument_rows, csv_rows, jsonl_rows
 from sensenet.examples import example_path
-from sensenet.spec.source import FieldNames, field_names, read_json_file
+from sensenet.spec.source import FieldNames, field_names, read_model_file
 
 
 class Terminal(io.StringIO):
@@ -59,7 +59,7 @@ def test_field_names_follow_input_fields_and_skip_the_objective():
     }
     assert field_names(resource) == FieldNames(("b", "a"), ("000002", "000000"), "target")
     assert field_names({"layers": [], "preprocess": []}) is None
-    assert field_names(read_json_file(example_path("iris"))).objective == "species"
+    assert field_names(read_model_file(example_path("iris"))).objective == "species"
 
 
 def test_unknown_example_names_the_available_ones():

@@ -47,7 +47,8 @@ def test_quiet_says_what_it_quiets():
     serve = sensenet("serve", "--help")
     assert serve.returncode == 0
     assert _quiet_help(serve.stdout) == "log warnings and errors only, no access log"
-    for name in set(COMMANDS) - {"serve"}:
+    assert _quiet_help(_subparsers()["cache"].format_help()) == "clear: print nothing"
+    for name in set(COMMANDS) - {"serve", "cache"}:
         assert _quiet_help(_subparsers()[name].format_help()) == "no progress bar", name
 
 

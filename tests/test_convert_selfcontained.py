@@ -23,7 +23,7 @@ from sensenet.examples import example_path
 from sensenet.exceptions import SettingsError, UnsupportedError
 from sensenet.export.onnx_fields import METADATA_KEY
 from sensenet.models.wrappers import convert, create_model
-from sensenet.spec.source import read_json_file
+from sensenet.spec.source import read_model_file
 from tests.conftest import FIXTURES, load_cases, run_tfjs
 
 TOLERANCE = 1e-6
@@ -125,7 +125,7 @@ def test_metadata_describes_fields_and_classes(exported):
 
 
 def test_inputs_are_named_by_bigml_field_names(tmp_path):
-    resource = read_json_file(str(example_path("iris")))
+    resource = read_model_file(str(example_path("iris")))
     path = tmp_path / "iris.onnx"
     convert(resource, None, path, "onnx")
     session = _session(path)
@@ -137,7 +137,7 @@ def test_inputs_are_named_by_bigml_field_names(tmp_path):
 
 
 def test_a_field_name_the_graph_uses_gets_its_index(tmp_path):
-    resource = copy.deepcopy(read_json_file(str(example_path("iris"))))
+    resource = copy.deepcopy(read_model_file(str(example_path("iris"))))
     fields = resource["object"]["deepnet"]["fields"]
     fields["000000"]["name"] = "probabilities"  # the graph's output
     fields["000001"]["name"] = "probabilities"  # and a repeated name
@@ -207,7 +207,7 @@ def test_tflite_takes_raw_values_with_builtin_ops(exported, key, tmp_path):
 
 
 def test_tflite_input_names_keep_what_tensorflow_allows(tmp_path):
-    resource = read_json_file(str(example_path("iris")))
+    resource = read_model_file(str(example_path("iris")))
     path = tmp_path / "iris.tflite"
     convert(resource, None, path, "tflite")
     from ai_edge_litert.interpreter import Interpreter

@@ -47,10 +47,10 @@ def free_port() -> int:
 class Server:
     """A `sensenet serve` subprocess; its log goes to a file (a pipe could fill and block it)."""
 
-    def __init__(self, models: list[Path], log: Path, *options: str):
+    def __init__(self, models: list[Path], log: Path, *options: str, env: dict | None = None):
         self.port = free_port()
         self.log = log
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
         command = [sys.executable, "-m", "sensenet", "serve", *map(str, models), "--port", str(self.port)]
         with open(log, "wb") as stream:
             self.process = subprocess.Popen([*command, *options], stdout=stream, stderr=stream, env=env)
@@ -128,7 +128,9 @@ def served(tmp_path_factory):
     write_model(directory, "classes", cases[2]["model"])
     write_model(directory, "digits", image_case["model"])
     log = tmp_path_factory.mktemp("log") / "server.log"
-    server = Server([directory], log, "--max-wait-ms", "5", "--max-body-bytes", str(MAX_BODY))
+    # an empty compiled-model cache of its own: the models are built, and readiness waits for them
+    empty = {"SENSENET_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+    server = Server([directory], log, "--max-wait-ms", "5", "--max-body-bytes", str(MAX_BODY), env=empty)
     try:
         names = ("dense", "classes", "digits", "iris", "eyes")
         models = {name: create_model(str(directory / f"{name}.json")) for name in names}

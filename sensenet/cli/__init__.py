@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 from sensenet._version import __version__
-from sensenet.cli import convert, detect, features, info, predict, serve
+from sensenet.cli import cache, convert, detect, features, info, predict, serve
 from sensenet.cli.usage import UsageError
 from sensenet.exceptions import SensenetError
 
@@ -36,6 +36,7 @@ COMMANDS: dict[str, ModuleType] = {
     "convert": convert,
     "info": info,
     "serve": serve,
+    "cache": cache,
 }
 
 EXIT_ERROR = 1

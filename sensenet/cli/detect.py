@@ -9,7 +9,13 @@ import orjson
 
 from sensenet.cli.drawing import draw_all, drawing_paths
 from sensenet.cli.images import add_image_arguments, expand_images, image_settings
-from sensenet.cli.model_file import open_model, split_model_argument
+from sensenet.cli.model_file import (
+    CACHE_HELP,
+    add_cache_argument,
+    cache_settings,
+    open_model,
+    split_model_argument,
+)
 from sensenet.cli.output import check_output, open_output
 from sensenet.cli.progress import Progress
 from sensenet.cli.skipping import Skips, add_skip_argument, located, run_each
@@ -20,7 +26,8 @@ from sensenet.models.detector import ObjectDetector
 
 HELP = "find objects in images with a detector (YOLO) deepnet; JSON Lines out"
 USAGE = "sensenet detect [options] MODEL (IMAGE | DIR | GLOB) ..."
-DESCRIPTION = """\
+DESCRIPTION = (
+    """\
 Find objects in images with a BigML object detector.
 
 IMAGE arguments are image files, directories (their image files, sorted; add
@@ -35,7 +42,10 @@ the same file name (plus --draw-suffix); an existing file is kept unless
 Every destination (-o, --draw) is checked before anything is detected; -o
 appears only when every image is done (a failure leaves no partial file).
 --force replaces a destination (a link is replaced, never written through).
+
 """
+    + CACHE_HELP
+)
 
 
 def _fraction(text: str) -> float:
@@ -88,6 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="replace existing output and drawn files")
     parser.add_argument("--engine", choices=sorted(ENGINES), help="engine that runs the model")
+    add_cache_argument(parser)
     add_skip_argument(parser, "images")
     add_image_arguments(parser)
 
@@ -99,7 +110,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "max_objects": args.max_objects,
         "engine": args.engine,
     }
-    return {**image_settings(args), **{key: value for key, value in values.items() if value is not None}}
+    given = {key: value for key, value in values.items() if value is not None}
+    return {**image_settings(args), **given, **cache_settings(args)}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -63,7 +63,7 @@ def predict_images(
     model: Deepnet, images: Sequence[str], writer: PredictionWriter, quiet: bool, skips: Skips
 ) -> None:
     """One record per image: its path, then the prediction."""
-    padding = [None] * model.spec.image_inputs[0].index
+    padding = [None] * model.outline.image_inputs[0].index
     with Progress(len(images), "images", enabled=not quiet) as progress:
         for start in range(0, len(images), BATCH_IMAGES):
             paths = list(images[start : start + BATCH_IMAGES])
@@ -110,7 +110,7 @@ def predict_image_rows(
     total = sum(len(source.rows) for source in sources)
     if total == 0:
         raise InputDataError("no rows to predict: the inputs hold no data rows")
-    indexes = tuple(field.index for field in model.spec.image_inputs)
+    indexes = tuple(field.index for field in model.outline.image_inputs)
     with Progress(total, "rows", enabled=not quiet) as progress:
         for source in sources:
             directory = None if prefixed else _source_directory(source)

@@ -14,7 +14,15 @@ import numpy as np
 
 from sensenet.cli.image_rows import predict_image_rows, predict_images, rows_needed
 from sensenet.cli.images import add_image_arguments, expand_images, image_settings, is_image_file
-from sensenet.cli.model_file import STDIN, ModelFile, add_model_arguments, open_model, split_model_argument
+from sensenet.cli.model_file import (
+    CACHE_HELP,
+    STDIN,
+    add_cache_argument,
+    add_model_arguments,
+    cache_settings,
+    open_model,
+    split_model_argument,
+)
 from sensenet.cli.output import OUTPUT_FORMATS, PredictionWriter, check_output, open_output
 from sensenet.cli.progress import Progress
 from sensenet.cli.rows import INPUT_FORMATS, SUFFIX_FORMATS, RowLayout, RowSource, argument_rows, file_rows
@@ -27,7 +35,8 @@ from sensenet.spec.inputs import ImageInput
 
 HELP = "predict rows (arguments, CSV or JSON Lines files, stdin) or images"
 USAGE = "sensenet predict [options] (MODEL | - | --example NAME) [ROW | FILE | IMAGE | DIR | GLOB | - ...]"
-DESCRIPTION = """\
+DESCRIPTION = (
+    """\
 Predict with a BigML deepnet on rows of input values.
 
 A ROW is one argument of comma-separated values in the order of the model's
@@ -51,7 +60,10 @@ the directory of the file.
 
 Output: one line per row; "prediction" and, for classifiers, "probability"
 (of the predicted class) and every class's probability.
+
 """
+    + CACHE_HELP
+)
 BATCH_ROWS = 4096
 
 
@@ -85,6 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="copy these input columns (CSV header names, JSON keys, or the model's field names) "
         "into each output record, before the prediction",
     )
+    add_cache_argument(parser)
     add_skip_argument(parser, "rows or images")
     add_image_arguments(parser)
 
@@ -134,11 +147,11 @@ def _row_sources(
 
 
 def _row_length(model: Deepnet) -> int:
-    return max(field.index for field in model.spec.inputs) + 1
+    return max(field.index for field in model.outline.inputs) + 1
 
 
-def _layout(model_file: ModelFile, model: Deepnet, args: argparse.Namespace) -> RowLayout:
-    names = model_file.input_names
+def _layout(model: Deepnet, args: argparse.Namespace) -> RowLayout:
+    names = model.row_names
     usable = names if names is not None and len(names) >= _row_length(model) else None
     keep = tuple(name.strip() for name in args.keep_columns.split(",")) if args.keep_columns else ()
     return RowLayout(usable, not args.no_header, keep)
@@ -202,12 +215,12 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         settings["engine"] = args.engine
     if args.image_prefix:
         settings["image_path_prefix"] = args.image_prefix
-    return settings
+    return {**settings, **cache_settings(args)}
 
 
 def _is_images_alone(model: Deepnet, arguments: list[str]) -> bool:
     """A model whose only input is one image, given images (not row files, nor rows piped in)."""
-    inputs = model.spec.inputs
+    inputs = model.outline.inputs
     alone = len(inputs) == 1 and isinstance(inputs[0], ImageInput)
     row_files = any(a == "-" or os.path.splitext(a)[1].lower() in SUFFIX_FORMATS for a in arguments)
     return alone and not row_files and (bool(arguments) or sys.stdin.isatty())
@@ -217,7 +230,7 @@ def _predict_images(
     args: argparse.Namespace, model: Deepnet, arguments: list[str], layout: RowLayout, skips: Skips
 ) -> int:
     """Predictions of an image model; the number of rows or images given."""
-    classes = model.spec.classes
+    classes = model.outline.classes
     if _is_images_alone(model, arguments):
         if layout.keep:
             raise UsageError("--keep-columns applies to rows; images alone have only their path, always kept")
@@ -239,27 +252,26 @@ def _predict_images(
     return sum(len(source.rows) for source in sources)
 
 
-def _model(args: argparse.Namespace) -> tuple[ModelFile, Deepnet, list[str]]:
+def _model(args: argparse.Namespace) -> tuple[Deepnet, list[str]]:
     model_path, arguments = split_model_argument(args, args.inputs)
     if model_path == STDIN and (not arguments or STDIN in arguments):
         raise UsageError(
             "the model is read from stdin (-), so rows cannot be: give rows as arguments or files"
         )
-    model_file = open_model(model_path)
-    model = model_file.create(_settings(args))
+    model = open_model(model_path).create(_settings(args))
     if not isinstance(model, Deepnet):
         raise InputDataError(f"{model_path} is an object detector: use `sensenet detect MODEL IMAGE ...`")
-    return model_file, model, arguments
+    return model, arguments
 
 
 def run(args: argparse.Namespace) -> int:
     check_output(args.output, args.force)
     # rows longer than the model's fields: said once after the run, with the file's line (_extra_values)
     warnings.filterwarnings("ignore", category=ExtraValuesWarning)
-    model_file, model, arguments = _model(args)
-    layout = _layout(model_file, model, args)
+    model, arguments = _model(args)
+    layout = _layout(model, args)
     skips = Skips(args.skip_errors, "predict")
-    if model.spec.image_network is not None:
+    if model.outline.image_network is not None:
         total = _predict_images(args, model, arguments, layout, skips)
         return skips.exit_status(total, "items")
     sources = _row_sources(arguments, layout, args.input_format, _row_length(model))
@@ -267,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     matrix, kept = _encode(model, sources, args.quiet, skips, unknown)
 
     with open_output(args.output, args.force) as stream:
-        writer = PredictionWriter(stream, args.format, model.spec.classes, layout.keep)
+        writer = PredictionWriter(stream, args.format, model.outline.classes, layout.keep)
         with Progress(len(matrix), "rows predicted", enabled=not args.quiet) as progress:
             for start in range(0, len(matrix), BATCH_ROWS):
                 batch = matrix[start : start + BATCH_ROWS]

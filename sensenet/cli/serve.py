@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sensenet.cli.model_file import open_model
+from sensenet.cli.model_file import CACHE_HELP, add_cache_argument, cache_settings, open_model
 from sensenet.examples import EXAMPLES, example_path
 from sensenet.exceptions import ModelNotFoundError, SettingsError
 from sensenet.extras import require_extra
@@ -18,7 +18,8 @@ from sensenet.serve.server import run_server
 HELP = "serve models over HTTP (Open Inference Protocol v2, plain JSON, Prometheus metrics)"
 QUIET_HELP = "log warnings and errors only, no access log"
 USAGE = "sensenet serve [options] [--example NAME] MODEL_OR_DIR [MODEL_OR_DIR ...]"
-DESCRIPTION = """\
+DESCRIPTION = (
+    """\
 Serve BigML deepnets over HTTP. Each MODEL file (.json, .json.gz, BigML's
 .zip download, .smbundle) is served under its file name without that suffix;
 a DIR stands for the model files directly inside it; --example NAME serves a
@@ -42,7 +43,10 @@ Images travel as base64 strings of the image files. One access-log line per
 request goes to stderr (--quiet: warnings and errors only). SIGTERM or Ctrl-C
 stops the server once the requests in progress are answered. Needs the extra
 'serve': pip install "sensenet-local[serve]".
+
 """
+    + CACHE_HELP
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help="largest request body accepted; larger ones get 413 (default: 16 MiB)",
     )
+    add_cache_argument(parser)
 
 
 def _options(args: argparse.Namespace) -> ServeOptions:
@@ -140,5 +145,12 @@ def run(args: argparse.Namespace) -> int:
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    run_server(files, args.host, args.port, options, read_any_model)
+    no_cache = cache_settings(args)
+    run_server(
+        files,
+        args.host,
+        args.port,
+        options,
+        lambda path, settings: read_any_model(path, {**settings, **no_cache}),
+    )
     return 0

@@ -31,19 +31,28 @@ NODE_ENGINES: dict[str, str] = {
 }
 
 
+def engine_name(name: str | None) -> str:
+    """The engine a setting names: `name`, or the default."""
+    return name or DEFAULT_ENGINE
+
+
 def _engine_class(registry: dict[str, str], name: str | None) -> Any:
-    name = name or DEFAULT_ENGINE
+    name = engine_name(name)
     if name not in registry:
         raise SettingsError(f"unknown engine {name!r}; expected one of {sorted(registry)}")
     module_name, attribute = registry[name].split(":")
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def make_engine(name: str | None, spec: Any, settings: Any) -> Any:
-    return _engine_class(ENGINES, name)(spec, settings)
+def make_engine(name: str | None, spec: Any, settings: Any, **compiled: Any) -> Any:
+    """The engine `name` for `spec`; `compiled` (``graph=`` ONNX bytes, for the onnx engine) is what
+    an earlier build compiled the spec into, given instead of compiling it again."""
+    return _engine_class(ENGINES, name)(spec, settings, **compiled)
 
 
-def make_node_engine(name: str | None, network: Any, nodes: Any, threads: int | None = None) -> Any:
+def make_node_engine(
+    name: str | None, network: Any, nodes: Any, threads: int | None = None, **compiled: Any
+) -> Any:
     """Runs `network` on a pixel batch and returns the raw outputs of `nodes`, on `threads` threads
-    (None: every core)."""
-    return _engine_class(NODE_ENGINES, name)(network, nodes, threads=threads)
+    (None: every core); `compiled` as for `make_engine`."""
+    return _engine_class(NODE_ENGINES, name)(network, nodes, threads=threads, **compiled)

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import orjson
 
 from sensenet.exceptions import ModelFormatError
-from sensenet.files.reading import BUNDLE_FILE, SETTINGS_FILE, open_regular, read_file
+from sensenet.files.reading import BUNDLE_FILE, SETTINGS_FILE, open_regular, read_file, read_head
+from sensenet.files.sniffing import BUNDLE_MAGIC
 from sensenet.spec.fields import check_nesting
 from sensenet.spec.fields import shown as shown_value
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pathlib, shutil and tempfile load where used: `create_model
 
 SETTINGS_PATH = "assets/settings.json"
 DEEPNET_TYPES = ("Deepnet", "ObjectDetector")
-GUARD = b"bigml_tensorflow_saved_model_bundle"
+GUARD = BUNDLE_MAGIC
 BUNDLE_EXTENSION = ".smbundle"
 BLOCK_SIZE = 1024
 MAX_BLOCKS = 255
@@ -224,6 +225,13 @@ def _extract_file(stream: BinaryIO, path: Path, size: int, where: str) -> None:
 
 def is_bundle_path(anobject: Any) -> bool:
     return isinstance(anobject, (str, os.PathLike)) and os.fspath(anobject).endswith(BUNDLE_EXTENSION)
+
+
+def is_bundle_file(anobject: Any) -> bool:
+    """A path to a bundle: by its name, or by its first bytes whatever its name."""
+    if not isinstance(anobject, (str, os.PathLike)):
+        return False
+    return is_bundle_path(anobject) or (os.path.isfile(anobject) and read_head(anobject, len(GUARD)) == GUARD)
 
 
 @contextmanager

@@ -53,7 +53,8 @@ def bundle_settings(model: Any) -> dict:
     """What a reader needs beside the graph: the wrapper kind, its settings, how inputs are read."""
     info = {
         "deepnet_type": model.deepnet_type,
-        "settings": model.settings.to_dict(),
+        # how the model was loaded (from the compiled-model cache or not) is no part of the model
+        "settings": {key: value for key, value in model.settings.to_dict().items() if key != "cache"},
         "preprocess": model.preprocessors,
         "output_exposition": _output_exposition(model),
     }

@@ -156,6 +156,16 @@ def read_file(path: str | bytes | os.PathLike, kind: FileKind = MODEL_FILE, gunz
     return data
 
 
+def read_head(path: str | bytes | os.PathLike, size: int, kind: FileKind = MODEL_FILE) -> bytes:
+    """The first `size` bytes of the regular file `path` (to tell its format), with `read_file`'s errors."""
+    with open_regular(path, kind) as stream:
+        try:
+            return stream.read(size)
+        except OSError as error:
+            shown = repr(os.fsdecode(_name(path)))
+            raise kind.invalid(f"cannot read {kind.label} {shown}: {error.strerror or error}") from None
+
+
 def read_text(path: str | bytes | os.PathLike, kind: FileKind, encoding: str = "utf-8") -> str:
     """The text of the regular file `path` (capped), decoding errors as the kind's error."""
     data = read_file(path, kind)
@@ -165,3 +175,30 @@ def read_text(path: str | bytes | os.PathLike, kind: FileKind, encoding: str = "
         shown = os.fsdecode(_name(path))
         encoding_name = encoding.upper().removesuffix("-SIG")
         raise kind.invalid(f"{kind.label} {shown!r} is not {encoding_name} text") from None
+
+
+def unzip_one(data: bytes, kind: FileKind, shown: str, suffixes: tuple[str, ...]) -> tuple[str, bytes]:
+    """The name and bytes of the one member of zip `data` that a reader wants: the only file, or
+    the only one whose name ends with one of `suffixes` (BigML's downloads hold one JSON file).
+    Its declared size is checked against the kind's limit before anything is inflated."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [member for member in archive.infolist() if not member.is_dir()]
+            wanted = [m for m in members if m.filename.lower().endswith(suffixes)]
+            candidates = members if len(members) == 1 else wanted
+            if len(candidates) != 1:
+                names = [member.filename for member in members]
+                raise kind.invalid(
+                    f"{kind.label} {shown}: a .zip must hold one {' or '.join(suffixes)} file; it holds "
+                    f"{names[:10]}: unzip it and give that file"
+                )
+            member = candidates[0]
+            if member.file_size > kind.limit.value():
+                what = f"{member.filename} unzipped: its size in bytes"
+                raise kind.invalid(f"{kind.label} {shown}: {kind.limit.exceeded(what, member.file_size)}")
+            return member.filename, archive.read(member)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        raise kind.invalid(f"{kind.label} {shown}: corrupt or unsupported .zip ({error})") from None

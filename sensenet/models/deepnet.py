@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -50,19 +50,29 @@ class Deepnet(ModelWrapper):
         settings: Settings,
         preprocessors: list[dict] | None = None,
         names: FieldNames | None = None,
+        *,
+        compiled: Mapping[str, Any] | None = None,
+        full_spec: Callable[[], ModelSpec] | None = None,
     ):
-        super().__init__(spec, settings, preprocessors, names)
+        super().__init__(spec, settings, preprocessors, names, compiled=compiled, full_spec=full_spec)
         self._classes = self.classes
         self._field_names = {field.index: field.name for field in self.fields}
         self._encoder = RowEncoder(spec.inputs, self._field_names if self.names_fields else None)
         self._images = _image_encoder(spec, settings)
-        self._engine = Lazy(lambda: make_engine(settings.engine, spec, settings))
+        self._engine = Lazy(self._build_engine)
         self._keras_model = Lazy(self._build_keras_model)
+
+    def _build_engine(self) -> Any:
+        onnx = self._engine_arguments()
+        if onnx is not None:
+            spec, compiled = onnx
+            return make_engine("onnx", spec, self._settings, **compiled)
+        return make_engine(self._settings.engine, self.spec, self._settings)
 
     def _build_keras_model(self) -> Any:
         engine = self._engine.get()
         if engine.name != "keras":
-            engine = make_engine("keras", self._spec, self._settings)
+            engine = make_engine("keras", self.spec, self._settings)
         return engine.model
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from sensenet.lazy import Lazy
 from sensenet.models.model_wrapper import ModelWrapper
 from sensenet.models.records import as_frame as to_frame
 from sensenet.settings import Settings
+from sensenet.spec.image_layers import ImageNetwork
 from sensenet.spec.model import ModelSpec
 from sensenet.spec.source import FieldNames
 
@@ -45,10 +47,13 @@ class ObjectDetector(ModelWrapper):
         settings: Settings,
         preprocessors: list[dict] | None = None,
         names: FieldNames | None = None,
+        *,
+        compiled: Mapping[str, Any] | None = None,
+        full_spec: Callable[[], ModelSpec] | None = None,
     ):
         network = spec.image_network
         assert network is not None, "a detector's spec always holds its image network"
-        super().__init__(spec, settings, preprocessors, names)
+        super().__init__(spec, settings, preprocessors, names, compiled=compiled, full_spec=full_spec)
         self._classes = list(spec.classes or ())
         self._heads = network.metadata.heads
         self._input_size = (network.metadata.height, network.metadata.width)
@@ -59,9 +64,21 @@ class ObjectDetector(ModelWrapper):
         self._unfiltered = bool(settings.output_unfiltered_boxes)
         self._padded = bool(settings.pad_bounding_box_output)
         self._clip = bool(settings.clip_boxes)
-        nodes = network.metadata.output_nodes
-        self._engine = Lazy(lambda: make_node_engine(settings.engine, network, nodes, settings.threads))
-        self._keras_model = Lazy(lambda: make_node_engine("keras", network, nodes).model)
+        self._nodes = network.metadata.output_nodes
+        self._engine = Lazy(self._build_engine)
+        self._keras_model = Lazy(lambda: make_node_engine("keras", self._network(), self._nodes).model)
+
+    def _network(self) -> ImageNetwork:
+        network = self.spec.image_network
+        assert network is not None, "a detector's spec always holds its image network"
+        return network
+
+    def _build_engine(self) -> Any:
+        threads, onnx = self._settings.threads, self._engine_arguments()
+        if onnx is not None:
+            spec, compiled = onnx
+            return make_node_engine("onnx", spec.image_network, self._nodes, threads, **compiled)
+        return make_node_engine(self._settings.engine, self._network(), self._nodes, threads)
 
     def _run_heads(self, pixels: np.ndarray) -> list[np.ndarray]:
         return self._engine.get()(pixels)

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from sensenet.export.bundle import is_bundle_path
+from sensenet.export.bundle import is_bundle_file
+from sensenet.models.compiled import cache_wanted, cacheable, cached_model
 from sensenet.models.deepnet import Deepnet
 from sensenet.models.detector import ObjectDetector
 from sensenet.models.extractor import (
@@ -28,36 +29,54 @@ from sensenet.spec.model import BOUNDING_BOX
 
 
 def create_model(
-    anobject: Any, settings: Settings | Mapping[str, Any] | None = None
+    anobject: Any, settings: Settings | Mapping[str, Any] | None = None, *, cache_default: bool = False
 ) -> Deepnet | ObjectDetector | ImageFeatureExtractor:
     """A predicting model from a BigML deepnet, built once, then called on rows or images.
 
     YOLO ("regions") deepnets give an `ObjectDetector`, every other deepnet a `Deepnet`.
     With the setting ``extract_image_features`` it is the model's image feature extractor instead.
+    A model given by path comes from the compiled-model cache (`sensenet.models.compiled`) when
+    the setting ``cache`` is true, or ``SENSENET_CACHE=1``; `cache_default` is the choice when
+    neither says (the command line, ``serve`` and MLflow's loading pass True).
 
     Args:
         anobject: the deepnet: BigML's resource (``{"resource", "object": {"deepnet": ...}}``),
             the deepnet or ``network`` dict, the path of a JSON file holding one (gzipped or
-            not), or the path of an ``.smbundle`` (which brings its own settings).
+            not, or BigML's ``.zip`` download), or the path of an ``.smbundle`` (which brings its
+            own settings).
         settings: a `Settings`, a dict of settings, or None for the defaults; not used for an
             ``.smbundle``.
+        cache_default: whether a model given by path uses the compiled-model cache when neither
+            the setting ``cache`` nor ``SENSENET_CACHE`` says.
 
     Returns:
         A `Deepnet`, an `ObjectDetector`, or an `ImageFeatureExtractor`.
 
     Raises:
         ModelNotFoundError: the path names no file.
-        ModelFormatError: the file or dict is not a deepnet this library can build, naming why.
+        ModelFormatError: the file or dict is not a deepnet this library can build, naming why
+            (a file that is no model at all is named by what it looks like: an image, a CSV...).
         SettingsError: an unknown setting or a bad value.
         MissingExtraError: the model needs an extra that is not installed (an ``.smbundle`` or the
             Keras engine need ``tensorflow``).
         DownloadError: ``load_pretrained_weights`` asked for weights that could not be fetched.
     """
-    if is_bundle_path(anobject):
+    if is_bundle_file(anobject):
         from sensenet.models.bundled import model_from_bundle
 
         return model_from_bundle(anobject)
     settings_object = ensure_settings(settings)
+    if (
+        isinstance(anobject, (str, os.PathLike))
+        and os.path.isfile(anobject)
+        and cacheable(settings_object)
+        and cache_wanted(settings_object, cache_default)
+    ):
+        return cached_model(anobject, settings_object, lambda document: _built(document, settings_object))
+    return _built(anobject, settings_object)
+
+
+def _built(anobject: Any, settings_object: Settings) -> Deepnet | ObjectDetector | ImageFeatureExtractor:
     source = _source(anobject, settings_object)
     spec = parse_network(source.network, source.origin)
     if settings_object.extract_image_features:

@@ -201,8 +201,9 @@ def _each_image(model: Any, images: list[Any]) -> Outcome:
 
 
 def read_model(path: Path, settings: dict[str, Any]) -> Any:
-    """A deepnet's JSON file (gzipped or not) or an .smbundle, as `create_model` reads them."""
-    return create_model(os.fspath(path), settings)
+    """A deepnet's JSON file (gzipped or not, or BigML's .zip) or an .smbundle, as `create_model`
+    reads them, from the compiled-model cache unless the settings or SENSENET_CACHE say no."""
+    return create_model(os.fspath(path), settings, cache_default=True)
 
 
 def load_model(

@@ -8,15 +8,16 @@ from typing import Any
 
 import orjson
 
-from sensenet.exceptions import ModelFormatError
-from sensenet.files.reading import MODEL_FILE, read_file
+from sensenet.exceptions import ModelFormatError, UnsupportedError
+from sensenet.files.reading import MODEL_FILE, inflate_gzip, read_file, unzip_one
+from sensenet.files.sniffing import HEAD_BYTES, looks_like, sniff
 from sensenet.spec.fields import check_nesting
 
 ACCEPTED_FORMS = (
     "a BigML deepnet resource ({'resource': ..., 'object': {'deepnet': {...}}}), "
     "{'deepnet': {...}}, a deepnet dict with a 'network' key, "
     "a network dict with 'layers' or 'networks', "
-    "or the path of a .json or .json.gz file holding one of these"
+    "or the path of a .json, .json.gz or .zip file holding one of these"
 )
 
 
@@ -64,15 +65,66 @@ def field_names(document: Any) -> FieldNames | None:
     return FieldNames(names, tuple(str(field_id) for field_id in ids), objective_name)
 
 
-def read_json_file(path: str | os.PathLike) -> Any:
-    """Parse a JSON file, gzipped or not (told apart by content, not by name): a regular file,
-    read with size caps (`sensenet.files.reading`)."""
+READ_FORMS = "BigML deepnet JSON (.json, .json.gz, or a .zip holding one) and .smbundle files"
+_ZIPPED_MODEL = (".json", ".json.gz")
+
+# What the formats `sensenet convert` writes (and sensenet cannot predict with) are, and what runs them.
+FOREIGN_FORMATS: dict[str, tuple[str, str]] = {
+    "tflite": ("a TensorFlow Lite model", "ai_edge_litert's Interpreter (tflite_predict for image models)"),
+    "onnx": ("an ONNX model", "onnxruntime"),
+    "tfjs": ("a TensorFlow.js graph-model directory", "@tensorflow/tfjs (tf.loadGraphModel)"),
+    "h5": ("a Keras weights file", "Keras, on the model built from the deepnet's JSON"),
+}
+
+
+def _foreign(shown: str, kind: str) -> UnsupportedError:
+    what, runner = FOREIGN_FORMATS[kind]
+    return UnsupportedError(
+        f"{shown} is {what} (`sensenet convert --to {kind}` writes those); sensenet reads {READ_FORMS}. "
+        f"Run it with {runner}, or give sensenet the deepnet JSON it was made from"
+    )
+
+
+def read_model_file(path: str | os.PathLike) -> Any:
+    """The deepnet document in the file at `path`: JSON, gzipped JSON or a .zip holding one (told
+    apart by content, not by name), read as a regular file with size caps; any other file is
+    named for what it looks like (`sensenet.files.sniffing`)."""
     name = os.fspath(path)
-    data = read_file(name, MODEL_FILE, gunzip=True)
+    if os.path.isdir(name) and os.path.isfile(os.path.join(name, "model.json")):
+        raise _foreign(name, "tfjs")
+    return read_model_bytes(read_file(name, MODEL_FILE), name)
+
+
+def read_model_bytes(data: bytes, label: str) -> Any:
+    """The deepnet document in `data` (a model file's bytes, from `label`): see `read_model_file`."""
+    signature = sniff(data[:HEAD_BYTES])
+    if signature is not None and signature.kind == "zip":  # BigML's download: one JSON file inside
+        member, data = unzip_one(data, MODEL_FILE, repr(label), _ZIPPED_MODEL)
+        label = f"{label}:{member}"
+        signature = sniff(data[:HEAD_BYTES])
+    if signature is not None and signature.kind == "gzip":
+        data = inflate_gzip(data, MODEL_FILE, repr(label))
+        signature = sniff(data[:HEAD_BYTES])
+    kind = signature.kind if signature is not None else None
+    if kind in FOREIGN_FORMATS:
+        raise _foreign(label, kind)
+    if kind == "smbundle":
+        raise ModelFormatError(f"{label} is a Sense/Net .smbundle: give its path (a file name) to read it")
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as error:
-        raise ModelFormatError(f"{name}: not valid JSON ({error})") from None
+        if label.lower().endswith(".onnx"):  # protobuf has no signature: its name is all there is
+            raise _foreign(label, "onnx") from None
+        if signature is not None or not _is_json_like(data):
+            raise ModelFormatError(
+                f"{label} is {looks_like(data)}, not a model; sensenet reads {READ_FORMS}"
+            ) from None
+        raise ModelFormatError(f"{label}: not valid JSON ({error}); sensenet reads {READ_FORMS}") from None
+
+
+def _is_json_like(data: bytes) -> bool:
+    """Whether `data` may be a broken JSON document (worth the parser's error), not another file."""
+    return data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
 
 
 def _is_network(value: Any) -> bool:
@@ -82,7 +134,7 @@ def _is_network(value: Any) -> bool:
 def find_network(anobject: Any) -> ModelSource:
     """Unwrap a resource, deepnet, network dict or file path to its network."""
     if isinstance(anobject, (str, os.PathLike)):
-        return find_network(read_json_file(anobject))
+        return find_network(read_model_file(anobject))
     if not isinstance(anobject, dict):
         kind = type(anobject).__name__
         raise ModelFormatError(f"cannot read a model from {kind}; expected {ACCEPTED_FORMS}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 
@@ -41,8 +42,54 @@ def fast_run(session: onnxruntime.InferenceSession) -> Callable[[list[str], dict
     return lambda outputs, feeds: binding.run(outputs, feeds, None)
 
 
-def _session(graph: bytes, threads: int) -> onnxruntime.InferenceSession:
-    return onnxruntime.InferenceSession(graph, session_options(threads), providers=["CPUExecutionProvider"])
+def _session(
+    graph: bytes,
+    threads: int,
+    optimized: bool = False,
+    keep_optimized: Callable[[bytes], None] | None = None,
+) -> onnxruntime.InferenceSession:
+    """A session on `graph`. `optimized`: the graph is onnxruntime's own optimised form, saved by
+    an earlier session on this machine (`runtime_identity`), loaded without optimising it again.
+    `keep_optimized` receives that form once this session has made it."""
+    options = session_options(threads)
+    saved = None
+    if optimized:
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    elif keep_optimized is not None:
+        import tempfile
+
+        descriptor, saved = tempfile.mkstemp(prefix="sensenet-", suffix=".onnx")
+        os.close(descriptor)
+        options.optimized_model_filepath = saved
+        options.log_severity_level = 3  # its warning that the form fits this machine: the cache keys on it
+    try:
+        session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        if saved is not None and keep_optimized is not None:
+            with open(saved, "rb") as stream:
+                keep_optimized(stream.read())
+    except Exception:
+        if saved is None:
+            raise
+        return _session(graph, threads)  # the optimised form could not be saved (a full disk): none kept
+    finally:
+        if saved is not None:
+            os.remove(saved)
+    return session
+
+
+@functools.cache
+def runtime_identity() -> str:
+    """What onnxruntime's optimised form of a graph depends on beside the graph: its version and
+    this machine's processor (its instruction sets choose the kernels and their layouts)."""
+    import platform
+
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as stream:
+            flags = next((line for line in stream if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        flags = platform.processor()
+    return f"onnxruntime {onnxruntime.__version__} {platform.machine()} {flags.strip()}"
 
 
 class OnnxEngine:
@@ -54,9 +101,21 @@ class OnnxEngine:
 
     name = "onnx"
 
-    def __init__(self, spec: ModelSpec, settings: Settings):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        settings: Settings,
+        graph: bytes | None = None,
+        optimized: bool = False,
+        keep_optimized: Callable[[bytes], None] | None = None,
+    ):
+        """`graph`: the graph `deepnet_graph` gives for this spec and settings, made earlier (then
+        `spec` may be its outline, without layers); `optimized` and `keep_optimized` as `_session`'s."""
         threads = session_threads(settings.threads, spec.image_network is not None)
-        self._session = _session(deepnet_graph(spec, settings).SerializeToString(), threads)
+        if graph is None:
+            graph = deepnet_graph(spec, settings).SerializeToString()
+        self._session = _session(graph, threads, optimized, keep_optimized)
+        del graph
         self._run = fast_run(self._session)
         self._outputs = list(graph_outputs(spec.output))
         self._has_matrix = bool(spec.numeric_inputs)
@@ -84,18 +143,30 @@ class OnnxImageNetwork:
     would compute them.
     """
 
-    def __init__(self, network: ImageNetwork, nodes: Sequence[int], threads: int | None = None):
+    def __init__(
+        self,
+        network: ImageNetwork,
+        nodes: Sequence[int],
+        threads: int | None = None,
+        graph: bytes | None = None,
+        optimized: bool = False,
+        keep_optimized: Callable[[bytes], None] | None = None,
+    ):
+        """`graph`: the graph `image_network_graph` gives for this network and nodes, made earlier
+        (then `network` may be its outline, without nodes); `optimized` and `keep_optimized` as
+        `_session`'s."""
         from sensenet.engines.onnx.image import PIXELS_NAME, image_network_graph, node_output_name
 
-        count = len(network.nodes)
-        if not nodes or any(not 0 <= node < count for node in nodes):
-            raise InputDataError(
-                f"expected one or more node positions from 0 to {count - 1} (the network has {count} "
-                f"nodes), got {list(nodes)}"
-            )
-        self._session = _session(
-            image_network_graph(network, nodes).SerializeToString(), session_threads(threads, True)
-        )
+        if graph is None:
+            count = len(network.nodes)
+            if not nodes or any(not 0 <= node < count for node in nodes):
+                raise InputDataError(
+                    f"expected one or more node positions from 0 to {count - 1} (the network has {count} "
+                    f"nodes), got {list(nodes)}"
+                )
+            graph = image_network_graph(network, nodes).SerializeToString()
+        self._session = _session(graph, session_threads(threads, True), optimized, keep_optimized)
+        del graph
         self._outputs = [node_output_name(node) for node in nodes]
         self._input = PIXELS_NAME
 
