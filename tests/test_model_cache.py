@@ -372,7 +372,7 @@ def test_cache_info_and_clear(cache_dir):
     status, out, _ = _finished(_cli("cache", "info"))
     assert status == 0 and f"directory: {cache_dir}\n" in out and "compiled models: 1 (" in out
     status, out, _ = _finished(_cli("cache", "clear"))
-    assert status == 0 and re.fullmatch(rf"{cache_dir}: removed 1 compiled models \(\d+\.\d KiB\)\n", out)
+    assert status == 0 and re.fullmatch(rf"{cache_dir}: removed 1 compiled model \(\d+\.\d KiB\)\n", out)
     assert _entries(cache_dir) == [] and list(cache_dir.rglob("*.entry")) == []
 
 

@@ -29,7 +29,6 @@ DETECT = ["detect", "--threshold", "0.7", "--iou", "0.2", "--quiet"]
 PENDING_PAGES = {
     "serving/operating.md": "Operating the server",
     "serving/grpc.md": "gRPC",
-    "model-cache.md": "The compiled-model cache",
 }
 log = logging.getLogger("mkdocs.hooks.sensenet")
 

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "clear":
         count, size = cache.clear()
         if not args.quiet:
-            print(f"{cache.directory}: removed {count} compiled models ({_size(size)})")
+            print(f"{cache.directory}: removed {count} compiled model{'' if count == 1 else 's'} ({_size(size)})")
         return 0
     info = cache.info()
     lines = [
