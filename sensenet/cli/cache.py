@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "clear":
         count, size = cache.clear()
         if not args.quiet:
-            print(f"{cache.directory}: removed {count} compiled model{'' if count == 1 else 's'} ({_size(size)})")
+            models = "compiled model" if count == 1 else "compiled models"
+            print(f"{cache.directory}: removed {count} {models} ({_size(size)})")
         return 0
     info = cache.info()
     lines = [
