@@ -1,6 +1,6 @@
-"""The README's MLflow example as a new user runs it: a clone, a fresh virtualenv (no system site
-packages), `pip install ".[mlflow]"`, then the example as written, with MLflow's default tracking
-store (SQLite in the working directory) and no MLFLOW_* variable set.
+"""The MLflow page's example (docs/mlflow.md) as a new user runs it: a clone, a fresh virtualenv
+(no system site packages), `pip install ".[mlflow]"`, then the example as written, with MLflow's
+default tracking store (SQLite in the working directory) and no MLFLOW_* variable set.
 
 The install is pinned by the clone's constraints.txt (PIP_CONSTRAINT, as CI pins its own), so a
 release elsewhere cannot change what is tested; pip's cache makes it about half a minute.
@@ -18,21 +18,25 @@ import pytest
 
 from sensenet.examples import example_path
 from tests.conftest import REPO_ROOT
-from tools.readme_commands import README
 
 INSTALL_TIMEOUT = 600
 RUN_TIMEOUT = 300
-IRIS_COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 
 
-def readme_mlflow_example() -> tuple[str, str]:
-    """The README's Python block that logs a model in a run, and the model file it names."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    block = next((b for b in blocks if "mlflow.start_run()" in b and "sensenet.mlflow.log_model(" in b), None)
-    assert block is not None, "README.md must show sensenet.mlflow.log_model in an MLflow run"
-    named = re.search(r"log_model\(\s*\"([^\"]+)\"", block)
-    assert named is not None, "the README's MLflow example must log a model file by its path"
-    return block, named.group(1)
+PAGE = REPO_ROOT / "docs" / "mlflow.md"
+
+
+def page_mlflow_example() -> tuple[str, str, str]:
+    """The page's Python block that logs a model in a run, the model file it names and what the
+    page shows it prints."""
+    examples = re.findall(r"```python\n(.*?)```\n\n```text\n(.*?)```", PAGE.read_text(), re.S)
+    found = next(
+        (e for e in examples if "mlflow.start_run()" in e[0] and "sensenet.mlflow.log_model(" in e[0]), None
+    )
+    assert found is not None, "docs/mlflow.md must show sensenet.mlflow.log_model in an MLflow run"
+    named = re.search(r"log_model\(\s*\"([^\"]+)\"", found[0])
+    assert named is not None, "the MLflow page's example must log a model file by its path"
+    return found[0], named.group(1), found[1]
 
 
 def _run(command: list[str], cwd, env, timeout: float) -> str:
@@ -41,7 +45,7 @@ def _run(command: list[str], cwd, env, timeout: float) -> str:
     return result.stdout
 
 
-def test_the_readme_mlflow_example_runs_in_a_fresh_virtualenv(tmp_path):
+def test_the_mlflow_page_example_runs_in_a_fresh_virtualenv(tmp_path):
     if shutil.which("git") is None:
         pytest.skip("needs git")
     clone, environment, work = tmp_path / "clone", tmp_path / "venv", tmp_path / "work"
@@ -60,13 +64,11 @@ def test_the_readme_mlflow_example_runs_in_a_fresh_virtualenv(tmp_path):
     )
     _run(["bash", "-c", 'pip install --quiet ".[mlflow]"'], clone, env, INSTALL_TIMEOUT)
 
-    example, model_file = readme_mlflow_example()
+    example, model_file, shown = page_mlflow_example()
     work.mkdir()
-    shutil.copyfile(example_path("iris"), work / model_file)
-    # the example predicts `df`, "a DataFrame of records": the user's own; here one iris flower
-    given = f"import pandas as pd\ndf = pd.DataFrame([dict(zip({IRIS_COLUMNS!r}, [5.1, 3.5, 1.4, 0.2]))])\n"
-    shown = "\nprint(predictions.to_json(orient='records'))\n"
-    (work / "example.py").write_text(given + example + shown)
+    shutil.copyfile(example_path("iris"), work / model_file)  # the page's working directory holds it
+    (work / "example.py").write_text(example)
     printed = _run([str(environment / "bin" / "python"), "example.py"], work, env, RUN_TIMEOUT)
-    assert '"prediction":"setosa"' in printed, printed
+    expected = [line.split() for line in shown.splitlines() if line.strip() != "..."]  # "...": MLflow's log
+    assert [line.split() for line in printed.splitlines()][-len(expected) :] == expected, printed
     assert (work / "mlflow.db").is_file(), "the example must have used MLflow's default store (SQLite)"
