@@ -15,7 +15,7 @@ pytest.importorskip("uvicorn")
 def test_a_30_second_soak_keeps_memory_and_descriptors(tmp_path):
     fixture_path("image_regression.json.gz")
     path, rows = write_model("image", tmp_path)
-    server = Server([path], [], tmp_path / "server.log")
+    server = Server([path], ["--drain-seconds", "0"], tmp_path / "server.log")
     server.start()
     try:
         fields = get_json(server.port, "/v2/models/image")["inputs"]
