@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's sensenet
 
@@ -149,19 +152,24 @@ async def soak_load(
     return samples
 
 
-def soak(server: Server, request: bytes, seconds: float, every: float, report=print) -> Soak:
+def print_now(line: str) -> None:
+    print(line, flush=True)
+
+
+def soak(
+    server: Server, request: bytes, seconds: float, every: float, report: Callable[[str], Any] = print_now
+) -> Soak:
     """Run the soak on a started server; `report` gets a line per sample."""
     tally, took = asyncio.run(load(server.port, request, 8, 5.0))
     capacity = tally.answered / took
     time.sleep(1.0)
     before = server.descriptors()
-    report(f"capacity {capacity:.1f} answers/s; soaking at {LOAD_SHARE:.0%} of it; descriptors {before}")
-    samples = asyncio.run(soak_load(server, request, LOAD_SHARE * capacity, seconds, every))
-    for sample in samples:
-        report(
-            f"{sample.seconds:6.0f} s: RSS {sample.rss_mb:.1f} MB, {sample.descriptors} descriptors, "
-            f"good p99 {sample.p99 * 1000:.0f} ms, {dict(sample.outcomes)}"
-        )
+    load_average = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
+    report(
+        f"capacity {capacity:.1f} answers/s (8 clients), load {load_average}; soaking at "
+        f"{LOAD_SHARE:.0%} of it; descriptors {before}"
+    )
+    samples = asyncio.run(soak_load(server, request, LOAD_SHARE * capacity, seconds, every, report))
     time.sleep(1.0)
     result = Soak(capacity, before, server.descriptors(), samples)
     report(
