@@ -11,7 +11,7 @@ from sensenet.cli.model_file import open_model
 from sensenet.examples import EXAMPLES, example_path
 from sensenet.exceptions import ModelNotFoundError, SettingsError
 from sensenet.extras import require_extra
-from sensenet.serve import ServeOptions
+from sensenet.serve import DRAIN_SECONDS, MAX_QUEUE_WAIT, ServeOptions
 from sensenet.serve.catalog import find_model_files
 from sensenet.serve.server import run_server
 
@@ -39,9 +39,20 @@ Endpoints:
   GET  /metrics                   Prometheus text format
 
 Images travel as base64 strings of the image files. One access-log line per
-request goes to stderr (--quiet: warnings and errors only). SIGTERM or Ctrl-C
-stops the server once the requests in progress are answered. Needs the extra
-'serve': pip install "sensenet-local[serve]".
+request goes to stderr (--quiet: warnings and errors only).
+
+Under load: a request is refused at once (503, Retry-After, {"error": ...})
+when its model's queued work would take over --max-queue-ms at its measured
+rate, or longer than the request has left (the Open Inference Protocol's
+"timeout" parameter in microseconds, else --request-timeout-ms). A request
+still queued at its deadline, or whose client closed the connection, is
+dropped uncomputed. Refusals are counted in the statistics (refusal_stats)
+and /metrics (sensenet_refused_total).
+
+SIGTERM: /v2/health/ready answers 503 at once, requests are still answered
+for --drain-seconds (with Connection: close), then the listener closes, the
+requests already read are answered and the server exits 0. Ctrl-C: the same
+without the wait. Needs the extra 'serve': pip install "sensenet-local[serve]".
 """
 
 
@@ -95,6 +106,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help="largest request body accepted; larger ones get 413 (default: 16 MiB)",
     )
+    parser.add_argument(
+        "--max-queue-ms",
+        type=float,
+        default=MAX_QUEUE_WAIT * 1000,
+        metavar="MS",
+        help="refuse requests (503 + Retry-After) while a model's queued work would take longer "
+        f"than this at its measured rate (default: {MAX_QUEUE_WAIT * 1000:g})",
+    )
+    parser.add_argument(
+        "--request-timeout-ms",
+        type=float,
+        metavar="MS",
+        help="drop a request (503) still waiting for a worker this long after it arrived; a "
+        "request's own 'timeout' parameter overrides it (default: no limit)",
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=DRAIN_SECONDS,
+        metavar="S",
+        help="after SIGTERM, answer requests (readiness 503) this long before closing the listener; "
+        f"set it to your load balancer's endpoint-removal delay (default: {DRAIN_SECONDS:g})",
+    )
 
 
 def _options(args: argparse.Namespace) -> ServeOptions:
@@ -110,8 +144,23 @@ def _options(args: argparse.Namespace) -> ServeOptions:
         raise SettingsError(f"--workers must be at least 1, got {args.workers}")
     if not 0 <= args.port <= 65535:
         raise SettingsError(f"--port must be between 0 and 65535, got {args.port}")
+    if not 0 < args.max_queue_ms <= 3_600_000:
+        raise SettingsError(f"--max-queue-ms must be over 0 and at most 3600000, got {args.max_queue_ms}")
+    if args.request_timeout_ms is not None and not 0 < args.request_timeout_ms <= 3_600_000:
+        raise SettingsError(
+            f"--request-timeout-ms must be over 0 and at most 3600000, got {args.request_timeout_ms}"
+        )
+    if not 0 <= args.drain_seconds <= 3600:
+        raise SettingsError(f"--drain-seconds must be between 0 and 3600, got {args.drain_seconds}")
     return ServeOptions(
-        args.max_batch_size, args.max_wait_ms / 1000, args.max_body_bytes, args.threads, args.workers
+        max_batch_rows=args.max_batch_size,
+        max_wait=args.max_wait_ms / 1000,
+        max_body_bytes=args.max_body_bytes,
+        threads=args.threads,
+        workers=args.workers,
+        max_queue_wait=args.max_queue_ms / 1000,
+        request_timeout=None if args.request_timeout_ms is None else args.request_timeout_ms / 1000,
+        drain_seconds=args.drain_seconds,
     )
 
 

@@ -2,9 +2,12 @@
 
 The server needs the optional extra ``serve`` (Starlette and uvicorn), checked by the command
 with `sensenet.extras.require_extra`. Modules: `catalog` finds and loads the model files,
-`batching` merges concurrent requests into one engine call, `protocol` (Open Inference
-Protocol tensors) and `records` (plain JSON) turn requests into rows (`rows`) and results into
-answers, `metrics` counts, `app` ties them to routes and `server` runs it under uvicorn.
+`inference` is the one path every transport's requests take (admission, deadlines, clients that
+left, `batching` of concurrent requests into engine calls, `statistics` and `metrics`), with
+`refusals` (why a request is refused) and `lifecycle` (serving, draining, stopped);
+`protocol` (Open Inference Protocol tensors) and `records` (plain JSON) turn requests into rows
+(`rows`) and results into answers, `app` is the HTTP transport and `server` runs it under
+uvicorn.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ ROW_BATCH_ROWS = 64
 # benchmarks/serve.py, 64 clients, took ~8.2 ms of server CPU per image in batches of up to 2 or
 # 8 and ~9.9 ms in batches of up to 64, with a p99 twice as long.
 IMAGE_BATCH_ROWS = 8
+# Admission: a request is refused when its model's queued work would take longer than this.
+MAX_QUEUE_WAIT = 0.5
+# Seconds between SIGTERM and closing the listener, while readiness says 503 (Kubernetes: the
+# time its endpoints take to stop sending new requests to a terminating pod).
+DRAIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,9 @@ class ServeOptions:
     # decoding and onnxruntime release the GIL), one for row models, whose batches are mostly
     # Python work (benchmarks/serve.py, MobileNetV2 at 64 clients on 2 cores: 151 -> see README).
     workers: int | None = None
+    max_queue_wait: float = MAX_QUEUE_WAIT  # seconds of queued work past which requests are refused
+    request_timeout: float | None = None  # seconds a request may wait for a worker; None: no limit
+    drain_seconds: float = DRAIN_SECONDS
 
     @property
     def model_settings(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,10 @@ from starlette.routing import Route
 
 from sensenet.exceptions import SensenetError
 from sensenet.serve import ServeOptions
-from sensenet.serve.batching import MicroBatcher
 from sensenet.serve.binary import HEADER_LENGTH, split_body
-from sensenet.serve.catalog import VERSION, ModelReader, ServedModel, load_model, read_model
+from sensenet.serve.catalog import VERSION, ModelReader, ServedModel, read_model
+from sensenet.serve.inference import Inference, InferenceService
+from sensenet.serve.lifecycle import Lifecycle
 from sensenet.serve.metrics import CONTENT_TYPE, Metrics
 from sensenet.serve.protocol import (
     InferRequest,
@@ -40,11 +41,12 @@ from sensenet.serve.protocol import (
     server_metadata,
 )
 from sensenet.serve.records import parse_predict, predict_response
-from sensenet.serve.statistics import ModelStatistics
+from sensenet.serve.refusals import Refused
 
 log = logging.getLogger("sensenet.serve")
 access_log = logging.getLogger("sensenet.serve.access")
 SHOWN_NAME = 80  # characters of an unknown model name quoted back
+CLOSE = (b"connection", b"close")
 
 
 class HTTPError(Exception):
@@ -60,83 +62,51 @@ Respond = Callable[[ServedModel, InferRequest, Any], Response]
 
 
 @dataclass
-class ServerState:
-    files: dict[str, Path]
+class RestTransport:
+    """HTTP requests to and from the protocol-neutral `InferenceService`."""
+
+    service: InferenceService
     options: ServeOptions
-    on_failure: Callable[[BaseException], None]
-    read: ModelReader
-    metrics: Metrics = field(default_factory=Metrics)
-    models: dict[str, tuple[ServedModel, MicroBatcher]] = field(default_factory=dict)
-    statistics: dict[str, ModelStatistics] = field(default_factory=dict)
-    ready: bool = False
-
-    def __post_init__(self) -> None:
-        self.statistics = {name: ModelStatistics() for name in self.files}
-
-    def _observe_batch(self, name: str, requests: int, rows: int, seconds: float) -> None:
-        self.metrics.observe_batch(name, requests, rows)
-        self.statistics[name].observe_batch(rows, seconds)
-
-    async def load(self) -> None:
-        try:
-            for name, path in self.files.items():
-                served = await asyncio.to_thread(
-                    load_model, name, path, self.options.model_settings, self.read
-                )
-                batcher = MicroBatcher(
-                    served.run,
-                    max_batch_rows=self.options.batch_rows(served.has_images),
-                    max_wait=self.options.max_wait,
-                    observe=partial(self._observe_batch, name),
-                    name=name,
-                    workers=self.options.batch_workers(served.has_images),
-                )
-                batcher.start()
-                self.metrics.watch_categories(name, served.unknown_categories)
-                self.models[name] = (served, batcher)
-                log.info("model %s loaded from %s", name, path)
-        except Exception as error:
-            log.error("cannot serve: %s", error, exc_info=not isinstance(error, SensenetError))
-            self.on_failure(error)
-            return
-        self.ready = True
-        log.info("ready: %s", ", ".join(self.files))
 
     def known(self, request: Request) -> str:
         """The name of the served model a request's path names (and its version, when given)."""
         name = request.path_params["name"]
-        if name not in self.files:
-            raise HTTPError(404, f"unknown model {_shown(name)}; models: {', '.join(self.files)}")
+        if not self.service.knows(name):
+            raise HTTPError(404, f"unknown model {_shown(name)}; models: {', '.join(self.service.files)}")
         version = request.path_params.get("version", VERSION)
         if version != VERSION:
             raise HTTPError(404, f"model {name!r} has no version {_shown(version)}; its version is {VERSION}")
         request.scope["sensenet"]["model"] = name
         return name
 
-    def model(self, request: Request) -> tuple[ServedModel, MicroBatcher]:
-        name = self.known(request)
-        if name not in self.models:
-            raise HTTPError(503, f"model {name!r} is still loading")
-        return self.models[name]
-
     async def answer(self, request: Request, parse: Parse, respond: Respond) -> Response:
-        """One inference: the body parsed, predicted in a batch and answered; counted in the
-        model's statistics."""
-        served, batcher = self.model(request)
-        statistics = self.statistics[served.name]
-        started = time.perf_counter()
+        """One inference: the body read and parsed here, the rest in the service."""
+        name = self.known(request)
+        received = time.monotonic()
+        served = self.service.served(name)
         try:
             parsed = parse(served, await _read_body(request, self.options.max_body_bytes), request)
-            reading = time.perf_counter() - started
-            done = await batcher.submit(parsed.item, parsed.rows)
-            resolved = time.perf_counter()
-            response = respond(served, parsed, done.outcome)
         except Exception:
-            statistics.observe_failure(time.perf_counter() - started)
+            self.service.record_failure(name, received)
             raise
-        answered = time.perf_counter()
-        statistics.observe_success(parsed.rows, done, reading, answered - resolved, answered - started)
-        return response
+        deadline = None if parsed.timeout is None else received + parsed.timeout
+        gone = asyncio.Event()
+        watcher = asyncio.get_running_loop().create_task(_watch_disconnect(request, gone))
+        try:
+            return await self.service.infer(
+                Inference(name, parsed.item, parsed.rows, received, deadline, gone),
+                partial(respond, served, parsed),
+            )
+        finally:
+            watcher.cancel()
+
+
+async def _watch_disconnect(request: Request, gone: asyncio.Event) -> None:
+    """Set `gone` when the client closes its connection (the body was read: what comes next on
+    an HTTP/1.1 connection that waits for its answer is ``http.disconnect``)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    gone.set()
 
 
 def _shown(name: str) -> str:
@@ -144,12 +114,12 @@ def _shown(name: str) -> str:
     return repr(name if len(name) <= SHOWN_NAME else name[:SHOWN_NAME] + "...")
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
 
 
-def _error(status: int, message: str) -> Response:
-    return _json({"error": message}, status)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return _json({"error": message}, status, headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -222,6 +192,8 @@ def _endpoint(name: str, handler: Handler) -> Handler:
             return await handler(request)
         except HTTPError as error:
             return _error(error.status, str(error))
+        except Refused as refusal:
+            return _error(503, str(refusal), {"Retry-After": str(refusal.retry_after)})
         except SensenetError as error:
             return _error(400, str(error))
         except Exception:
@@ -232,11 +204,13 @@ def _endpoint(name: str, handler: Handler) -> Handler:
 
 
 class AccessLog:
-    """One log line and one metrics observation per HTTP request."""
+    """One log line and one metrics observation per HTTP request; while the server drains, every
+    answer says ``Connection: close`` so keep-alive clients reconnect (to another replica)."""
 
-    def __init__(self, app: Any, metrics: Metrics):
+    def __init__(self, app: Any, metrics: Metrics, lifecycle: Lifecycle):
         self.app = app
         self.metrics = metrics
+        self.lifecycle = lifecycle
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -250,6 +224,8 @@ class AccessLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if not self.lifecycle.serving:
+                    message = {**message, "headers": [*message.get("headers", []), CLOSE]}
             await send(message)
 
         try:
@@ -267,26 +243,29 @@ def create_app(
     options: ServeOptions,
     on_failure: Callable[[BaseException], None],
     read: ModelReader = read_model,
+    lifecycle: Lifecycle | None = None,
 ) -> Starlette:
-    """The application serving `files` (name -> model file, made a model by `read`)."""
-    state = ServerState(files, options, on_failure, read)
+    """The application serving `files` (name -> model file, made a model by `read`); `lifecycle`
+    is the server's, driven by its signal handling."""
+    service = InferenceService(files, options, on_failure, read, lifecycle or Lifecycle())
+    state = RestTransport(service, options)
 
     async def live(request: Request) -> Response:
         return _json({"live": True})
 
     async def ready(request: Request) -> Response:
-        return _json({"ready": state.ready}, 200 if state.ready else 503)
+        ready = service.ready()
+        return _json({"ready": ready}, 200 if ready else 503)
 
     async def server(request: Request) -> Response:
         return _json(server_metadata())
 
     async def metadata(request: Request) -> Response:
-        served, _ = state.model(request)
-        return _json(model_metadata(served))
+        return _json(model_metadata(service.served(state.known(request))))
 
     async def model_ready(request: Request) -> Response:
         name = state.known(request)
-        ready = name in state.models
+        ready = service.model_ready(name)
         return _json({"name": name, "ready": ready}, 200 if ready else 503)
 
     async def infer(request: Request) -> Response:
@@ -297,16 +276,16 @@ def create_app(
 
     async def model_stats(request: Request) -> Response:
         name = state.known(request)
-        return _json({"model_stats": [state.statistics[name].as_json(name)]})
+        return _json({"model_stats": [service.statistics[name].as_json(name)]})
 
     async def all_stats(request: Request) -> Response:
-        return _json({"model_stats": [stats.as_json(name) for name, stats in state.statistics.items()]})
+        return _json({"model_stats": [stats.as_json(name) for name, stats in service.statistics.items()]})
 
     async def models(request: Request) -> Response:
-        return _json({"models": list(files), "ready": [name for name in files if name in state.models]})
+        return _json({"models": list(files), "ready": [name for name in files if name in service.models]})
 
     async def metrics(request: Request) -> Response:
-        return Response(state.metrics.render(), media_type=CONTENT_TYPE)
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE)
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)  # the only kind it is registered for
@@ -314,12 +293,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        loading = asyncio.get_running_loop().create_task(state.load())
+        loading = asyncio.get_running_loop().create_task(service.load())
         yield
         loading.cancel()
         await asyncio.gather(loading, return_exceptions=True)
-        for _, batcher in state.models.values():
-            await batcher.stop()
+        await service.stop()
 
     model_routes = [  # under /v2/models/NAME and /v2/models/NAME/versions/VERSION
         ("", "metadata", metadata, "GET"),
@@ -345,7 +323,7 @@ def create_app(
         routes=[
             Route(path, _endpoint(name, handler), methods=[method]) for path, name, handler, method in routes
         ],
-        middleware=[Middleware(AccessLog, metrics=state.metrics)],
+        middleware=[Middleware(AccessLog, metrics=service.metrics, lifecycle=service.lifecycle)],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )

@@ -1,26 +1,35 @@
-"""Concurrent requests to one model merged into one engine call, run off the event loop.
+"""Concurrent requests to one model merged into engine calls, run off the event loop.
 
-Requests queue up while the worker threads predict; when one is free, it takes every waiting
-request (up to ``max_batch_rows`` rows). Several workers run batches side by side (image
-networks: decoding and onnxruntime release the GIL, so each worker keeps a core busy). When
-the last batch held several requests (clients are sending concurrently), a worker first waits
-``max_wait`` seconds for more to arrive; a lone client never waits. A request larger than the
-limit runs alone, never split.
+Requests queue up while the worker threads predict. A free worker takes its share of the waiting
+rows (split evenly among the free workers, at most ``max_batch_rows``), so with two workers and
+eight waiting requests each computes four instead of one computing eight while the other idles.
+When the last batch held several requests (clients are sending concurrently), a worker first
+waits ``max_wait`` seconds for more to arrive; a lone client never waits. A request larger than
+the limit runs alone, never split.
+
+A request leaves the queue unanswered, never computed, when its deadline passes or its client
+goes away first (`Refused`); once a worker took it, it is computed and answered. The batcher
+keeps the measured seconds per row of its engine calls, so `expected_wait` tells what a new
+request would wait (the admission bound reads it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from sensenet.serve.refusals import CLIENT_GONE, DEADLINE, DRAINING, Refused
+
 BatchRunner = Callable[[list[Any]], list[Any]]
-# (item, rows, where its outcome goes, when it was queued)
-Entry = tuple[Any, int, "asyncio.Future[Done]", float]
 BatchObserver = Callable[[int, int, float], None]  # (requests, rows, seconds) of each engine call
+SMOOTHING = 0.2  # weight of the latest engine call in the seconds-per-row estimate
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,16 @@ class Done:
     outcome: Any
     queued: float  # seconds waiting for the worker
     computed: float  # seconds of the engine call that answered it (with the rest of its batch)
+
+
+@dataclass(eq=False)
+class Entry:
+    item: Any
+    rows: int
+    future: asyncio.Future[Done]
+    queued_at: float  # time.monotonic()
+    state: str = "waiting"  # -> "taken" by a worker, or "dropped" (deadline, client gone, stop)
+    _links: list[Any] = field(default_factory=list)
 
 
 class MicroBatcher:
@@ -42,18 +61,24 @@ class MicroBatcher:
         observe: BatchObserver,
         name: str,
         workers: int = 1,
+        row_seconds: float = 0.0,
     ):
         self._run = run
         self._max_rows = max_batch_rows
         self._max_wait = max_wait
         self._observe = observe
-        self._queue: asyncio.Queue[Entry] = asyncio.Queue()
+        self._workers = workers
+        self._waiting: deque[Entry] = deque()
+        self._arrived = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"predict-{name}")
         self._free_workers = asyncio.Semaphore(workers)
+        self._idle = workers
         self._running: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
-        self._carried: Entry | None = None
         self._last_batch = 0
+        self.waiting_rows = 0  # rows queued, not yet taken by a worker
+        self.running_rows = 0  # rows in engine calls now
+        self.row_seconds = row_seconds  # measured engine seconds per row (smoothed)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._serve())
@@ -63,13 +88,60 @@ class MicroBatcher:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await asyncio.gather(*self._running, return_exceptions=True)
+        while self._waiting:
+            entry = self._waiting.popleft()
+            if entry.state == "waiting" and not entry.future.done():
+                entry.future.set_exception(Refused(DRAINING, "the server stopped before the request ran"))
         self._executor.shutdown(wait=True)
 
-    async def submit(self, item: Any, rows: int) -> Done:
-        """The outcome of one request, or its own error raised here."""
-        future: asyncio.Future[Done] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((item, rows, future, time.perf_counter()))
-        return await future
+    def expected_wait(self) -> float:
+        """Seconds a request queued now would wait for a worker, at the measured rate."""
+        return (self.waiting_rows + self.running_rows) * self.row_seconds / self._workers
+
+    async def submit(
+        self, item: Any, rows: int, deadline: float | None = None, gone: asyncio.Event | None = None
+    ) -> Done:
+        """The outcome of one request, or its own error raised here; `Refused` when its deadline
+        (time.monotonic()) passes or `gone` is set before a worker takes it."""
+        loop = asyncio.get_running_loop()
+        entry = Entry(item, rows, loop.create_future(), time.monotonic())
+        self._waiting.append(entry)
+        self.waiting_rows += rows
+        self._arrived.set()
+        if deadline is not None:
+            entry._links.append(
+                loop.call_at(
+                    loop.time() + deadline - time.monotonic(),
+                    self._drop,
+                    entry,
+                    Refused(DEADLINE, "Request timeout expired: the request waited past its deadline"),
+                )
+            )
+        if gone is not None:
+            watcher = loop.create_task(gone.wait())
+            watcher.add_done_callback(partial(self._client_left, entry))
+            entry._links.append(watcher)
+        try:
+            return await entry.future
+        finally:
+            for link in entry._links:
+                link.cancel()
+            if entry.state == "waiting":  # the caller itself was cancelled
+                entry.state = "dropped"
+                self.waiting_rows -= entry.rows
+
+    def _client_left(self, entry: Entry, watcher: asyncio.Task) -> None:
+        if not watcher.cancelled():
+            self._drop(entry, Refused(CLIENT_GONE, "the client closed its connection"))
+
+    def _drop(self, entry: Entry, refusal: Refused) -> None:
+        """A waiting request leaves the queue unanswered (a worker skips it)."""
+        if entry.state != "waiting":
+            return
+        entry.state = "dropped"
+        self.waiting_rows -= entry.rows
+        if not entry.future.done():
+            entry.future.set_exception(refusal)
 
     async def _serve(self) -> None:
         """Hand each batch to a free worker; batches gather while every worker is busy."""
@@ -81,36 +153,55 @@ class MicroBatcher:
             except asyncio.CancelledError:
                 self._free_workers.release()
                 raise
-            task = loop.create_task(self._answer(batch))
+            self._idle -= 1
+            rows = sum(entry.rows for entry in batch)
+            self.running_rows += rows
+            task = loop.create_task(self._answer(batch, rows))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-    async def _answer(self, batch: list[Entry]) -> None:
+    async def _answer(self, batch: list[Entry], rows: int) -> None:
         """One engine call for `batch` in a worker thread, then each request's outcome."""
         loop = asyncio.get_running_loop()
         try:
-            start = time.perf_counter()
+            start = time.monotonic()
             try:
-                outcomes = await loop.run_in_executor(
-                    self._executor, self._run, [entry[0] for entry in batch]
-                )
+                outcomes = await loop.run_in_executor(self._executor, self._run, [e.item for e in batch])
             except Exception as error:  # our fault: every request of the batch learns of it
                 outcomes = [error] * len(batch)
-            computed = time.perf_counter() - start
-            self._observe(len(batch), sum(entry[1] for entry in batch), computed)
-            for (_, _, future, queued), outcome in zip(batch, outcomes):
-                if future.done():  # the client went away
+            computed = time.monotonic() - start
+            self._observe(len(batch), rows, computed)
+            per_row = computed / rows
+            self.row_seconds = (
+                per_row
+                if not self.row_seconds
+                else (SMOOTHING * per_row + (1 - SMOOTHING) * self.row_seconds)
+            )
+            for entry, outcome in zip(batch, outcomes):
+                if entry.future.done():  # cancelled: the handler went away
                     continue
                 if isinstance(outcome, Exception):
-                    future.set_exception(outcome)
+                    entry.future.set_exception(outcome)
                 else:
-                    future.set_result(Done(outcome, start - queued, computed))
+                    entry.future.set_result(Done(outcome, start - entry.queued_at, computed))
         finally:
+            self.running_rows -= rows
+            self._idle += 1
             self._free_workers.release()
 
+    async def _next(self) -> Entry:
+        """The first waiting request still wanted."""
+        while True:
+            while self._waiting:
+                entry = self._waiting.popleft()
+                if entry.state == "waiting" and not entry.future.done():
+                    return entry
+            self._arrived.clear()
+            await self._arrived.wait()
+
     async def _collect(self) -> list[Entry]:
-        first = self._carried or await self._queue.get()
-        self._carried = None
+        first = await self._next()
+        self._take(first)
         batch = [first]
         self._take_waiting(batch)
         if self._max_wait > 0 and self._last_batch > 1 and not self._full(batch):
@@ -119,16 +210,30 @@ class MicroBatcher:
         self._last_batch = len(batch)
         return batch
 
+    def _take(self, entry: Entry) -> None:
+        entry.state = "taken"
+        self.waiting_rows -= entry.rows
+
+    def _share(self, batch: list[Entry]) -> int:
+        """Rows this batch may hold: its even part of the waiting rows among the free workers."""
+        taken = sum(entry.rows for entry in batch)
+        return min(self._max_rows, math.ceil((taken + self.waiting_rows) / max(1, self._idle)))
+
     def _take_waiting(self, batch: list[Entry]) -> None:
-        """Add the queued requests that fit; the first that does not opens the next batch."""
-        rows = sum(entry[1] for entry in batch)
-        while self._carried is None and not self._queue.empty():
-            entry = self._queue.get_nowait()
-            if rows + entry[1] > self._max_rows:
-                self._carried = entry
-            else:
-                batch.append(entry)
-                rows += entry[1]
+        """Add the queued requests that fit this worker's share; the first that does not stays."""
+        rows, share = sum(entry.rows for entry in batch), self._share(batch)
+        while self._waiting:
+            entry = self._waiting[0]
+            if entry.state != "waiting" or entry.future.done():
+                self._waiting.popleft()
+                continue
+            if rows + entry.rows > share:
+                return
+            self._waiting.popleft()
+            self._take(entry)
+            batch.append(entry)
+            rows += entry.rows
 
     def _full(self, batch: list[Entry]) -> bool:
-        return self._carried is not None or sum(entry[1] for entry in batch) >= self._max_rows
+        rows = sum(entry.rows for entry in batch)
+        return rows >= self._max_rows or (bool(self._waiting) and rows >= self._share(batch))

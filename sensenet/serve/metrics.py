@@ -7,13 +7,23 @@ names, so a client cannot grow the set of series by asking for made-up models or
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 Labels = tuple[tuple[str, str], ...]
+
+
+class Queue(Protocol):
+    """What /metrics reads of a model's batcher."""
+
+    waiting_rows: int
+    running_rows: int
+
+    def expected_wait(self) -> float: ...
 
 
 class Histogram:
@@ -42,6 +52,18 @@ class Histogram:
         return lines
 
 
+def _waiting_rows(queue: Queue) -> float:
+    return queue.waiting_rows
+
+
+def _running_rows(queue: Queue) -> float:
+    return queue.running_rows
+
+
+def _expected_wait(queue: Queue) -> float:
+    return queue.expected_wait()
+
+
 def _number(value: float) -> str:
     return repr(float(value)) if not float(value).is_integer() else str(int(value))
 
@@ -64,10 +86,17 @@ class Metrics:
         self.batch_requests: dict[Labels, Histogram] = {}
         self.batch_rows: dict[Labels, Histogram] = {}
         self.unknown_categories: dict[str, dict[str, int]] = {}  # model -> field -> count, kept by the model
+        self.queues: dict[str, Queue] = {}
+        self.refused: dict[Labels, int] = defaultdict(int)
 
-    def watch_categories(self, model: str, counts: dict[str, int]) -> None:
-        """Show a served model's count of values not among a field's categories (its keys are fixed)."""
-        self.unknown_categories[model] = counts
+    def watch_model(self, model: str, categories: dict[str, int], queue: Queue) -> None:
+        """Show a served model's count of values not among a field's categories (its keys are fixed)
+        and its queue."""
+        self.unknown_categories[model] = categories
+        self.queues[model] = queue
+
+    def observe_refusal(self, model: str, reason: str) -> None:
+        self.refused[(("model", model), ("reason", reason))] += 1
 
     def observe_request(self, model: str, endpoint: str, status: int, seconds: float) -> None:
         labels = (("model", model), ("endpoint", endpoint))
@@ -108,6 +137,29 @@ class Metrics:
             for model, counts in self.unknown_categories.items()
             for name, count in counts.items()
         ]
+        lines += [
+            "# HELP sensenet_refused_total Requests refused or dropped uncomputed, by model and reason "
+            "(overloaded, deadline, client_gone, draining, loading).",
+            "# TYPE sensenet_refused_total counter",
+        ]
+        lines += [
+            f"sensenet_refused_total{_labels(labels)} {count}" for labels, count in self.refused.items()
+        ]
+        gauges: tuple[tuple[str, str, Callable[[Queue], float]], ...] = (
+            ("sensenet_queue_rows", "Rows waiting for a worker.", _waiting_rows),
+            ("sensenet_running_rows", "Rows being predicted now.", _running_rows),
+            (
+                "sensenet_queue_wait_seconds",
+                "Expected wait of a request queued now at the model's measured rate (what admission bounds).",
+                _expected_wait,
+            ),
+        )
+        for name, help_text, value in gauges:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+            lines += [
+                f"{name}{_labels((('model', model),))} {_number(value(queue))}"
+                for model, queue in self.queues.items()
+            ]
         for name, help_text, series in (
             ("sensenet_request_duration_seconds", "Time from request to answer.", self.latency),
             ("sensenet_batch_requests", "Requests merged into one engine call.", self.batch_requests),

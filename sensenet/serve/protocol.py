@@ -2,8 +2,9 @@
 generic client how to build a request (`TENSORS`, also given in each model's metadata).
 
 Tensors travel in JSON or, with the binary tensor data extension (`binary`), as raw bytes after
-the JSON header. The extensions the server does not implement are refused by name when a
-request uses them (`UNSUPPORTED`), never misread.
+the JSON header. The schedule policy extension's `timeout` gives a request a deadline. The
+extensions the server does not implement are refused by name when a request uses them
+(`UNSUPPORTED`), never misread.
 """
 
 from __future__ import annotations
@@ -27,19 +28,23 @@ INTEGER_TYPES = ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
 NUMBER_TYPES = FLOAT_TYPES + INTEGER_TYPES
 DATATYPES = (*NUMBER_TYPES, "BYTES")
 OTHER_DATATYPES = ("BOOL", "BF16")  # the protocol's, which no field of a deepnet takes
-EXTENSIONS = [binary.EXTENSION, "statistics"]
-# Parameters of the extensions the server does not implement -> the extension's name, by where
-# they appear in a request.
+SCHEDULE_POLICY = "schedule_policy"  # of it, the request's `timeout` (microseconds), not `priority`
+EXTENSIONS = [binary.EXTENSION, "statistics", SCHEDULE_POLICY]
+TIMEOUT = "timeout"
+# Parameters the server does not implement -> what they belong to, by where they appear in a
+# request.
 UNSUPPORTED = {
     "request": {
-        "sequence_id": "sequence",
-        "sequence_start": "sequence",
-        "sequence_end": "sequence",
-        "priority": "schedule policy",
-        "timeout": "schedule policy",
+        "sequence_id": "the sequence extension",
+        "sequence_start": "the sequence extension",
+        "sequence_end": "the sequence extension",
+        "priority": "priority levels (of the schedule policy extension, whose timeout is supported)",
     },
-    "input": {"shared_memory_region": "shared memory"},
-    "output": {"shared_memory_region": "shared memory", "classification": "classification"},
+    "input": {"shared_memory_region": "the shared memory extension"},
+    "output": {
+        "shared_memory_region": "the shared memory extension",
+        "classification": "the classification extension",
+    },
 }
 # The JSON values a tensor's elements may be (null is a missing value; a boolean is no number).
 NUMBER_ELEMENTS = frozenset({int, float, type(None)})
@@ -75,6 +80,7 @@ class InferRequest:
     outputs: dict[str, bool] | None  # the outputs asked for -> whether in binary; None: all
     id: str | None
     binary_outputs: bool = False  # how the outputs not named in `outputs` travel
+    timeout: float | None = None  # seconds the client gives it to start (schedule policy); None: default
 
 
 @dataclass(frozen=True)
@@ -176,7 +182,7 @@ def check_parameters(parameters: Any, where: str, kind: str) -> dict[str, Any]:
     for key, extension in UNSUPPORTED[kind].items():
         if key in parameters:
             raise InputDataError(
-                f"{where}: parameter {key!r} belongs to the {extension} extension, which this server "
+                f"{where}: parameter {key!r} belongs to {extension}, which this server "
                 f"does not support (extensions: {', '.join(EXTENSIONS)})"
             )
     return parameters
@@ -348,16 +354,14 @@ def parse_infer(body: Any, served: ServedModel, data_after: memoryview) -> Infer
     if not isinstance(entries, list) or not entries:
         raise InputDataError("'inputs' must be a non-empty list of tensors")
     request_id = body.get("id") if isinstance(body.get("id"), str) else None
-    binary_outputs = _binary_flag(
-        check_parameters(body.get("parameters", {}), "the request", "request"),
-        "binary_data_output",
-        "the request",
-    )
+    parameters = check_parameters(body.get("parameters", {}), "the request", "request")
+    binary_outputs = _binary_flag(parameters, "binary_data_output", "the request")
+    timeout = request_timeout(parameters)
     outputs = _requested_outputs(body, served, binary_outputs)
     data = binary.BinaryData(data_after)
     tensors = [_tensor(entry, i, data) for i, entry in enumerate(entries)]
     data.check_used()
-    return infer_request(served, tensors, outputs, request_id, binary_outputs)
+    return infer_request(served, tensors, outputs, request_id, binary_outputs, timeout)
 
 
 def infer_request(
@@ -366,6 +370,7 @@ def infer_request(
     outputs: dict[str, bool] | None,
     request_id: str | None,
     binary_outputs: bool = False,
+    timeout: float | None = None,
 ) -> InferRequest:
     """The inputs of a request, however they travelled -> what the worker predicts on: one
     `matrix` tensor, or one tensor per field."""
@@ -376,7 +381,7 @@ def infer_request(
     if names == [MATRIX_TENSOR] and MATRIX_TENSOR not in by_name:
         (tensor,) = tensors
         matrix = _matrix(served, tensor.datatype, tensor.shape, tensor.data)
-        return InferRequest(matrix, tensor.shape[0], outputs, request_id, binary_outputs)
+        return InferRequest(matrix, tensor.shape[0], outputs, request_id, binary_outputs, timeout)
     unknown = [name for name in names if name not in by_name]
     missing = [name for name in by_name if name not in names]
     if unknown or missing:
@@ -394,13 +399,26 @@ def infer_request(
         raise InputDataError("the inputs hold no rows")
     columns = {t.name: _field_values(by_name[t.name], t.datatype, t.data) for t in tensors}
     if served.kind == DETECTION:
-        return InferRequest(columns[served.fields[0].name], rows, outputs, request_id, binary_outputs)
+        return InferRequest(
+            columns[served.fields[0].name], rows, outputs, request_id, binary_outputs, timeout
+        )
     table: list[list[Any]] = [[None] * served.row_length for _ in range(rows)]
     for name, values in columns.items():
         index = by_name[name].index
         for row, value in zip(table, values):
             row[index] = value
-    return InferRequest(table, rows, outputs, request_id, binary_outputs)
+    return InferRequest(table, rows, outputs, request_id, binary_outputs, timeout)
+
+
+def request_timeout(parameters: dict) -> float | None:
+    """The schedule policy's `timeout`: microseconds, 0 or absent for the server's default."""
+    value = parameters.get(TIMEOUT, 0)
+    if type(value) is not int or value < 0:
+        raise InputDataError(
+            f"the request: parameter {TIMEOUT!r} is a whole number of microseconds (0: the server's "
+            f"default), got {value!r}"
+        )
+    return value / 1_000_000 if value else None
 
 
 def _tensor_out(name: str, datatype: str, array: np.ndarray) -> Tensor:

@@ -5,7 +5,9 @@ failures, time queued and time computing (`GET /v2/models[/NAME[/versions/V]]/st
 An inference is a row (a detector's image); an execution is one engine call, which may answer
 several requests at once. A request's compute_input is the time its body took to become the
 engine's input, compute_infer the engine call that answered it, compute_output the time its
-answer took to be written.
+answer took to be written. ``refusal_stats`` (ours) counts, per reason, the requests refused or
+dropped unanswered (`sensenet.serve.refusals`) and the nanoseconds from their arrival to then;
+each is also counted among the failures (``fail``), as Triton counts its own refusals.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from sensenet.serve.batching import Done
 from sensenet.serve.catalog import VERSION
+from sensenet.serve.refusals import REASONS
 
 NANOSECONDS = 1_000_000_000
 
@@ -43,6 +46,7 @@ class ModelStatistics:
     execution_count: int = 0
     stages: dict[str, Duration] = field(default_factory=lambda: {stage: Duration() for stage in STAGES})
     batches: dict[int, Duration] = field(default_factory=dict)  # rows -> engine calls of that size
+    refusals: dict[str, Duration] = field(default_factory=lambda: {reason: Duration() for reason in REASONS})
 
     def observe_batch(self, rows: int, seconds: float) -> None:
         self.execution_count += 1
@@ -62,6 +66,11 @@ class ModelStatistics:
         self.last_inference = time.time_ns() // 1_000_000
         self.stages["fail"].add(seconds)
 
+    def observe_refusal(self, reason: str, seconds: float) -> None:
+        """A request refused or dropped unanswered (`sensenet.serve.refusals`), `seconds` after it came."""
+        self.refusals[reason].add(seconds)
+        self.observe_failure(seconds)
+
     def as_json(self, name: str) -> dict[str, Any]:
         return {
             "name": name,
@@ -79,4 +88,5 @@ class ModelStatistics:
                 }
                 for rows, duration in sorted(self.batches.items())
             ],
+            "refusal_stats": {reason: duration.as_json() for reason, duration in self.refusals.items()},
         }
