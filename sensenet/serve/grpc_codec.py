@@ -35,6 +35,7 @@ from sensenet.serve.protocol import (
     infer_request,
     model_metadata,
     output_tensors,
+    request_timeout,
     server_metadata,
 )
 from sensenet.serve.statistics import ModelStatistics
@@ -68,7 +69,7 @@ def parameters(entries: Mapping[str, Any]) -> dict[str, Any]:
 
 def parse_infer(request: Any, served: ServedModel) -> InferRequest:
     """A ModelInferRequest -> what the worker predicts on; InputDataError names what is wrong."""
-    check_parameters(parameters(request.parameters), "the request", "request")
+    timeout = request_timeout(check_parameters(parameters(request.parameters), "the request", "request"))
     outputs = None
     if request.outputs:
         check_outputs(served, [output.name for output in request.outputs])
@@ -83,7 +84,7 @@ def parse_infer(request: Any, served: ServedModel) -> InferRequest:
             f"{RAW} has {len(raw)} entries for {len(request.inputs)} inputs: one per input, in order"
         )
     tensors = [_input(tensor, raw[i] if raw else None) for i, tensor in enumerate(request.inputs)]
-    return infer_request(served, tensors, outputs, request.id or None)
+    return infer_request(served, tensors, outputs, request.id or None, timeout=timeout)
 
 
 def _input(tensor: Any, raw: bytes | None) -> InputTensor:

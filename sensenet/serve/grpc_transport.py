@@ -115,11 +115,16 @@ class GrpcTransport:
             raise
         deadlines = [received + seconds for seconds in (parsed.timeout, context.time_remaining()) if seconds]
         gone = asyncio.Event()
-        context.add_done_callback(lambda _: gone.set())
-        return await self.service.infer(
-            Inference(name, parsed.item, parsed.rows, received, min(deadlines, default=None), gone),
-            partial(grpc_codec.infer_response, served, parsed),
+        inference = Inference(name, parsed.item, parsed.rows, received, min(deadlines, default=None), gone)
+        answer = asyncio.ensure_future(
+            self.service.infer(inference, partial(grpc_codec.infer_response, served, parsed))
         )
+        try:
+            return await asyncio.shield(answer)
+        except asyncio.CancelledError:  # the client cancelled, or its deadline passed
+            gone.set()  # dropped if still queued, and counted as the service counts any refusal
+            await asyncio.gather(answer, return_exceptions=True)
+            raise
 
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
