@@ -171,8 +171,9 @@ def _rpc(rpc: str, handler: Handler, service: InferenceService) -> Handler:
             seconds = time.perf_counter() - start
             model = _model_label(service, request)
             service.metrics.observe_request(model, f"grpc_{rpc}", HTTP_STATUS.get(code, 499), seconds)
-            call_name = " ".join(filter(None, ("gRPC", rpc, model)))
-            access_log.info('%s "%s" %s %.2fms', context.peer(), call_name, code.name, seconds * 1000)
+            if access_log.isEnabledFor(logging.INFO):  # not with --quiet: the peer's name costs
+                call_name = " ".join(filter(None, ("gRPC", rpc, model)))
+                access_log.info('%s "%s" %s %.2fms', context.peer(), call_name, code.name, seconds * 1000)
         await context.abort(code, message, trailers)
 
     return call
