@@ -48,6 +48,7 @@ class Server:
     """A `sensenet serve` subprocess; its log goes to a file (a pipe could fill and block it)."""
 
     def __init__(self, models: list[Path], log: Path, *options: str):
+        options = ("--drain-seconds", "0", *options)  # stopping a test's server: no drain delay
         self.port = free_port()
         self.log = log
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -644,3 +645,37 @@ def _batches_side_by_side(workers: int) -> int:
 def test_workers_run_a_models_batches_side_by_side():
     assert _batches_side_by_side(workers=2) == 2
     assert _batches_side_by_side(workers=1) == 1
+
+
+def test_waiting_requests_are_split_among_free_workers():
+    """Eight requests waiting, two free workers: four each, not eight in one batch while the other
+    worker idles; one worker takes them all (up to its batch limit)."""
+    import asyncio
+    import threading
+
+    from sensenet.serve.batching import MicroBatcher
+
+    def batch_sizes(workers: int) -> list[int]:
+        sizes: list[int] = []
+        lock = threading.Lock()
+
+        def run(items: list) -> list:
+            with lock:
+                sizes.append(len(items))
+            time.sleep(0.05)
+            return items
+
+        async def main() -> None:
+            batcher = MicroBatcher(
+                run, max_batch_rows=8, max_wait=0, observe=lambda *_: None, name="m", workers=workers
+            )
+            batcher.start()
+            done = await asyncio.gather(*(batcher.submit(n, 1) for n in range(8)))
+            assert [d.outcome for d in done] == list(range(8))
+            await batcher.stop()
+
+        asyncio.run(main())
+        return sizes
+
+    assert batch_sizes(workers=2) == [4, 4]
+    assert batch_sizes(workers=1) == [8]

@@ -22,7 +22,7 @@ ROW_BATCH_ROWS = 64
 # 8 and ~9.9 ms in batches of up to 64, with a p99 twice as long.
 IMAGE_BATCH_ROWS = 8
 # Admission: a request is refused when its model's queued work would take longer than this.
-MAX_QUEUE_WAIT = 0.5
+MAX_QUEUE_WAIT = 0.8
 # Seconds between SIGTERM and closing the listener, while readiness says 503 (Kubernetes: the
 # time its endpoints take to stop sending new requests to a terminating pod).
 DRAIN_SECONDS = 5.0

@@ -82,6 +82,7 @@ class RestTransport:
         """One inference: the body read and parsed here, the rest in the service."""
         name = self.known(request)
         received = time.monotonic()
+        self.service.admit(name, received)
         served = self.service.served(name)
         try:
             parsed = parse(served, await _read_body(request, self.options.max_body_bytes), request)

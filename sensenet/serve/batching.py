@@ -61,7 +61,6 @@ class MicroBatcher:
         observe: BatchObserver,
         name: str,
         workers: int = 1,
-        row_seconds: float = 0.0,
     ):
         self._run = run
         self._max_rows = max_batch_rows
@@ -78,7 +77,8 @@ class MicroBatcher:
         self._last_batch = 0
         self.waiting_rows = 0  # rows queued, not yet taken by a worker
         self.running_rows = 0  # rows in engine calls now
-        self.row_seconds = row_seconds  # measured engine seconds per row (smoothed)
+        self.row_seconds = 0.0  # measured engine seconds per row (smoothed); 0 until one batch ran
+        self._seen_full = False
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._serve())
@@ -171,12 +171,7 @@ class MicroBatcher:
                 outcomes = [error] * len(batch)
             computed = time.monotonic() - start
             self._observe(len(batch), rows, computed)
-            per_row = computed / rows
-            self.row_seconds = (
-                per_row
-                if not self.row_seconds
-                else (SMOOTHING * per_row + (1 - SMOOTHING) * self.row_seconds)
-            )
+            self._measure(rows, computed)
             for entry, outcome in zip(batch, outcomes):
                 if entry.future.done():  # cancelled: the handler went away
                     continue
@@ -188,6 +183,19 @@ class MicroBatcher:
             self.running_rows -= rows
             self._idle += 1
             self._free_workers.release()
+
+    def _measure(self, rows: int, seconds: float) -> None:
+        """Update the seconds per row: a queue long enough to matter is predicted in full
+        batches, so once one half-full or fuller was seen, only those count (a lone row costs
+        more per row)."""
+        full = 2 * rows >= self._max_rows
+        if self._seen_full and not full:
+            return
+        per_row = seconds / rows
+        if full and not self._seen_full or not self.row_seconds:
+            self.row_seconds, self._seen_full = per_row, full
+        else:
+            self.row_seconds = SMOOTHING * per_row + (1 - SMOOTHING) * self.row_seconds
 
     async def _next(self) -> Entry:
         """The first waiting request still wanted."""

@@ -3,8 +3,10 @@ batching, statistics and metrics, and the lifecycle the health routes read.
 
 How a transport (REST, gRPC) uses it:
 
-1. Check the name with ``service.knows(name)`` (else the transport's "not found").
-2. Note ``received = time.monotonic()``, read and decode the request into the model's item and
+1. Check the name with ``service.knows(name)`` (else the transport's "not found"), note
+   ``received = time.monotonic()``, and (optionally) ``service.admit(name, received)`` to refuse
+   an overloaded model's request before reading its body.
+2. Read and decode the request into the model's item and
    its row count (``service.served(name)`` gives the `ServedModel` to decode against; it raises
    `Refused` while the model loads). A decoding error is the transport's to answer; report it with
    ``service.record_failure(name, received)`` so the statistics count it.
@@ -41,9 +43,9 @@ from sensenet.exceptions import SensenetError
 from sensenet.serve import ServeOptions
 from sensenet.serve.batching import MicroBatcher
 from sensenet.serve.catalog import ModelReader, ServedModel, load_model
-from sensenet.serve.lifecycle import STOPPED, Lifecycle
+from sensenet.serve.lifecycle import Lifecycle
 from sensenet.serve.metrics import Metrics
-from sensenet.serve.refusals import DEADLINE, DRAINING, LOADING, OVERLOADED, Refused
+from sensenet.serve.refusals import DEADLINE, LOADING, OVERLOADED, Refused
 from sensenet.serve.statistics import ModelStatistics
 
 log = logging.getLogger("sensenet.serve")
@@ -81,7 +83,9 @@ class InferenceService:
         """Build every model and its batcher; a failure goes to `on_failure`."""
         try:
             for name, path in self.files.items():
-                served, row_seconds = await asyncio.to_thread(self._load, name, path)
+                served = await asyncio.to_thread(
+                    load_model, name, path, self.options.model_settings, self.read
+                )
                 batcher = MicroBatcher(
                     served.run,
                     max_batch_rows=self.options.batch_rows(served.has_images),
@@ -89,7 +93,6 @@ class InferenceService:
                     observe=partial(self._observe_batch, name),
                     name=name,
                     workers=self.options.batch_workers(served.has_images),
-                    row_seconds=row_seconds,
                 )
                 batcher.start()
                 self.metrics.watch_model(name, served.unknown_categories, batcher)
@@ -101,13 +104,6 @@ class InferenceService:
             return
         self.loaded = True
         log.info("ready: %s", ", ".join(self.files))
-
-    def _load(self, name: str, path: Path) -> tuple[ServedModel, float]:
-        """The model, warmed up, and the seconds one row took once warm (the first rate)."""
-        served = load_model(name, path, self.options.model_settings, self.read)
-        start = time.monotonic()
-        served.warm_up()
-        return served, time.monotonic() - start
 
     async def stop(self) -> None:
         for _, batcher in self.models.values():
@@ -127,6 +123,16 @@ class InferenceService:
         if name not in self.models:
             raise Refused(LOADING, f"model {name!r} is still loading")
         return self.models[name][0]
+
+    def admit(self, name: str, received: float) -> None:
+        """Refuse (raising `Refused`, counted) a request to a model already over its bound, before
+        the transport reads and decodes it: a refusal should cost next to nothing. Optional:
+        `infer` checks again with the request's deadline."""
+        try:
+            self._admit(name, self.models[name][1] if name in self.models else None, None)
+        except Refused as refusal:
+            self._record_refusal(name, refusal, received)
+            raise
 
     def record_failure(self, name: str, received: float) -> None:
         """A request the transport could not decode (counted as the model's failure)."""
@@ -148,8 +154,7 @@ class InferenceService:
             resolved = time.monotonic()
             answer = encode(done.outcome)
         except Refused as refusal:
-            statistics.observe_refusal(refusal.reason, time.monotonic() - request.received)
-            self.metrics.observe_refusal(name, refusal.reason)
+            self._record_refusal(name, refusal, request.received)
             raise
         except Exception:
             statistics.observe_failure(time.monotonic() - request.received)
@@ -160,10 +165,15 @@ class InferenceService:
         )
         return answer
 
-    def _admit(self, name: str, batcher: MicroBatcher, deadline: float | None) -> None:
-        """Refuse now what could not start in time."""
-        if self.lifecycle.state == STOPPED:
-            raise Refused(DRAINING, "the server is shutting down")
+    def _record_refusal(self, name: str, refusal: Refused, received: float) -> None:
+        self.statistics[name].observe_refusal(refusal.reason, time.monotonic() - received)
+        self.metrics.observe_refusal(name, refusal.reason)
+
+    def _admit(self, name: str, batcher: MicroBatcher | None, deadline: float | None) -> None:
+        """Refuse now what could not start in time (a request already read is answered even
+        while the server stops)."""
+        if batcher is None:
+            raise Refused(LOADING, f"model {name!r} is still loading")
         wait = batcher.expected_wait()
         bound = self.options.max_queue_wait
         if wait > bound:

@@ -24,7 +24,7 @@ from sensenet.serve.lifecycle import Lifecycle
 GRACEFUL_SHUTDOWN_SECONDS = 30  # for the requests already read once the listener is closed
 # Between closing the listener and closing the connections: a connection accepted just before
 # sends its request in that time and is answered, instead of being closed unanswered.
-LISTENER_GRACE_SECONDS = 0.25
+LISTENER_GRACE_SECONDS = 1.0
 
 
 def run_server(
@@ -88,10 +88,32 @@ def run_server(
             await super().shutdown(sockets)
 
         def close_listener(self) -> None:
-            for listener in self.servers:
-                listener.close()
+            """Close the listener, first taking in the connections the kernel already accepted
+            (closing it would reset them, their requests unread)."""
             assert self.loop is not None
+            for listener in self.servers:
+                for sock in listener.sockets:
+                    self._take_pending(sock.fileno(), sock.family, sock.type)
+                listener.close()
             self.loop.call_later(LISTENER_GRACE_SECONDS, setattr, self, "should_exit", True)
+
+        def _take_pending(self, fileno: int, family: int, kind: int) -> None:
+            assert self.loop is not None
+            with socket.fromfd(fileno, family, kind) as listening:
+                listening.setblocking(False)
+                while True:
+                    try:
+                        connection, _ = listening.accept()
+                    except OSError:  # none left (BlockingIOError), or the socket is gone
+                        return
+                    connection.setblocking(False)
+                    self.loop.create_task(self.loop.connect_accepted_socket(self._protocol, connection))
+
+        def _protocol(self) -> asyncio.Protocol:
+            """The connection handler uvicorn gives the connections it accepts."""
+            return self.config.http_protocol_class(  # type: ignore[call-arg]
+                config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+            )
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             if self.loop is None or self.should_exit:  # not started, or a second signal: at once
