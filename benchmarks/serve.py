@@ -33,7 +33,9 @@ requests/s with a p99 no worse, and no slower than sensenet's own REST binary ce
 
 The load generator is the same for all: asyncio clients on keep-alive connections (gRPC: one
 grpc.aio channel each, on a connection of its own), each sending one request after another until
-the cell's time is up, on 127.0.0.1. The servers take turns at each level,
+the cell's time is up, on 127.0.0.1. A request sensenet's admission refuses (503, UNAVAILABLE) is
+counted in the "refused" column, not in the latencies, and its client waits the Retry-After it
+was given, as a polite client does. The servers take turns at each level,
 so a change in the machine's load hits them alike; neither logs a line per request. sensenet runs
 with its defaults (one onnxruntime thread per prediction, a worker per core for image models);
 the peer's session has onnxruntime's default threads (every core), or KSERVE_THREADS of them
@@ -230,8 +232,24 @@ def stop(served: Served) -> None:
             served.process.kill()
 
 
+class Refusal(Exception):
+    """A 503 or UNAVAILABLE answer: the server's admission refused the request."""
+
+    def __init__(self, retry_after: float):
+        self.retry_after = retry_after
+
+
+class Tally:
+    """What one cell's clients saw."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []  # of the requests answered
+        self.refused = 0
+
+
 async def exchange(reader, writer, request: bytes) -> bytes:
-    """One request on a keep-alive connection; the answer's body (a non-200 stops the run)."""
+    """One request on a keep-alive connection; the answer's body (a 503 raises `Refusal`, any other
+    non-200 stops the run)."""
     writer.write(request)
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
     length = next(
@@ -240,12 +258,21 @@ async def exchange(reader, writer, request: bytes) -> bytes:
         if line.lower().startswith(b"content-length")
     )
     body = await asyncio.wait_for(reader.readexactly(length), TIMEOUT)
+    if head.startswith(b"HTTP/1.1 503"):
+        after = [line for line in head.split(b"\r\n") if line.lower().startswith(b"retry-after:")]
+        raise Refusal(float(after[0].split(b":", 1)[1]) if after else 1.0)
     if not head.startswith(b"HTTP/1.1 200"):
         raise SystemExit(f"unexpected answer: {head[:200]!r} {body[:300]!r}")
     return body
 
 
-async def client(port: int, request: bytes, deadline: float, latencies: list[float]) -> None:
+async def wait_after(refusal: Refusal, tally: Tally, deadline: float) -> None:
+    """Count a refusal and wait its Retry-After (a polite client), or until the cell ends."""
+    tally.refused += 1
+    await asyncio.sleep(max(0.0, min(refusal.retry_after, deadline - time.perf_counter())))
+
+
+async def client(port: int, request: bytes, deadline: float, tally: Tally) -> None:
     """One keep-alive connection sending requests one after another until `deadline`."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -253,15 +280,19 @@ async def client(port: int, request: bytes, deadline: float, latencies: list[flo
             if time.perf_counter() >= deadline:
                 break
             start = time.perf_counter()
-            await exchange(reader, writer, request)
-            latencies.append(time.perf_counter() - start)
+            try:
+                await exchange(reader, writer, request)
+            except Refusal as refusal:
+                await wait_after(refusal, tally, deadline)
+                continue
+            tally.latencies.append(time.perf_counter() - start)
     finally:
         writer.close()
 
 
-async def grpc_client(port: int, request: bytes, deadline: float, latencies: list[float]) -> None:
-    """One channel sending ModelInfer calls one after another until `deadline` (a failed call
-    raises and stops the run)."""
+async def grpc_client(port: int, request: bytes, deadline: float, tally: Tally) -> None:
+    """One channel sending ModelInfer calls one after another until `deadline` (UNAVAILABLE is a
+    refusal; any other failed call raises and stops the run)."""
     import grpc
 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS) as channel:
@@ -270,16 +301,23 @@ async def grpc_client(port: int, request: bytes, deadline: float, latencies: lis
             if time.perf_counter() >= deadline:
                 break
             start = time.perf_counter()
-            await infer(request, timeout=TIMEOUT)
-            latencies.append(time.perf_counter() - start)
+            try:
+                await infer(request, timeout=TIMEOUT)
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+                after = dict(error.trailing_metadata() or ()).get("retry-after", "1")
+                await wait_after(Refusal(float(after)), tally, deadline)
+                continue
+            tally.latencies.append(time.perf_counter() - start)
 
 
-async def load(served: Served, clients: int, seconds: float) -> tuple[float, list[float]]:
-    latencies: list[float] = []
+async def load(served: Served, clients: int, seconds: float) -> tuple[float, Tally]:
+    tally = Tally()
     one, port = (grpc_client, served.grpc_port) if served.transport == "grpc" else (client, served.port)
     start = time.perf_counter()
-    await asyncio.gather(*(one(port, served.request, start + seconds, latencies) for _ in range(clients)))
-    return time.perf_counter() - start, latencies
+    await asyncio.gather(*(one(port, served.request, start + seconds, tally) for _ in range(clients)))
+    return time.perf_counter() - start, tally
 
 
 async def answer_of(served: Served) -> bytes:
@@ -445,17 +483,18 @@ def cpu_seconds(pid: int) -> float:
 
 def measure(served: Served, clients: int, seconds: float) -> tuple:
     cpu = cpu_seconds(served.process.pid)
-    elapsed, latencies = asyncio.run(load(served, clients, seconds))
+    elapsed, tally = asyncio.run(load(served, clients, seconds))
+    latencies = tally.latencies
     cpu_ms = (cpu_seconds(served.process.pid) - cpu) / len(latencies) * 1000
     p50, p99 = np.percentile(latencies, [50, 99]) * 1000
     rate = len(latencies) / elapsed
     load1 = os.getloadavg()[0]
     print(
         f"{served.label:>22} {clients:>3} clients: {rate:8.1f} req/s  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  "
-        f"server CPU {cpu_ms:.3f} ms/request  load {load1:.2f}",
+        f"server CPU {cpu_ms:.3f} ms/request  refused {tally.refused}  load {load1:.2f}",
         flush=True,
     )
-    return served.label, clients, rate, p50, p99, cpu_ms, load1
+    return served.label, clients, rate, p50, p99, cpu_ms, tally.refused, load1
 
 
 def probabilities(served: Served, answer: bytes) -> np.ndarray:
@@ -529,11 +568,12 @@ def main() -> None:
 
 def print_table(rows: list[tuple]) -> None:
     print(
-        "\n| server/model | clients | requests/s | p50 ms | p99 ms | server CPU ms/request | load (1 min) |\n"
-        "| --- | --- | --- | --- | --- | --- | --- |"
+        "\n| server/model | clients | requests/s | p50 ms | p99 ms | server CPU ms/request | refused | "
+        "load (1 min) |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
     )
-    for label, clients, rate, p50, p99, cpu_ms, load1 in rows:
-        print(f"| {label} | {clients} | {rate:.1f} | {p50:.2f} | {p99:.2f} | {cpu_ms:.3f} | {load1:.2f} |")
+    for label, clients, rate, p50, p99, cpu_ms, refusals, load1 in rows:
+        figures = f"{rate:.1f} | {p50:.2f} | {p99:.2f} | {cpu_ms:.3f} | {refusals} | {load1:.2f}"
+        print(f"| {label} | {clients} | {figures} |")
     cells = {(row[0], row[1]): row for row in rows}
     pairs = (
         ("ensemble", "kserve/ensemble"),
