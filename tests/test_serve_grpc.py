@@ -15,6 +15,7 @@ import gzip
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -326,6 +327,17 @@ FAILURES = {
 }
 
 
+def test_a_message_that_is_none_is_invalid_argument_not_internal(served):
+    server, client, _, _ = served
+    with grpc.insecure_channel(server.url) as channel:
+        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")  # bytes as they are
+        with pytest.raises(grpc.RpcError) as caught:
+            infer(b"\xff\xff\xff", timeout=TIMEOUT)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a ModelInferRequest message" in caught.value.details()
+    assert client.is_server_live()
+
+
 @pytest.mark.parametrize("case", list(FAILURES))
 def test_failures_are_status_codes_a_client_acts_on_and_the_next_call_is_answered(served, case):
     _, client, models, _ = served
@@ -446,6 +458,23 @@ def test_sigterm_drains_grpc_like_rest(tmp_path):
             assert caught.value.status() == "StatusCode.UNAVAILABLE"
     finally:
         server.stop()
+
+
+def test_a_grpc_port_in_use_stops_the_server_with_a_clear_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "sensenet", "serve", "--example", "iris", "--port", str(free_port())]
+            + ["--grpc-port", str(port)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen for gRPC on 127.0.0.1:{port}" in result.stderr, result.stderr
 
 
 def test_grpc_port_must_be_a_port(tmp_path):

@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from sensenet.exceptions import SensenetError, SettingsError
 from sensenet.serve import grpc_codec
@@ -127,33 +128,45 @@ class GrpcTransport:
             raise
 
 
-Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
-RPCS: dict[str, Callable[[GrpcTransport], Handler]] = {
-    "ServerLive": lambda transport: transport.server_live,
-    "ServerReady": lambda transport: transport.server_ready,
-    "ModelReady": lambda transport: transport.model_ready,
-    "ServerMetadata": lambda transport: transport.server_metadata,
-    "ModelMetadata": lambda transport: transport.model_metadata,
-    "ModelInfer": lambda transport: transport.model_infer,
-    "ModelStatistics": lambda transport: transport.model_statistics,
+Rpc = Callable[[GrpcTransport, Any, grpc.aio.ServicerContext], Awaitable[Any]]
+RPCS: dict[str, Rpc] = {
+    "ServerLive": GrpcTransport.server_live,
+    "ServerReady": GrpcTransport.server_ready,
+    "ModelReady": GrpcTransport.model_ready,
+    "ServerMetadata": GrpcTransport.server_metadata,
+    "ModelMetadata": GrpcTransport.model_metadata,
+    "ModelInfer": GrpcTransport.model_infer,
+    "ModelStatistics": GrpcTransport.model_statistics,
 }
+Handler = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[Any]]
 
 
 def _model_label(service: InferenceService, request: Any) -> str:
-    """The model a request names, for metrics: only ever a served name."""
+    """The model a request names (None: unreadable), for metrics: only ever a served name."""
     name = getattr(request, "model_name", None) or getattr(request, "name", "")
     return name if isinstance(name, str) and service.knows(name) else ""
 
 
-def _rpc(rpc: str, handler: Handler, service: InferenceService) -> Handler:
-    """The handler with every failure turned into a status code, logged and counted."""
+def _rpc(method: Any, transport: GrpcTransport) -> Handler:
+    """The RPC `method` (of SERVICE) from its message's bytes to its answer's, every failure
+    turned into a status code, logged and counted. The request is parsed here, so a message that
+    is none gets INVALID_ARGUMENT, not grpc's INTERNAL."""
+    rpc, handler, service = method.name, RPCS[method.name], transport.service
+    request_class, response_class = message_classes(method)
 
-    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def call(data: bytes, context: grpc.aio.ServicerContext) -> Any:
         start = time.perf_counter()
         code, message = grpc.StatusCode.OK, ""
         trailers: tuple[tuple[str, str], ...] = ()
+        request = None
         try:
-            return await handler(request, context)
+            request = request_class.FromString(data)
+            return (await handler(transport, request, context)).SerializeToString()
+        except DecodeError as error:
+            code, message = (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"not a {request_class.__name__} message: {error}",
+            )
         except RpcError as error:
             code, message = error.code, str(error)
         except Refused as refusal:
@@ -180,14 +193,10 @@ def _rpc(rpc: str, handler: Handler, service: InferenceService) -> Handler:
 
 
 def _handlers(transport: GrpcTransport) -> grpc.GenericRpcHandler:
-    methods = {}
-    for method in SERVICE.methods:
-        request, response = message_classes(method)
-        methods[method.name] = grpc.unary_unary_rpc_method_handler(
-            _rpc(method.name, RPCS[method.name](transport), transport.service),
-            request_deserializer=request.FromString,
-            response_serializer=response.SerializeToString,
-        )
+    methods = {
+        method.name: grpc.unary_unary_rpc_method_handler(_rpc(method, transport))
+        for method in SERVICE.methods
+    }
     return grpc.method_handlers_generic_handler(SERVICE.full_name, methods)
 
 
@@ -210,8 +219,11 @@ async def start_grpc(
     server.add_generic_rpc_handlers((_handlers(GrpcTransport(service)),))
     try:
         server.add_insecure_port(address(host, port))
-    except RuntimeError as error:
-        raise SettingsError(f"cannot listen for gRPC on {address(host, port)}: {error}") from None
+    except RuntimeError:  # grpc logs why (e.g. "Address already in use") on stderr
+        raise SettingsError(
+            f"cannot listen for gRPC on {address(host, port)}: the port is in use, or the address is "
+            "not one of this machine's (--host, --grpc-port)"
+        ) from None
     await server.start()
     log.info("gRPC (inference.GRPCInferenceService) on %s", address(host, port))
     return server
