@@ -12,6 +12,7 @@ own. Needs ``grpcio-tools`` (the test extra); tests/test_serve_grpc.py checks th
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,15 +32,19 @@ SERIALIZED = (
 
 
 def compiled() -> bytes:
-    """The FileDescriptorProto of inference.proto, serialized as protoc writes it."""
+    """The FileDescriptorProto of inference.proto, serialized as protoc writes it. protoc runs in
+    a process of its own: grpc_tools' compiler carries its own libprotobuf, which crashed a
+    process that had loaded another (TensorFlow's, onnx's)."""
     from google.protobuf import descriptor_pb2
-    from grpc_tools import protoc
 
     with tempfile.TemporaryDirectory(prefix="sensenet-proto-") as directory:
         output = Path(directory) / "inference.desc"
-        arguments = ["protoc", f"-I{PROTO.parent}", f"--descriptor_set_out={output}", PROTO.name]
-        if protoc.main(arguments) != 0:
-            raise SystemExit(f"protoc failed on {PROTO}")
+        arguments = [f"-I{PROTO.parent}", f"--descriptor_set_out={output}", PROTO.name]
+        result = subprocess.run(
+            [sys.executable, "-m", "grpc_tools.protoc", *arguments], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise SystemExit(f"protoc failed on {PROTO}:\n{result.stderr}")
         files = descriptor_pb2.FileDescriptorSet.FromString(output.read_bytes()).file
     (file,) = files
     return file.SerializeToString(deterministic=True)
