@@ -492,7 +492,6 @@ def test_grpc_port_must_be_a_port(tmp_path):
 
 
 def test_the_committed_descriptor_is_inference_proto_compiled():
-    pytest.importorskip("grpc_tools")
     from sensenet.serve.grpc_descriptor import SERIALIZED
     from tools.generate_grpc_descriptor import compiled, module_text
 

@@ -6,12 +6,15 @@ The module holds the compiled file descriptor (what protoc's ``--descriptor_set_
 the one file), not protoc's ``_pb2`` module: a ``_pb2`` module registers its messages in
 protobuf's default pool, where they clash with every other module of package ``inference``
 (tritonclient.grpc's among them); `sensenet.serve.grpc_messages` builds ours in a pool of their
-own. Needs ``grpcio-tools`` (the test extra); tests/test_serve_grpc.py checks the module matches.
+own. Needs protoc: Debian's protobuf-compiler (what .ci/run installs) or grpcio-tools;
+tests/test_serve_grpc.py checks the module matches.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,18 +34,28 @@ SERIALIZED = (
 '''
 
 
+def protoc() -> list[str]:
+    """The protocol compiler: `protoc` on the PATH (Debian's protobuf-compiler, which .ci/run
+    installs), else grpcio-tools' (not a test dependency: it requires a setuptools that bigml's pin
+    excludes). Either writes the same descriptor."""
+    found = shutil.which("protoc")
+    if found:
+        return [found]
+    if importlib.util.find_spec("grpc_tools") is not None:
+        return [sys.executable, "-m", "grpc_tools.protoc"]
+    raise SystemExit("no protoc: apt-get install protobuf-compiler (or pip install grpcio-tools)")
+
+
 def compiled() -> bytes:
-    """The FileDescriptorProto of inference.proto, serialized as protoc writes it. protoc runs in
-    a process of its own: grpc_tools' compiler carries its own libprotobuf, which crashed a
-    process that had loaded another (TensorFlow's, onnx's)."""
+    """The FileDescriptorProto of inference.proto, serialized deterministically. protoc runs in a
+    process of its own (grpc_tools' compiler carries its own libprotobuf, which crashed a process
+    that had loaded another)."""
     from google.protobuf import descriptor_pb2
 
     with tempfile.TemporaryDirectory(prefix="sensenet-proto-") as directory:
         output = Path(directory) / "inference.desc"
         arguments = [f"-I{PROTO.parent}", f"--descriptor_set_out={output}", PROTO.name]
-        result = subprocess.run(
-            [sys.executable, "-m", "grpc_tools.protoc", *arguments], capture_output=True, text=True
-        )
+        result = subprocess.run([*protoc(), *arguments], capture_output=True, text=True)
         if result.returncode != 0:
             raise SystemExit(f"protoc failed on {PROTO}:\n{result.stderr}")
         files = descriptor_pb2.FileDescriptorSet.FromString(output.read_bytes()).file
