@@ -138,10 +138,9 @@ def test_server_declares_the_schedule_policy_extension(strict):
 
 @pytest.fixture(scope="module")
 def patient(models, tmp_path_factory):
-    """One worker, the default queue bound, requests of the image model that take a while each."""
-    server = start(
-        tmp_path_factory.mktemp("patient"), models, "--request-timeout-ms", "150", kinds=("image",)
-    )
+    """One worker, no queue bound to speak of, requests of the image model that take a while each."""
+    options = ("--request-timeout-ms", "150", "--max-queue-ms", "600000")
+    server = start(tmp_path_factory.mktemp("patient"), models, *options, kinds=("image",))
     yield server
     assert server.stop() == 0
 

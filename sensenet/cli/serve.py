@@ -109,8 +109,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         metavar="N",
-        help="batches of one model predicted side by side (default: one per core for models that "
-        "read images, 1 for the others)",
+        help="batches of one model predicted side by side, the waiting requests split among the "
+        "free ones (default: one per core for models that read images, 1 for the others)",
     )
     parser.add_argument(
         "--max-body-bytes",

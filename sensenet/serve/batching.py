@@ -48,7 +48,7 @@ class Entry:
     future: asyncio.Future[Done]
     queued_at: float  # time.monotonic()
     state: str = "waiting"  # -> "taken" by a worker, or "dropped" (deadline, client gone, stop)
-    _links: list[Any] = field(default_factory=list)
+    links: list[Any] = field(default_factory=list)
 
 
 class MicroBatcher:
@@ -109,7 +109,7 @@ class MicroBatcher:
         self.waiting_rows += rows
         self._arrived.set()
         if deadline is not None:
-            entry._links.append(
+            entry.links.append(
                 loop.call_at(
                     loop.time() + deadline - time.monotonic(),
                     self._drop,
@@ -120,11 +120,11 @@ class MicroBatcher:
         if gone is not None:
             watcher = loop.create_task(gone.wait())
             watcher.add_done_callback(partial(self._client_left, entry))
-            entry._links.append(watcher)
+            entry.links.append(watcher)
         try:
             return await entry.future
         finally:
-            for link in entry._links:
+            for link in entry.links:
                 link.cancel()
             if entry.state == "waiting":  # the caller itself was cancelled
                 entry.state = "dropped"

@@ -108,6 +108,7 @@ class GrpcTransport:
         """One inference: decoded here, admitted, batched and counted by the service."""
         name = self.known(request.model_name, request.model_version)
         received = time.monotonic()
+        self.service.admit(name, received)  # an overloaded model refuses before the decoding
         served = self.service.served(name)
         try:
             parsed = grpc_codec.parse_infer(request, served)

@@ -120,16 +120,19 @@ class InferenceService:
 
     def served(self, name: str) -> ServedModel:
         """A known model, once built."""
+        return self._loaded(name)[0]
+
+    def _loaded(self, name: str) -> tuple[ServedModel, MicroBatcher]:
         if name not in self.models:
             raise Refused(LOADING, f"model {name!r} is still loading")
-        return self.models[name][0]
+        return self.models[name]
 
     def admit(self, name: str, received: float) -> None:
         """Refuse (raising `Refused`, counted) a request to a model already over its bound, before
         the transport reads and decodes it: a refusal should cost next to nothing. Optional:
         `infer` checks again with the request's deadline."""
         try:
-            self._admit(name, self.models[name][1] if name in self.models else None, None)
+            self._admit(name, self._loaded(name)[1], None)
         except Refused as refusal:
             self._record_refusal(name, refusal, received)
             raise
@@ -144,8 +147,7 @@ class InferenceService:
         name = request.model
         statistics = self.statistics[name]
         try:
-            self.served(name)  # refused while it loads
-            batcher = self.models[name][1]
+            batcher = self._loaded(name)[1]
             deadline = request.deadline
             if deadline is None and self.options.request_timeout is not None:
                 deadline = request.received + self.options.request_timeout
@@ -169,11 +171,9 @@ class InferenceService:
         self.statistics[name].observe_refusal(refusal.reason, time.monotonic() - received)
         self.metrics.observe_refusal(name, refusal.reason)
 
-    def _admit(self, name: str, batcher: MicroBatcher | None, deadline: float | None) -> None:
+    def _admit(self, name: str, batcher: MicroBatcher, deadline: float | None) -> None:
         """Refuse now what could not start in time (a request already read is answered even
         while the server stops)."""
-        if batcher is None:
-            raise Refused(LOADING, f"model {name!r} is still loading")
         wait = batcher.expected_wait()
         bound = self.options.max_queue_wait
         if wait > bound:
