@@ -117,8 +117,9 @@ async def paced_client(
 
 
 async def soak_load(
-    server: Server, request: bytes, rate: float, seconds: float, every: float
+    server: Server, request: bytes, rate: float, seconds: float, every: float, report: Callable[[str], Any]
 ) -> list[Sample]:
+    """The paced mix for `seconds`; a sample (reported as it is taken) every `every` seconds."""
     mix = [("good", request)] * 4 + [("bad", bad_request(request))] + [("good", request)] * 4
     mix += [("abandoned", request)]
     samples: list[Sample] = []
@@ -143,8 +144,13 @@ async def soak_load(
         await asyncio.sleep(max(0.0, start + mark * every - time.monotonic()))
         ordered = sorted(latencies)
         p99 = ordered[int(0.99 * (len(ordered) - 1))] if ordered else float("nan")
-        samples.append(
-            Sample(time.monotonic() - start, server.rss_mb(), server.descriptors(), Counter(outcomes), p99)
+        sample = Sample(
+            time.monotonic() - start, server.rss_mb(), server.descriptors(), Counter(outcomes), p99
+        )
+        samples.append(sample)
+        report(
+            f"{sample.seconds:6.0f} s: RSS {sample.rss_mb:.1f} MB, {sample.descriptors} descriptors, "
+            f"good p99 {sample.p99 * 1000:.0f} ms, {dict(sample.outcomes)}"
         )
         outcomes.clear()
         latencies.clear()
@@ -191,7 +197,12 @@ def main() -> None:
         server.start()
         try:
             fields = get_json(server.port, f"/v2/models/{args.model}")["inputs"]
-            soak(server, request_bytes(args.model, args.form, fields, rows[:1]), args.minutes * 60, 60.0)
+            soak(
+                server,
+                request_bytes(args.model, args.form, fields, rows[:1]),
+                args.minutes * 60,
+                min(60.0, args.minutes * 20),
+            )
             stats = get_json(server.port, f"/v2/models/{args.model}/stats")["model_stats"][0]
             print(f"refusals: {stats['refusal_stats']}")
         finally:
