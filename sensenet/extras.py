@@ -20,7 +20,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "tflite": ("ai_edge_litert",),
     "pandas": ("pandas",),
     "spark": ("pyspark", "pandas", "pyarrow"),
-    "serve": ("starlette", "uvicorn"),
+    "serve": ("starlette", "uvicorn", "grpc", "google.protobuf"),
     "mlflow": ("mlflow", "pandas"),
 }
 

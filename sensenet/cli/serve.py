@@ -1,4 +1,5 @@
-"""`sensenet serve`: models behind HTTP (Open Inference Protocol v2 and a plain JSON endpoint)."""
+"""`sensenet serve`: models behind HTTP (Open Inference Protocol v2 and a plain JSON endpoint) and,
+with --grpc-port, the protocol's gRPC service."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sensenet.serve import DRAIN_SECONDS, MAX_QUEUE_WAIT, ServeOptions
 from sensenet.serve.catalog import find_model_files
 from sensenet.serve.server import run_server
 
-HELP = "serve models over HTTP (Open Inference Protocol v2, plain JSON, Prometheus metrics)"
+HELP = "serve models over HTTP and gRPC (Open Inference Protocol v2, plain JSON, Prometheus metrics)"
 QUIET_HELP = "log warnings and errors only, no access log"
 USAGE = "sensenet serve [options] [--example NAME] MODEL_OR_DIR [MODEL_OR_DIR ...]"
 DESCRIPTION = (
@@ -38,6 +39,12 @@ Endpoints:
   POST /v1/models/NAME/predict    {"rows": [[...]]}, {"records": [{FIELD: value}]}
                                   or {"images": [BASE64, ...]} -> {"predictions": [...]}
   GET  /metrics                   Prometheus text format
+
+With --grpc-port P, the same models answer on port P the protocol's gRPC
+service (inference.GRPCInferenceService: ServerLive, ServerReady, ModelReady,
+ServerMetadata, ModelMetadata, ModelInfer, ModelStatistics), as
+tritonclient.grpc speaks it; images there are BYTES elements holding the
+image files' bytes.
 
 Images travel as base64 strings of the image files. One access-log line per
 request goes to stderr (--quiet: warnings and errors only).
@@ -75,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
     parser.add_argument(
+        "--grpc-port",
+        type=int,
+        metavar="P",
+        help="also serve the Open Inference Protocol's gRPC service on port P, same host (default: off)",
+    )
+    parser.add_argument(
         "--max-batch-size",
         type=int,
         metavar="ROWS",
@@ -108,7 +121,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=16 * 1024 * 1024,
         metavar="BYTES",
-        help="largest request body accepted; larger ones get 413 (default: 16 MiB)",
+        help="largest request body accepted; larger ones get 413, or RESOURCE_EXHAUSTED over gRPC "
+        "(default: 16 MiB)",
     )
     add_cache_argument(parser)
     parser.add_argument(
@@ -157,6 +171,10 @@ def _options(args: argparse.Namespace) -> ServeOptions:
         )
     if not 0 <= args.drain_seconds <= 3600:
         raise SettingsError(f"--drain-seconds must be between 0 and 3600, got {args.drain_seconds}")
+    if args.grpc_port is not None and not 1 <= args.grpc_port <= 65535:
+        raise SettingsError(f"--grpc-port must be between 1 and 65535, got {args.grpc_port}")
+    if args.grpc_port == args.port:
+        raise SettingsError(f"--grpc-port and --port must differ, both are {args.port}")
     return ServeOptions(
         max_batch_rows=args.max_batch_size,
         max_wait=args.max_wait_ms / 1000,
@@ -201,5 +219,6 @@ def run(args: argparse.Namespace) -> int:
         args.port,
         options,
         lambda path, settings: read_any_model(path, {**settings, **no_cache}),
+        args.grpc_port,
     )
     return 0

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -29,7 +28,7 @@ from starlette.routing import Route
 from sensenet.exceptions import SensenetError
 from sensenet.serve import ServeOptions
 from sensenet.serve.binary import HEADER_LENGTH, split_body
-from sensenet.serve.catalog import VERSION, ModelReader, ServedModel, read_model
+from sensenet.serve.catalog import VERSION, ServedModel
 from sensenet.serve.inference import Inference, InferenceService
 from sensenet.serve.lifecycle import Lifecycle
 from sensenet.serve.metrics import CONTENT_TYPE, Metrics
@@ -239,17 +238,10 @@ class AccessLog:
             access_log.info('%s "%s %s" %d %.2fms', client[0], scope["method"], path, status, seconds * 1000)
 
 
-def create_app(
-    files: dict[str, Path],
-    options: ServeOptions,
-    on_failure: Callable[[BaseException], None],
-    read: ModelReader = read_model,
-    lifecycle: Lifecycle | None = None,
-) -> Starlette:
-    """The application serving `files` (name -> model file, made a model by `read`); `lifecycle`
-    is the server's, driven by its signal handling."""
-    service = InferenceService(files, options, on_failure, read, lifecycle or Lifecycle())
-    state = RestTransport(service, options)
+def create_app(service: InferenceService) -> Starlette:
+    """The REST transport of `service` (shared with gRPC, when served) as an application; its
+    lifespan loads the service's models and stops them."""
+    files, state = service.files, RestTransport(service, service.options)
 
     async def live(request: Request) -> Response:
         return _json({"live": True})

@@ -80,8 +80,11 @@ class BinaryData:
             )
 
 
-def decode(name: str, datatype: str, shape: list[int], raw: memoryview) -> np.ndarray | list[bytes]:
-    """One input's elements: a flat array of numbers, or a list of bytes for BYTES."""
+def decode(
+    name: str, datatype: str, shape: list[int], raw: memoryview | bytes, sized_by: str = SIZE_PARAMETER
+) -> np.ndarray | list[bytes]:
+    """One input's elements: a flat array of numbers, or a list of bytes for BYTES. `sized_by` is
+    what gave the length of `raw` (named when it disagrees with the shape)."""
     count = math.prod(shape)
     if datatype == "BYTES":
         return _decode_bytes(name, count, raw)
@@ -89,12 +92,12 @@ def decode(name: str, datatype: str, shape: list[int], raw: memoryview) -> np.nd
     if len(raw) != count * itemsize:
         raise InputDataError(
             f"input {name!r}: shape {shape} of {datatype} is {count * itemsize} bytes, "
-            f"{SIZE_PARAMETER} says {len(raw)}"
+            f"{sized_by} says {len(raw)}"
         )
     return np.frombuffer(raw, dtype=NUMPY_TYPES[datatype])
 
 
-def _decode_bytes(name: str, count: int, raw: memoryview) -> list[bytes]:
+def _decode_bytes(name: str, count: int, raw: memoryview | bytes) -> list[bytes]:
     elements: list[bytes] = []
     offset = 0
     while offset < len(raw) and len(elements) < count:

@@ -84,6 +84,17 @@ class InferRequest:
 
 
 @dataclass(frozen=True)
+class InputTensor:
+    """An input as a transport decoded it: its elements a list of JSON values, or (binary data,
+    gRPC) an array of numbers or a list of bytes."""
+
+    name: str
+    datatype: str
+    shape: list[int]
+    data: Any
+
+
+@dataclass(frozen=True)
 class Tensor:
     name: str
     datatype: str
@@ -163,9 +174,9 @@ def _flat(data: Any, name: str) -> list[Any]:
     return flat
 
 
-def _parameters(entry: dict, where: str, kind: str) -> dict[str, Any]:
-    """The parameters of a request, input or output; those of an extension not served are refused."""
-    parameters = entry.get("parameters", {})
+def check_parameters(parameters: Any, where: str, kind: str) -> dict[str, Any]:
+    """The parameters of a request, input or output (`kind`); those of an extension not served are
+    refused."""
     if not isinstance(parameters, dict):
         raise InputDataError(f"{where}: 'parameters' must be an object")
     for key, extension in UNSUPPORTED[kind].items():
@@ -177,14 +188,9 @@ def _parameters(entry: dict, where: str, kind: str) -> dict[str, Any]:
     return parameters
 
 
-def _tensor(entry: Any, position: int, data_after: binary.BinaryData) -> tuple[str, str, list[int], Any]:
-    """An input's name, datatype, shape and elements (a flat list, or from binary data an array
-    of numbers or a list of bytes)."""
-    if not isinstance(entry, dict):
-        raise InputDataError(f"inputs[{position}] must be an object with name, datatype, shape and data")
-    name, datatype, shape = entry.get("name"), entry.get("datatype"), entry.get("shape")
-    if not isinstance(name, str):
-        raise InputDataError(f"inputs[{position}]: 'name' must be a string")
+def check_header(name: str, datatype: Any, shape: Any) -> tuple[str, list[int]]:
+    """What any input tensor must be, whatever the transport: a datatype the server reads and a
+    shape of non-negative integers (returned as they are)."""
     if datatype in OTHER_DATATYPES:
         raise InputDataError(
             f"input {name!r}: datatype {datatype} is not supported; inputs are {', '.join(DATATYPES)}"
@@ -195,18 +201,35 @@ def _tensor(entry: Any, position: int, data_after: binary.BinaryData) -> tuple[s
         )
     if not isinstance(shape, list) or not shape or not all(type(n) is int and n >= 0 for n in shape):
         raise InputDataError(f"input {name!r}: 'shape' must be a non-empty list of non-negative integers")
-    parameters = _parameters(entry, f"input {name!r}", "input")
+    return datatype, shape
+
+
+def check_count(name: str, shape: list[int], count: int, holder: str) -> None:
+    """A tensor's elements must fill its shape."""
+    if count != math.prod(shape):
+        raise InputDataError(
+            f"input {name!r}: shape {shape} holds {math.prod(shape)} values, {holder} has {count}"
+        )
+
+
+def _tensor(entry: Any, position: int, data_after: binary.BinaryData) -> InputTensor:
+    """An input of a JSON request (its elements a flat list, or from binary data an array of
+    numbers or a list of bytes)."""
+    if not isinstance(entry, dict):
+        raise InputDataError(f"inputs[{position}] must be an object with name, datatype, shape and data")
+    name = entry.get("name")
+    if not isinstance(name, str):
+        raise InputDataError(f"inputs[{position}]: 'name' must be a string")
+    datatype, shape = check_header(name, entry.get("datatype"), entry.get("shape"))
+    parameters = check_parameters(entry.get("parameters", {}), f"input {name!r}", "input")
     if binary.SIZE_PARAMETER in parameters:
         if "data" in entry:
             raise InputDataError(f"input {name!r}: both 'data' and {binary.SIZE_PARAMETER}; send one")
         raw = data_after.take(name, parameters[binary.SIZE_PARAMETER])
-        return name, datatype, shape, binary.decode(name, datatype, shape, raw)
+        return InputTensor(name, datatype, shape, binary.decode(name, datatype, shape, raw))
     data = _flat(entry.get("data"), name)
-    if len(data) != math.prod(shape):
-        raise InputDataError(
-            f"input {name!r}: shape {shape} holds {math.prod(shape)} values, 'data' has {len(data)}"
-        )
-    return name, datatype, shape, data
+    check_count(name, shape, len(data), "'data'")
+    return InputTensor(name, datatype, shape, data)
 
 
 def _check_numbers(name: str, datatype: str, data: list[Any]) -> None:
@@ -293,30 +316,33 @@ def _binary_flag(parameters: dict, key: str, where: str) -> bool:
 
 
 def _requested_outputs(body: dict, served: ServedModel, binary_outputs: bool) -> dict[str, bool] | None:
-    """The outputs asked for, each with whether it goes back in binary."""
+    """The outputs a JSON request asks for, each with whether it goes back in binary."""
     outputs = body.get("outputs")
     if outputs is None:
         return None
-    known = [tensor["name"] for tensor in _output_tensors(served)]
     if not isinstance(outputs, list) or not all(
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
     ):
         raise InputDataError("'outputs' must be a list of objects with a 'name'")
-    unknown = [o["name"] for o in outputs if o["name"] not in known]
+    check_outputs(served, [output["name"] for output in outputs])
+    requested = {}
+    for output in outputs:
+        where = f"output {output['name']!r}"
+        parameters = check_parameters(output.get("parameters", {}), where, "output")
+        requested[output["name"]] = (
+            _binary_flag(parameters, "binary_data", where) if "binary_data" in parameters else binary_outputs
+        )
+    return requested
+
+
+def check_outputs(served: ServedModel, names: list[str]) -> None:
+    """The outputs a request names must be the model's."""
+    known = [tensor["name"] for tensor in _output_tensors(served)]
+    unknown = [name for name in names if name not in known]
     if unknown:
         raise InputDataError(
             f"unknown output(s) {', '.join(map(repr, unknown))}; outputs: {', '.join(known)}"
         )
-    requested = {}
-    for output in outputs:
-        where = f"output {output['name']!r}"
-        parameters = _parameters(output, where, "output")
-        requested[output["name"]] = (
-            _binary_flag(parameters, "binary_data", where)
-            if "binary_data" in (parameters)
-            else binary_outputs
-        )
-    return requested
 
 
 def parse_infer(body: Any, served: ServedModel, data_after: memoryview) -> InferRequest:
@@ -328,21 +354,34 @@ def parse_infer(body: Any, served: ServedModel, data_after: memoryview) -> Infer
     if not isinstance(entries, list) or not entries:
         raise InputDataError("'inputs' must be a non-empty list of tensors")
     request_id = body.get("id") if isinstance(body.get("id"), str) else None
-    parameters = _parameters(body, "the request", "request")
+    parameters = check_parameters(body.get("parameters", {}), "the request", "request")
     binary_outputs = _binary_flag(parameters, "binary_data_output", "the request")
-    timeout = _timeout(parameters)
+    timeout = request_timeout(parameters)
     outputs = _requested_outputs(body, served, binary_outputs)
     data = binary.BinaryData(data_after)
     tensors = [_tensor(entry, i, data) for i, entry in enumerate(entries)]
     data.check_used()
-    names = [name for name, _, _, _ in tensors]
+    return infer_request(served, tensors, outputs, request_id, binary_outputs, timeout)
+
+
+def infer_request(
+    served: ServedModel,
+    tensors: list[InputTensor],
+    outputs: dict[str, bool] | None,
+    request_id: str | None,
+    binary_outputs: bool = False,
+    timeout: float | None = None,
+) -> InferRequest:
+    """The inputs of a request, however they travelled -> what the worker predicts on: one
+    `matrix` tensor, or one tensor per field."""
+    names = [tensor.name for tensor in tensors]
     if len(set(names)) != len(names):
         raise InputDataError(f"input names repeat: {', '.join(names)}")
     by_name = served.fields_by_name
     if names == [MATRIX_TENSOR] and MATRIX_TENSOR not in by_name:
-        _, datatype, shape, data = tensors[0]
-        matrix = _matrix(served, datatype, shape, data)
-        return InferRequest(matrix, shape[0], outputs, request_id, binary_outputs, timeout)
+        (tensor,) = tensors
+        matrix = _matrix(served, tensor.datatype, tensor.shape, tensor.data)
+        return InferRequest(matrix, tensor.shape[0], outputs, request_id, binary_outputs, timeout)
     unknown = [name for name in names if name not in by_name]
     missing = [name for name in by_name if name not in names]
     if unknown or missing:
@@ -352,13 +391,13 @@ def parse_infer(body: Any, served: ServedModel, data_after: memoryview) -> Infer
             + (f"; unknown: {', '.join(unknown)}" if unknown else "")
             + (f"; missing: {', '.join(missing)}" if missing else "")
         )
-    counts = {_rows_of(name, shape) for name, _, shape, _ in tensors}
+    counts = {_rows_of(tensor.name, tensor.shape) for tensor in tensors}
     if len(counts) != 1:
         raise InputDataError(f"every input must have the same number of rows, got {sorted(counts)}")
     rows = counts.pop()
     if rows == 0:
         raise InputDataError("the inputs hold no rows")
-    columns = {name: _field_values(by_name[name], datatype, data) for name, datatype, _, data in tensors}
+    columns = {t.name: _field_values(by_name[t.name], t.datatype, t.data) for t in tensors}
     if served.kind == DETECTION:
         return InferRequest(
             columns[served.fields[0].name], rows, outputs, request_id, binary_outputs, timeout
@@ -371,7 +410,7 @@ def parse_infer(body: Any, served: ServedModel, data_after: memoryview) -> Infer
     return InferRequest(table, rows, outputs, request_id, binary_outputs, timeout)
 
 
-def _timeout(parameters: dict) -> float | None:
+def request_timeout(parameters: dict) -> float | None:
     """The schedule policy's `timeout`: microseconds, 0 or absent for the server's default."""
     value = parameters.get(TIMEOUT, 0)
     if type(value) is not int or value < 0:
@@ -428,19 +467,25 @@ def _encoded(tensor: Tensor, in_binary: bool, chunks: list[bytes]) -> dict[str, 
     return answer
 
 
+def output_tensors(served: ServedModel, request: InferRequest, outcome: Any) -> list[Tensor]:
+    """The outputs a request asked for (all when it named none), in the model's order."""
+    tensors = (
+        _detection_tensors(outcome) if served.kind == DETECTION else _prediction_tensors(served, outcome)
+    )
+    if request.outputs is None:
+        return tensors
+    return [tensor for tensor in tensors if tensor.name in request.outputs]
+
+
 def infer_response(
     served: ServedModel, request: InferRequest, outcome: Any
 ) -> tuple[dict[str, Any], list[bytes]]:
     """The answer's JSON and the binary data that follows it (in the order of its outputs)."""
-    tensors = (
-        _detection_tensors(outcome) if served.kind == DETECTION else _prediction_tensors(served, outcome)
-    )
     wanted = request.outputs
-    if wanted is not None:
-        tensors = [tensor for tensor in tensors if tensor.name in wanted]
     chunks: list[bytes] = []
     outputs = [
-        _encoded(t, request.binary_outputs if wanted is None else wanted[t.name], chunks) for t in tensors
+        _encoded(t, request.binary_outputs if wanted is None else wanted[t.name], chunks)
+        for t in output_tensors(served, request, outcome)
     ]
     answer: dict[str, Any] = {"model_name": served.name, "outputs": outputs}
     if request.id is not None:

@@ -1,8 +1,10 @@
 """Run the application under uvicorn until SIGTERM or Ctrl-C, then drain (`sensenet.serve.lifecycle`).
 
-SIGTERM: readiness answers 503 at once, requests are answered for ``drain_seconds`` more (each
-with ``Connection: close``), then the listener closes, the requests already read are answered and
-the process exits 0. SIGINT (Ctrl-C): the same without the wait; a second one stops at once.
+With a gRPC port, the gRPC service runs on uvicorn's event loop beside it, over the same
+`InferenceService`. SIGTERM: readiness answers 503 (NOT ready over gRPC) at once, requests are
+answered for ``drain_seconds`` more (each HTTP answer with ``Connection: close``), then both
+listeners close, the requests already read are answered and the process exits 0. SIGINT (Ctrl-C):
+the same without the wait; a second one stops at once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from sensenet.serve import ServeOptions
 from sensenet.serve.catalog import ModelReader
+from sensenet.serve.inference import InferenceService
 from sensenet.serve.lifecycle import Lifecycle
 
 GRACEFUL_SHUTDOWN_SECONDS = 30  # for the requests already read once the listener is closed
@@ -25,9 +28,15 @@ LISTENER_GRACE_SECONDS = 1.0
 
 
 def run_server(
-    files: dict[str, Path], host: str, port: int, options: ServeOptions, read: ModelReader
+    files: dict[str, Path],
+    host: str,
+    port: int,
+    options: ServeOptions,
+    read: ModelReader,
+    grpc_port: int | None = None,
 ) -> None:
-    """Serve until stopped; a model that cannot be loaded stops the server and is raised here."""
+    """Serve until stopped; a model that cannot be loaded stops the server and is raised here, as
+    is a gRPC port that cannot be listened on."""
     import uvicorn
 
     from sensenet.serve.app import create_app
@@ -39,8 +48,9 @@ def run_server(
         failures.append(error)
         server.should_exit = True
 
+    service = InferenceService(files, options, fail, read, lifecycle)
     config = uvicorn.Config(
-        create_app(files, options, fail, read, lifecycle),
+        create_app(service),
         host=host,
         port=port,
         log_config=None,
@@ -53,11 +63,29 @@ def run_server(
         """uvicorn with the drain in front of its own shutdown."""
 
         loop: asyncio.AbstractEventLoop | None = None
+        grpc: Any = None  # the gRPC server, when one is asked for
+        grpc_stopped: asyncio.Task | None = None
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             self.loop = asyncio.get_running_loop()
+            if grpc_port is not None:
+                from sensenet.serve.grpc_transport import start_grpc
+
+                self.grpc = await start_grpc(service, host, grpc_port, options.max_body_bytes)
+                lifecycle.on_close(self.close_grpc)
             lifecycle.on_close(self.close_listener)
             await super().startup(sockets)
+
+        def close_grpc(self) -> None:
+            """New calls refused from now on, those already read answered (up to the grace)."""
+            assert self.loop is not None
+            self.grpc_stopped = self.loop.create_task(self.grpc.stop(GRACEFUL_SHUTDOWN_SECONDS))
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            """The gRPC calls in progress answered before the models stop (in uvicorn's shutdown)."""
+            if self.grpc is not None:
+                await (self.grpc_stopped or self.grpc.stop(GRACEFUL_SHUTDOWN_SECONDS))
+            await super().shutdown(sockets)
 
         def close_listener(self) -> None:
             """Close the listener, first taking in the connections the kernel already accepted
