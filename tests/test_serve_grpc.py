@@ -544,31 +544,3 @@ def test_our_messages_import_beside_tritonclient_grpc_in_either_order(order):
         timeout=120,
     )
     assert result.returncode == 0 and result.stdout == "ok\n", result.stderr
-
-
-GRPC_PAGE = REPO_ROOT / "docs" / "serving" / "grpc.md"
-EXAMPLE_SERVER = "sensenet serve --example iris --grpc-port 8081"
-
-
-def test_the_grpc_page_examples_print_what_it_shows(tmp_path):
-    """Each ```python block of docs/serving/grpc.md, run as written against the server the page
-    starts (on free ports here), prints the ```text block after it."""
-    page = GRPC_PAGE.read_text()
-    assert EXAMPLE_SERVER in re.findall(r"```bash\n(.*?)```", page, re.S)[0]
-    examples = re.findall(r"```python\n(.*?)```\s*```text\n(.*?)```", page, re.S)
-    assert len(examples) == 2 and all("localhost:8081" in code for code, _ in examples)
-    server = GrpcServer([], tmp_path / "server.log", "--example", "iris", "--drain-seconds", "0")
-    try:
-        server.wait_ready()
-        for code, shown in examples:
-            result = subprocess.run(
-                [sys.executable, "-c", code.replace("localhost:8081", f"localhost:{server.grpc_port}")],
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert result.returncode == 0, result.stderr
-            assert result.stdout == shown
-    finally:
-        assert server.stop() == 0, (tmp_path / "server.log").read_text()

@@ -3,8 +3,6 @@
 - `pictures/detection.jpg`: the eye detector's boxes on a photo, drawn by `sensenet detect --draw`
   itself (the command docs/detection.md shows), from the fixtures (SENSENET_FIXTURES). Without
   them the page shows a note in its place, and the build says so.
-- Pages other branches are writing (PENDING_PAGES): until a branch lands its page, the site holds a
-  one-line page in its place, so the navigation and the links to it stay whole under --strict.
 """
 
 from __future__ import annotations
@@ -26,10 +24,6 @@ DETECTOR = FIXTURES / "detection" / "cats_eye_tinyyolov4.zip"
 PHOTO = FIXTURES / "detection" / "pexels-pixabay-33358.jpg"
 # The command docs/detection.md shows, on the photo the docs' examples call cat.jpg.
 DETECT = ["detect", "--threshold", "0.7", "--iou", "0.2", "--quiet"]
-PENDING_PAGES = {
-    "serving/operating.md": "Operating the server",
-    "serving/grpc.md": "gRPC",
-}
 log = logging.getLogger("mkdocs.hooks.sensenet")
 
 
@@ -60,8 +54,4 @@ def _drawn_detection(config: Any) -> File:
 
 def on_files(files: Files, config: Any) -> Files:
     files.append(_drawn_detection(config))
-    for path, title in PENDING_PAGES.items():
-        if files.get_file_from_path(path) is None:
-            content = f"# {title}\n\nThis page is being written and arrives with the next release.\n"
-            files.append(File.generated(config, path, content=content))
     return files
