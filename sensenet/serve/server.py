@@ -88,6 +88,13 @@ def run_server(
             await super().shutdown(sockets)
 
         def close_listener(self) -> None:
+            """Close the listener once the connections asyncio accepted in this loop iteration
+            are set up: their set-up is a task that runs on the next one, and on a closed server
+            it fails, leaving the connection open and unanswered until the process exits."""
+            assert self.loop is not None
+            self.loop.call_soon(self._close_listener_now)
+
+        def _close_listener_now(self) -> None:
             """Close the listener, first taking in the connections the kernel already accepted
             (closing it would reset them, their requests unread)."""
             assert self.loop is not None
