@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.traffic import request_bytes, write_model
+from benchmarks.traffic import Tally, client, request_bytes, write_model
 from tests.conftest import fixture_path
 from tests.test_serve import Server, metric
 
@@ -299,3 +299,62 @@ def test_answers_say_connection_close_while_draining(models, tmp_path):
     finally:
         connection.close()
         server.stop()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_no_connection_is_cut_when_the_listener_closes(models, tmp_path, round_):
+    """Under connection churn (every answer while draining says Connection: close), the
+    connections accepted up to the listener's close are answered: each client ends with a
+    refused connection, none with a reset or an unanswered request."""
+    server = start(tmp_path, models, "--drain-seconds", "0.3", kinds=("rows",))
+    _, fields = server.request("GET", "/v2/models/rows")
+    request = request_bytes("rows", "binary", fields["inputs"], models["rows"][1][:1])
+
+    async def scenario() -> Tally:
+        tally = Tally()
+        until = time.monotonic() + 20
+        clients = [
+            asyncio.create_task(
+                client(server.port, request, until, tally, patience=10, stop_when_refused=True)
+            )
+            for _ in range(64)
+        ]
+        await asyncio.sleep(0.5)
+        server.process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(server.process.wait, 15) == 0
+        await asyncio.gather(*clients)
+        return tally
+
+    try:
+        tally = asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert set(tally.outcomes) == {"200", "connection refused"}, (tally.outcomes, tally.cuts)
+    assert tally.outcomes["connection refused"] == 64
+
+
+def test_a_lone_rows_cost_does_not_count_against_a_burst():
+    """Admission's rate comes from batches at least half full: a model whose lone row costs as
+    much as a batch of 8 (as a small network's does) has nothing to refuse until one was seen."""
+    from sensenet.serve.batching import MicroBatcher
+
+    def run(items: list) -> list:
+        time.sleep(0.04)  # whatever the batch's size
+        return items
+
+    async def main() -> list[float]:
+        batcher = MicroBatcher(run, max_batch_rows=8, max_wait=0, observe=lambda *_: None, name="m")
+        batcher.start()
+        await batcher.submit("lone", 1)
+        burst = [asyncio.ensure_future(batcher.submit(n, 1)) for n in range(64)]
+        await asyncio.sleep(0)
+        seen = [batcher.expected_wait()]  # 64 rows queued, only a lone row measured
+        await burst[7]  # the first batch of 8 measured
+        seen.append(batcher.expected_wait())
+        await asyncio.gather(*burst)
+        await batcher.stop()
+        return seen
+
+    before_a_batch, after_a_batch = asyncio.run(main())
+    assert before_a_batch == 0.0
+    assert 0.04 / 8 * 40 < after_a_batch < 0.04 / 8 * 64  # 56 rows queued or computing, at 5 ms a row

@@ -95,7 +95,11 @@ class MicroBatcher:
         self._executor.shutdown(wait=True)
 
     def expected_wait(self) -> float:
-        """Seconds a request queued now would wait for a worker, at the measured rate."""
+        """Seconds a request queued now would wait for a worker, at the measured rate; 0 until a
+        batch at least half full was measured: a lone row costs many times a batched one, and a
+        queue long enough to matter fills the next batch."""
+        if not self._seen_full:
+            return 0.0
         return (self.waiting_rows + self.running_rows) * self.row_seconds / self._workers
 
     async def submit(
