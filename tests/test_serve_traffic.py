@@ -22,7 +22,7 @@ import pytest
 
 from benchmarks.traffic import request_bytes, write_model
 from tests.conftest import fixture_path
-from tests.test_serve import Server, metric
+from tests.serving import Server, metric
 
 aiohttp = pytest.importorskip("aiohttp")
 pytest.importorskip("uvicorn")
@@ -99,9 +99,8 @@ def refusals(server: Server, kind: str, reason: str) -> int:
 @pytest.fixture(scope="module")
 def strict(models, tmp_path_factory):
     """A server whose queue bound is next to nothing: any request queued behind another is refused."""
-    server = start(tmp_path_factory.mktemp("strict"), models, "--max-queue-ms", "0.01")
-    yield server
-    assert server.stop() == 0
+    with start(tmp_path_factory.mktemp("strict"), models, "--max-queue-ms", "0.01") as server:
+        yield server
 
 
 @pytest.mark.parametrize("kind", ["image", "rows"])
@@ -140,9 +139,8 @@ def test_server_declares_the_schedule_policy_extension(strict):
 def patient(models, tmp_path_factory):
     """One worker, no queue bound to speak of, requests of the image model that take a while each."""
     options = ("--request-timeout-ms", "150", "--max-queue-ms", "600000")
-    server = start(tmp_path_factory.mktemp("patient"), models, *options, kinds=("image",))
-    yield server
-    assert server.stop() == 0
+    with start(tmp_path_factory.mktemp("patient"), models, *options, kinds=("image",)) as server:
+        yield server
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -208,8 +206,7 @@ def test_requests_of_clients_that_left_are_not_computed(models, tmp_path, form):
     """Clients that give up after 0.3 s (aiohttp's timeout closes the connection); one worker
     with ~2 s of their work queued: what was not started is dropped, and a fresh request after
     them is answered at once."""
-    server = start(tmp_path, models, "--max-queue-ms", "60000", kinds=("image",))
-    try:
+    with start(tmp_path, models, "--max-queue-ms", "60000", kinds=("image",)) as server:
         request = body_of("image", form, server, models, LEFT_ROWS)
         outcomes = asyncio.run(flood(server.port, request, 40, 0.1, timeout=0.3))
         gone = outcomes.count("gone")
@@ -228,8 +225,6 @@ def test_requests_of_clients_that_left_are_not_computed(models, tmp_path, form):
         assert fresh[0][0] == 200 and time.monotonic() - start_fresh < 1.0
         _, text = server.request("GET", "/metrics")
         assert metric(text, "sensenet_refused_total", model="image", reason="client_gone") == dropped
-    finally:
-        assert server.stop() == 0
 
 
 def get(port: int, path: str) -> tuple[int | None, str | None]:
