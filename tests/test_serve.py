@@ -7,14 +7,17 @@ requests wait in a batch.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
 import signal
 import socket
 import sys
+import threading
 import time
 import zipfile
+from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -518,14 +521,26 @@ def test_unknown_categories_are_counted_in_metrics(served):
     assert dense.unknown_categories(rows) == {first.name: 2, second.name: 1}
 
 
+def _batch_requests(run: Callable[[list], list], requests: int, max_batch_rows: int, workers: int) -> None:
+    """`requests` one-row requests (0, 1, ...) submitted at once to a MicroBatcher running `run`
+    on `workers` workers; each must be answered with its own row."""
+    from sensenet.serve.batching import MicroBatcher
+
+    async def main() -> None:
+        batcher = MicroBatcher(
+            run, max_batch_rows=max_batch_rows, max_wait=0, observe=lambda *_: None, name="m", workers=workers
+        )
+        batcher.start()
+        done = await asyncio.gather(*(batcher.submit(n, 1) for n in range(requests)))
+        assert [d.outcome for d in done] == list(range(requests))
+        await batcher.stop()
+
+    asyncio.run(main())
+
+
 def _batches_side_by_side(workers: int) -> int:
     """How many batches of one model were in a worker at the same time, most, for 4 requests that
     each wait (up to 2 s) for another batch to start, under `workers` workers."""
-    import asyncio
-    import threading
-
-    from sensenet.serve.batching import MicroBatcher
-
     lock, state = threading.Lock(), {"now": 0, "most": 0}
     met = threading.Barrier(2)
 
@@ -541,16 +556,7 @@ def _batches_side_by_side(workers: int) -> int:
             state["now"] -= 1
         return items
 
-    async def main() -> None:
-        batcher = MicroBatcher(
-            run, max_batch_rows=1, max_wait=0, observe=lambda *_: None, name="m", workers=workers
-        )
-        batcher.start()
-        done = await asyncio.gather(*(batcher.submit(n, 1) for n in range(4)))
-        assert [d.outcome for d in done] == [0, 1, 2, 3]
-        await batcher.stop()
-
-    asyncio.run(main())
+    _batch_requests(run, 4, max_batch_rows=1, workers=workers)
     return state["most"]
 
 
@@ -562,10 +568,6 @@ def test_workers_run_a_models_batches_side_by_side():
 def test_waiting_requests_are_split_among_free_workers():
     """Eight requests waiting, two free workers: four each, not eight in one batch while the other
     worker idles; one worker takes them all (up to its batch limit)."""
-    import asyncio
-    import threading
-
-    from sensenet.serve.batching import MicroBatcher
 
     def batch_sizes(workers: int) -> list[int]:
         sizes: list[int] = []
@@ -577,16 +579,7 @@ def test_waiting_requests_are_split_among_free_workers():
             time.sleep(0.05)
             return items
 
-        async def main() -> None:
-            batcher = MicroBatcher(
-                run, max_batch_rows=8, max_wait=0, observe=lambda *_: None, name="m", workers=workers
-            )
-            batcher.start()
-            done = await asyncio.gather(*(batcher.submit(n, 1) for n in range(8)))
-            assert [d.outcome for d in done] == list(range(8))
-            await batcher.stop()
-
-        asyncio.run(main())
+        _batch_requests(run, 8, max_batch_rows=8, workers=workers)
         return sizes
 
     assert batch_sizes(workers=2) == [4, 4]
