@@ -5,7 +5,7 @@
 
 For three models (the shipped iris example, BigML's TinyYOLOv4 eye detector from the fixtures,
 and a MobileNetV2-topology classifier with generated weights inline in its JSON, as BigML
-writes them), it runs fresh processes, interleaved, 5 rounds, each with a fresh HOME:
+writes them), it runs fresh processes, interleaved, 9 rounds, each with a fresh HOME:
 
 - bare: ``import numpy, onnxruntime`` (and Pillow for an image model), open the graph the engine
   builds (written beforehand), fit the photo (or load the row's matrix) and run it once;
@@ -24,6 +24,14 @@ bytecode, as a pip install has it compiled; a first run of each kind compiles it
 counted. The models are prepared in a child process, so that this process stays small: a
 child's ru_maxrss starts from its parent's peak. The machine's load average is printed with
 the figures. Nothing here is a test.
+
+Every kind runs under the same conditions: the same environment but HOME, the same warm files,
+its first run not counted. A round runs each model's five processes together (what the machine
+does meanwhile is alike for them), the models in turn first and each model's kinds in an order
+shuffled anew each round (seeded, so every run alike): no kind always follows the same one or
+sits in the same place. A fresh HOME is removed as its process ends, before the cache entry a
+first run wrote there reaches the disk (tens of MB for the image models, which the kernel would
+otherwise write back some 30 s later, during whichever process runs then).
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,6 +56,7 @@ FIXTURES = Path(os.environ.get("SENSENET_FIXTURES", REPO_ROOT.parent / "shared" 
 CLI_TARGET, RERUN_TARGET, IN_PROCESS_TARGET = 2.0, 1.5, 1.5
 MEASURES = ("wall", "cpu", "memory")
 KINDS = ("bare", "no cache", "first run", "rerun", "in-process")
+ROUNDS = 9
 
 BARE = """
 import time
@@ -175,7 +186,9 @@ def _prepare(directory: Path) -> dict[str, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--installed", action="store_true", help="time the installed sensenet")
-    parser.add_argument("--rounds", type=int, default=5, help="timed runs of each process (default: 5)")
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help=f"timed runs of each process (default: {ROUNDS})"
+    )
     parser.add_argument("--prepare", metavar="DIR", help=argparse.SUPPRESS)  # the child writing the models
     parser.add_argument("--plot", metavar="SVG", help="also draw the medians (benchmarks/plot.py)")
     arguments = parser.parse_args()
@@ -201,22 +214,24 @@ def main() -> None:
             f"sensenet startup: {report['package']}, python {sys.version.split()[0]}, {os.cpu_count()} cores"
         )
         print(f"load average before: {_load()}")
-        homes = {model: Path(tempfile.mkdtemp(dir=directory)) for model in prepared}  # filled for reruns
-
-        def home(model: str, kind: str) -> Path:
-            return homes[model] if kind == "rerun" else Path(tempfile.mkdtemp(dir=directory))
+        homes = directory / "homes"  # apart: the children's working directory (sys.path[0]) stays as it is
+        homes.mkdir()
+        kept = {model: Path(tempfile.mkdtemp(dir=homes)) for model in prepared}  # filled for reruns
 
         def run(model: str, kind: str) -> tuple[float, float, float, str]:
-            environment = _child_environment(installed, home(model, kind))
-            return _run(prepared[model][kind], directory, environment)
+            home = kept[model] if kind == "rerun" else Path(tempfile.mkdtemp(dir=homes))
+            try:
+                return _run(prepared[model][kind], directory, _child_environment(installed, home))
+            finally:
+                if kind != "rerun":
+                    shutil.rmtree(home)
 
-        jobs = [(model, kind) for model in prepared for kind in KINDS]
-        for model, kind in jobs:  # compiles bytecode, fills the OS cache and the reruns' caches
-            run(model, kind)
+        for model, kind in [(model, kind) for model in prepared for kind in KINDS]:
+            run(model, kind)  # compiles bytecode, fills the OS cache and the reruns' caches
         # (model, kind, "process" or "inside", measure) -> one value per round
         figures: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
-        for round_ in range(rounds):
-            for model, kind in jobs[round_ % len(jobs) :] + jobs[: round_ % len(jobs)]:
+        for order in _orders(list(prepared), rounds):
+            for model, kind in order:
                 wall, cpu, memory, printed = run(model, kind)
                 for measure, value in zip(MEASURES, (wall, cpu, memory)):
                     figures[model, kind, "process", measure].append(value)
@@ -228,6 +243,16 @@ def main() -> None:
     print(f"load average after: {_load()}")
     if arguments.plot:
         _chart(list(prepared), figures).write(arguments.plot)
+
+
+def _orders(models: list[str], rounds: int) -> list[list[tuple[str, str]]]:
+    """Each round's (model, kind) order: a model's kinds together, shuffled; the models in turn."""
+    shuffler = random.Random(0)
+    orders = []
+    for round_ in range(rounds):
+        turn = models[round_ % len(models) :] + models[: round_ % len(models)]
+        orders.append([(model, kind) for model in turn for kind in shuffler.sample(KINDS, len(KINDS))])
+    return orders
 
 
 def _chart(models: list[str], figures: dict) -> Any:

@@ -18,7 +18,7 @@ from sensenet.cli import main
 from sensenet.exceptions import FieldValueError, ImageError, ImageFieldError
 from sensenet.models.wrappers import create_model
 from tests.conftest import fixture_path, load_cases
-from tests.test_serve import Server
+from tests.serving import Server
 from tests.test_spark import _named_resource
 
 NAMES = ["label", "image_id", "unused", "second image"]  # by row index; index 2 is no input field
@@ -96,12 +96,9 @@ def test_the_command_line_names_an_image_by_the_files_column_or_key(mixed, tmp_p
 @pytest.fixture(scope="module")
 def server(mixed, tmp_path_factory):
     path, _, _ = mixed
-    running = Server([path], tmp_path_factory.mktemp("log") / "server.log")
-    try:
+    with Server([path], tmp_path_factory.mktemp("log") / "server.log") as running:
         running.wait_ready()
         yield running
-    finally:
-        running.stop()
 
 
 def _b64(data: bytes) -> str:

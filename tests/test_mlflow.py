@@ -41,7 +41,7 @@ from sensenet.extras import install_command
 from sensenet.models.wrappers import Deepnet, ObjectDetector, create_model
 from tests import test_spark
 from tests.conftest import REPO_ROOT, fixture_path, load_cases
-from tests.test_serve import free_port
+from tests.serving import free_port
 from tests.test_spark import _named_resource, _read
 
 TOLERANCE = 1e-6

@@ -7,17 +7,17 @@ requests wait in a batch.
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import http.client
 import json
-import os
 import re
 import signal
 import socket
-import subprocess
 import sys
+import threading
 import time
 import zipfile
+from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,72 +29,12 @@ from sensenet.cli import main
 from sensenet.exceptions import ModelNotFoundError
 from sensenet.models.wrappers import create_model
 from tests.conftest import REPO_ROOT, fixture_path, load_cases
+from tests.serving import EYES, REQUEST_TIMEOUT, Server, image_row, metric, write_models
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 MAX_BODY = 1_000_000
-START_TIMEOUT = 60.0
-REQUEST_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A `sensenet serve` subprocess; its log goes to a file (a pipe could fill and block it)."""
-
-    def __init__(self, models: list[Path], log: Path, *options: str, env: dict | None = None):
-        options = ("--drain-seconds", "0", *options)  # stopping a test's server: no drain delay
-        self.port = free_port()
-        self.log = log
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
-        command = [sys.executable, "-m", "sensenet", "serve", *map(str, models), "--port", str(self.port)]
-        with open(log, "wb") as stream:
-            self.process = subprocess.Popen([*command, *options], stdout=stream, stderr=stream, env=env)
-        self.seen_unready = False
-
-    def request(self, method: str, path: str, body: object = None, raw: bytes | None = None, headers=None):
-        """(status, parsed JSON or text) of one request on a new connection."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
-        try:
-            data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-            streamed = data is not None and not isinstance(data, bytes)
-            connection.request(method, path, body=data, headers=headers or {}, encode_chunked=streamed)
-            response = connection.getresponse()
-            payload = response.read()
-        finally:
-            connection.close()
-        kind = response.getheader("content-type", "")
-        return response.status, json.loads(payload) if kind.startswith(
-            "application/json"
-        ) else payload.decode()
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                status, _ = self.request("GET", "/v2/health/ready")
-            except OSError:
-                time.sleep(0.05)
-                continue
-            if status == 200:
-                return
-            assert status == 503
-            assert self.request("GET", "/v2/health/live")[0] == 200
-            self.seen_unready = True
-            time.sleep(0.05)
-        pytest.fail(f"server not ready after {START_TIMEOUT} s:\n{self.log.read_text()}")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
 
 
 def b64(path: Path) -> str:
@@ -107,39 +47,22 @@ def write_model(directory: Path, name: str, network: dict) -> Path:
     return path
 
 
-def image_row(row: list, images: Path) -> list:
-    """A fixture row with its image paths resolved in the fixtures' images directory."""
-    return [
-        str(images / value.removeprefix("tests/data/images/"))
-        if isinstance(value, str) and "/" in value
-        else value
-        for value in row
-    ]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     directory = tmp_path_factory.mktemp("models")
-    cases = load_cases("regression.json.gz")
-    image_case = load_cases("image_regression.json.gz")[0]
-    with zipfile.ZipFile(fixture_path("detection/cats_eye_tinyyolov4.zip")) as archive:
+    cases = write_models(directory, dense="dense.json", classes="classes.json", digits="digits.json")
+    with zipfile.ZipFile(fixture_path(f"detection/{EYES}.zip")) as archive:
         (directory / "eyes.json").write_bytes(archive.read(archive.namelist()[0]))
     (directory / "iris.json").write_bytes((REPO_ROOT / "sensenet" / "examples" / "iris.json").read_bytes())
-    write_model(directory, "dense", cases[0]["model"])
-    write_model(directory, "classes", cases[2]["model"])
-    write_model(directory, "digits", image_case["model"])
     log = tmp_path_factory.mktemp("log") / "server.log"
     # an empty compiled-model cache of its own: the models are built, and readiness waits for them
     empty = {"SENSENET_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
-    server = Server([directory], log, "--max-wait-ms", "5", "--max-body-bytes", str(MAX_BODY), env=empty)
-    try:
+    options = ("--max-wait-ms", "5", "--max-body-bytes", str(MAX_BODY))
+    with Server([directory], log, *options, env=empty) as server:
         names = ("dense", "classes", "digits", "iris", "eyes")
         models = {name: create_model(str(directory / f"{name}.json")) for name in names}
         server.wait_ready()
-        yield server, models, {"dense": cases[0], "classes": cases[2], "digits": image_case}
-    finally:
-        code = server.stop()
-    assert code == 0, log.read_text()
+        yield server, models, cases
 
 
 def field_tensors(metadata: dict, rows: list, encode_image=None) -> list[dict]:
@@ -411,13 +334,6 @@ def test_oversized_bodies_are_refused_while_reading(served):
     assert_good_request(server, models, cases)
 
 
-def metric(text: str, name: str, default: float | None = None, **labels: str) -> float:
-    wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
-    match = re.search(rf"^{re.escape(name)}\{{{re.escape(wanted)}\}} (\S+)$", text, re.MULTILINE)
-    assert match or default is not None, f"{name}{{{wanted}}} not in /metrics"
-    return float(match.group(1)) if match else default
-
-
 def test_concurrent_clients_are_batched(served):
     server, models, cases = served
     base = np.array([case["input"] for case in cases["dense"]["validation"]], dtype=object)
@@ -494,8 +410,7 @@ def test_sigterm_lets_requests_in_progress_finish(tmp_path):
     path = write_model(tmp_path, "dense", case["model"])
     rows = [c["input"] for c in case["validation"]]
     expected = create_model(str(path)).predict(rows)
-    server = Server([path], tmp_path / "server.log")
-    try:
+    with Server([path], tmp_path / "server.log") as server:
         server.wait_ready()
         # Requests in progress when SIGTERM comes: their bodies are half sent.
         pending = [half_sent_request(server.port, json.dumps({"rows": [row]}).encode()) for row in rows]
@@ -515,8 +430,6 @@ def test_sigterm_lets_requests_in_progress_finish(tmp_path):
                 finished.append(read_answer(sock))
         assert server.process.wait(timeout=30) == 0, server.log.read_text()
         load.shutdown()
-    finally:
-        server.stop()
     assert finished == [(200, {"predictions": [record]}) for record in expected]
     assert [answer.result() for answer in answers] == [
         (200, {"predictions": [record]}) for record in expected
@@ -608,14 +521,26 @@ def test_unknown_categories_are_counted_in_metrics(served):
     assert dense.unknown_categories(rows) == {first.name: 2, second.name: 1}
 
 
+def _batch_requests(run: Callable[[list], list], requests: int, max_batch_rows: int, workers: int) -> None:
+    """`requests` one-row requests (0, 1, ...) submitted at once to a MicroBatcher running `run`
+    on `workers` workers; each must be answered with its own row."""
+    from sensenet.serve.batching import MicroBatcher
+
+    async def main() -> None:
+        batcher = MicroBatcher(
+            run, max_batch_rows=max_batch_rows, max_wait=0, observe=lambda *_: None, name="m", workers=workers
+        )
+        batcher.start()
+        done = await asyncio.gather(*(batcher.submit(n, 1) for n in range(requests)))
+        assert [d.outcome for d in done] == list(range(requests))
+        await batcher.stop()
+
+    asyncio.run(main())
+
+
 def _batches_side_by_side(workers: int) -> int:
     """How many batches of one model were in a worker at the same time, most, for 4 requests that
     each wait (up to 2 s) for another batch to start, under `workers` workers."""
-    import asyncio
-    import threading
-
-    from sensenet.serve.batching import MicroBatcher
-
     lock, state = threading.Lock(), {"now": 0, "most": 0}
     met = threading.Barrier(2)
 
@@ -631,16 +556,7 @@ def _batches_side_by_side(workers: int) -> int:
             state["now"] -= 1
         return items
 
-    async def main() -> None:
-        batcher = MicroBatcher(
-            run, max_batch_rows=1, max_wait=0, observe=lambda *_: None, name="m", workers=workers
-        )
-        batcher.start()
-        done = await asyncio.gather(*(batcher.submit(n, 1) for n in range(4)))
-        assert [d.outcome for d in done] == [0, 1, 2, 3]
-        await batcher.stop()
-
-    asyncio.run(main())
+    _batch_requests(run, 4, max_batch_rows=1, workers=workers)
     return state["most"]
 
 
@@ -652,10 +568,6 @@ def test_workers_run_a_models_batches_side_by_side():
 def test_waiting_requests_are_split_among_free_workers():
     """Eight requests waiting, two free workers: four each, not eight in one batch while the other
     worker idles; one worker takes them all (up to its batch limit)."""
-    import asyncio
-    import threading
-
-    from sensenet.serve.batching import MicroBatcher
 
     def batch_sizes(workers: int) -> list[int]:
         sizes: list[int] = []
@@ -667,16 +579,7 @@ def test_waiting_requests_are_split_among_free_workers():
             time.sleep(0.05)
             return items
 
-        async def main() -> None:
-            batcher = MicroBatcher(
-                run, max_batch_rows=8, max_wait=0, observe=lambda *_: None, name="m", workers=workers
-            )
-            batcher.start()
-            done = await asyncio.gather(*(batcher.submit(n, 1) for n in range(8)))
-            assert [d.outcome for d in done] == list(range(8))
-            await batcher.stop()
-
-        asyncio.run(main())
+        _batch_requests(run, 8, max_batch_rows=8, workers=workers)
         return sizes
 
     assert batch_sizes(workers=2) == [4, 4]

@@ -24,8 +24,8 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
-from tests.conftest import fixture_path, load_cases
-from tests.test_serve import REQUEST_TIMEOUT, Server, image_row
+from tests.conftest import fixture_path
+from tests.serving import REQUEST_TIMEOUT, Server, image_row, write_models
 
 pytest.importorskip("starlette")
 hypothesis = pytest.importorskip("hypothesis")
@@ -82,21 +82,15 @@ NUMPY = {
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory):
     directory = tmp_path_factory.mktemp("models")
-    classes = load_cases("regression.json.gz")[2]
-    digits = load_cases("image_regression.json.gz")[0]
-    (directory / "classes.json").write_text(json.dumps(classes["model"]))
-    (directory / "digits.json").write_text(json.dumps(digits["model"]))
+    digits = write_models(directory, classes="classes.json", digits="digits.json")["digits"]
     log = tmp_path_factory.mktemp("log") / "server.log"
-    server = Server([directory], log, "--example", "iris", "--quiet", "--max-body-bytes", str(MAX_BODY))
-    try:
+    options = ("--example", "iris", "--quiet", "--max-body-bytes", str(MAX_BODY))
+    with Server([directory], log, *options) as server:
         server.wait_ready()
         metadata = {name: server.request("GET", f"/v2/models/{name}")[1] for name in MODELS}
         image = fixture_path("images") / "digits" / "3"
         row = image_row(digits["validation"][0]["input"], fixture_path("images"))
         yield server, metadata, sorted(image.iterdir())[0].read_bytes(), row
-    finally:
-        code = server.stop()
-    assert code == 0, log.read_text()
 
 
 json_values = st.recursive(

@@ -11,8 +11,6 @@ inference.proto, and our messages import beside tritonclient's.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import json
 import re
 import signal
 import socket
@@ -26,10 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sensenet.cli.model_file import open_model
-from sensenet.models.wrappers import create_model
-from tests.conftest import REPO_ROOT, fixture_path, load_cases
-from tests.test_serve import Server, free_port, image_row
+from tests.conftest import REPO_ROOT, fixture_path
+from tests.serving import EYES, Server, assert_found_in_photo_only, free_port, image_row, protocol_server
 
 pytest.importorskip("grpc")
 pytest.importorskip("starlette")
@@ -40,7 +36,6 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc  # noqa: E402
 from tritonclient.utils import InferenceServerException, deserialize_bytes_tensor  # noqa: E402
 
 MAX_BODY = 200_000
-EYES = "cats_eye_tinyyolov4"
 PHOTO = "detection/pexels-pixabay-33358.jpg"
 IRIS_ROWS = np.float32([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [np.nan, 3.0, 5.0, 1.8]])
 TIMEOUT = 30  # seconds a test's call may take at most
@@ -64,34 +59,11 @@ class GrpcServer(Server):
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("models")
-    classes_case = load_cases("regression.json.gz")[2]
-    digits_case = load_cases("image_regression.json.gz")[0]
-    with gzip.open(directory / "classes.json.gz", "wt") as stream:
-        json.dump(classes_case["model"], stream)
-    (directory / "digits.json").write_text(json.dumps(digits_case["model"]))
-    eyes = fixture_path(f"detection/{EYES}.zip")
-    log = tmp_path_factory.mktemp("log") / "server.log"
-    server = GrpcServer(
-        [directory, eyes],
-        log,
-        *("--example", "iris", "--max-wait-ms", "5", "--max-body-bytes", str(MAX_BODY)),
-        *("--workers", "1", "--drain-seconds", "0", "--max-queue-ms", "60000"),
-    )
-    try:
-        models = {
-            "classes": create_model(classes_case["model"]),
-            "digits": create_model(digits_case["model"]),
-            "iris": create_model(str(REPO_ROOT / "sensenet" / "examples" / "iris.json")),
-            EYES: open_model(str(eyes)).create(),  # what `sensenet detect` reads BigML's .zip with
-        }
-        server.wait_ready()
-        client = server.client()
-        yield server, client, models, {"classes": classes_case, "digits": digits_case}
-        client.close()
-    finally:
-        code = server.stop()
-    assert code == 0, log.read_text()
+    options = ("--max-wait-ms", "5", "--max-body-bytes", str(MAX_BODY))
+    one_worker = ("--workers", "1", "--max-queue-ms", "60000")
+    with protocol_server(tmp_path_factory, GrpcServer, *options, *one_worker) as (server, models, cases):
+        with server.client() as client:
+            yield server, client, models, cases
 
 
 def matrix_input(rows: np.ndarray):
@@ -207,15 +179,7 @@ def test_eye_detector_from_bigml_zip_takes_a_jpeg_as_bytes(served):
     images = grpcclient.InferInput(name, [2], "BYTES")
     images.set_data_from_numpy(np.array([photo.read_bytes(), black.read_bytes()], dtype=np.object_))
     result = client.infer(EYES, [images], client_timeout=TIMEOUT)
-    found = len(expected)
-    assert result.as_numpy("count").tolist() == [found, 0]
-    boxes = result.as_numpy("boxes")
-    assert boxes.shape == (2, found, 4) and not boxes[1].any()
-    np.testing.assert_array_equal(boxes[0], np.float32([obj["box"] for obj in expected]))
-    np.testing.assert_array_equal(
-        result.as_numpy("scores")[0], np.float32([obj["score"] for obj in expected])
-    )
-    assert [label.decode() for label in result.as_numpy("classes")[0]] == [obj["label"] for obj in expected]
+    assert_found_in_photo_only(result, expected)
 
 
 def grpc_stats(client, name: str, version: str = "") -> dict:
@@ -439,8 +403,7 @@ def test_requests_whose_client_gave_up_are_never_computed(served):
 
 def test_sigterm_drains_grpc_like_rest(tmp_path):
     """Readiness false at once, requests answered for --drain-seconds, then the port closes."""
-    server = GrpcServer([], tmp_path / "server.log", "--example", "iris", "--drain-seconds", "2")
-    try:
+    with GrpcServer([], tmp_path / "server.log", "--example", "iris", "--drain-seconds", "2") as server:
         server.wait_ready()
         with server.client() as client:
             assert client.is_server_ready() and client.is_model_ready("iris")
@@ -456,8 +419,6 @@ def test_sigterm_drains_grpc_like_rest(tmp_path):
             with pytest.raises(InferenceServerException) as caught:
                 client.infer("iris", [MATRIX], client_timeout=5)
             assert caught.value.status() == "StatusCode.UNAVAILABLE"
-    finally:
-        server.stop()
 
 
 def test_a_grpc_port_in_use_stops_the_server_with_a_clear_error(tmp_path):

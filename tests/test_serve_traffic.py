@@ -22,7 +22,7 @@ import pytest
 
 from benchmarks.traffic import Tally, client, request_bytes, write_model
 from tests.conftest import fixture_path
-from tests.test_serve import Server, metric
+from tests.serving import Server, metric
 
 aiohttp = pytest.importorskip("aiohttp")
 pytest.importorskip("uvicorn")
@@ -31,6 +31,7 @@ FORMS = ("binary", "json", "v1")
 LOAD_SECONDS = 1.5
 IMAGE_ROWS = 8  # rows per request of the image model: a batch of its own (~5-20 ms here)
 LEFT_ROWS = 64  # rows per request of the clients that leave: ~50 ms of work each
+CLOSED = (ConnectionRefusedError, ConnectionResetError)  # what a client meets once the listener closed
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +100,8 @@ def refusals(server: Server, kind: str, reason: str) -> int:
 @pytest.fixture(scope="module")
 def strict(models, tmp_path_factory):
     """A server whose queue bound is next to nothing: any request queued behind another is refused."""
-    server = start(tmp_path_factory.mktemp("strict"), models, "--max-queue-ms", "0.01")
-    yield server
-    assert server.stop() == 0
+    with start(tmp_path_factory.mktemp("strict"), models, "--max-queue-ms", "0.01") as server:
+        yield server
 
 
 @pytest.mark.parametrize("kind", ["image", "rows"])
@@ -140,9 +140,8 @@ def test_server_declares_the_schedule_policy_extension(strict):
 def patient(models, tmp_path_factory):
     """One worker, no queue bound to speak of, requests of the image model that take a while each."""
     options = ("--request-timeout-ms", "150", "--max-queue-ms", "600000")
-    server = start(tmp_path_factory.mktemp("patient"), models, *options, kinds=("image",))
-    yield server
-    assert server.stop() == 0
+    with start(tmp_path_factory.mktemp("patient"), models, *options, kinds=("image",)) as server:
+        yield server
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -208,8 +207,7 @@ def test_requests_of_clients_that_left_are_not_computed(models, tmp_path, form):
     """Clients that give up after 0.3 s (aiohttp's timeout closes the connection); one worker
     with ~2 s of their work queued: what was not started is dropped, and a fresh request after
     them is answered at once."""
-    server = start(tmp_path, models, "--max-queue-ms", "60000", kinds=("image",))
-    try:
+    with start(tmp_path, models, "--max-queue-ms", "60000", kinds=("image",)) as server:
         request = body_of("image", form, server, models, LEFT_ROWS)
         outcomes = asyncio.run(flood(server.port, request, 40, 0.1, timeout=0.3))
         gone = outcomes.count("gone")
@@ -228,19 +226,18 @@ def test_requests_of_clients_that_left_are_not_computed(models, tmp_path, form):
         assert fresh[0][0] == 200 and time.monotonic() - start_fresh < 1.0
         _, text = server.request("GET", "/metrics")
         assert metric(text, "sensenet_refused_total", model="image", reason="client_gone") == dropped
-    finally:
-        assert server.stop() == 0
 
 
 def get(port: int, path: str) -> tuple[int | None, str | None]:
-    """(status, Connection header) of a GET on a new connection; (None, None) when refused."""
+    """(status, Connection header) of a GET on a new connection; (None, None) when refused, or reset
+    by the listener closing with the connection still in its backlog (a race a signal may meet)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
         response.read()
         return response.status, response.getheader("connection")
-    except ConnectionRefusedError:
+    except CLOSED:
         return None, None
     finally:
         connection.close()
@@ -262,7 +259,7 @@ def test_a_signal_drains_then_closes_the_listener_and_exits_0(models, tmp_path, 
             statuses.append(get(server.port, "/v2/health/live")[0])
             try:
                 statuses.append(server.request("POST", request[0], raw=request[2], headers=request[1])[0])
-            except ConnectionRefusedError:
+            except CLOSED:
                 break
             if None in statuses:
                 break

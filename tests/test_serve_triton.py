@@ -9,7 +9,6 @@ next request is answered.
 
 from __future__ import annotations
 
-import gzip
 import json
 import struct
 from concurrent.futures import ThreadPoolExecutor
@@ -18,17 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sensenet.cli.model_file import open_model
-from sensenet.models.wrappers import create_model
-from tests.conftest import REPO_ROOT, fixture_path, load_cases
-from tests.test_serve import Server, image_row
+from tests.conftest import fixture_path
+from tests.serving import EYES, Server, assert_found_in_photo_only, image_row, protocol_server
 
 pytest.importorskip("starlette")
 httpclient = pytest.importorskip("tritonclient.http")
 from tritonclient.utils import InferenceServerException  # noqa: E402 (after the skip)
 
 MAX_BODY = 200_000
-EYES = "cats_eye_tinyyolov4"
 NUMPY = {"numeric": np.float32, "categorical": np.object_}
 
 
@@ -41,31 +37,10 @@ def triton_client(server: Server):
 
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("models")
-    classes_case = load_cases("regression.json.gz")[2]
-    digits_case = load_cases("image_regression.json.gz")[0]
-    with gzip.open(directory / "classes.json.gz", "wt") as stream:
-        json.dump(classes_case["model"], stream)
-    (directory / "digits.json").write_text(json.dumps(digits_case["model"]))
-    eyes = fixture_path(f"detection/{EYES}.zip")
-    log = tmp_path_factory.mktemp("log") / "server.log"
-    server = Server(
-        [directory, eyes], log, "--example", "iris", "--max-wait-ms", "5", "--max-body-bytes", str(MAX_BODY)
-    )
-    try:
-        models = {
-            "classes": create_model(classes_case["model"]),
-            "digits": create_model(digits_case["model"]),
-            "iris": create_model(str(REPO_ROOT / "sensenet" / "examples" / "iris.json")),
-            EYES: open_model(str(eyes)).create(),  # what `sensenet detect` reads BigML's .zip with
-        }
-        server.wait_ready()
-        client = triton_client(server)
-        yield server, client, models, {"classes": classes_case, "digits": digits_case}
-        client.close()
-    finally:
-        code = server.stop()
-    assert code == 0, log.read_text()
+    options = ("--max-wait-ms", "5", "--max-body-bytes", str(MAX_BODY))
+    with protocol_server(tmp_path_factory, Server, *options) as (server, models, cases):
+        with triton_client(server) as client:
+            yield server, client, models, cases
 
 
 def field_inputs(metadata: dict, rows: list, binary: bool, image=lambda value: value) -> list:
@@ -192,14 +167,7 @@ def test_eye_detector_from_bigml_zip_takes_a_jpeg_as_bytes(triton):
     images = httpclient.InferInput(name, [2], "BYTES")
     images.set_data_from_numpy(np.array([photo.read_bytes(), black.read_bytes()], dtype=np.object_))
     result = client.infer(EYES, [images])
-    found = len(expected)
-    assert result.as_numpy("count").tolist() == [found, 0]
-    boxes = result.as_numpy("boxes")
-    assert boxes.shape == (2, found, 4) and not boxes[1].any()
-    np.testing.assert_array_equal(boxes[0], np.float32([obj["box"] for obj in expected]))
-    np.testing.assert_array_equal(
-        result.as_numpy("scores")[0], np.float32([obj["score"] for obj in expected])
-    )
+    assert_found_in_photo_only(result, expected)
 
 
 def stats(client, name: str, version: str = "") -> dict:
