@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from sensenet.exceptions import SensenetError
 from sensenet.serve import ServeOptions
+from sensenet.serve.batching import Departure
 from sensenet.serve.binary import HEADER_LENGTH, split_body
 from sensenet.serve.catalog import VERSION, ServedModel
 from sensenet.serve.inference import Inference, InferenceService
@@ -90,7 +91,7 @@ class RestTransport:
             self.service.record_failure(name, received)
             raise
         deadline = None if parsed.timeout is None else received + parsed.timeout
-        gone = asyncio.Event()
+        gone = Departure()
         watcher = asyncio.get_running_loop().create_task(_watch_disconnect(request, gone))
         try:
             return await self.service.infer(
@@ -101,12 +102,12 @@ class RestTransport:
             watcher.cancel()
 
 
-async def _watch_disconnect(request: Request, gone: asyncio.Event) -> None:
-    """Set `gone` when the client closes its connection (the body was read: what comes next on
+async def _watch_disconnect(request: Request, gone: Departure) -> None:
+    """Leave `gone` when the client closes its connection (the body was read: what comes next on
     an HTTP/1.1 connection that waits for its answer is ``http.disconnect``)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
-    gone.set()
+    gone.leave()
 
 
 def _shown(name: str) -> str:

@@ -41,6 +41,29 @@ class Done:
     computed: float  # seconds of the engine call that answered it (with the rest of its batch)
 
 
+class Departure:
+    """The transport's word that a request's client left: the batcher drops the request if it
+    still waits. Callbacks, not an asyncio.Event, so that waiting for it costs no task."""
+
+    __slots__ = ("left", "_callbacks")
+
+    def __init__(self) -> None:
+        self.left = False
+        self._callbacks: list[Callable[[], None]] = []
+
+    def on_leave(self, callback: Callable[[], None]) -> None:
+        if self.left:
+            callback()
+        else:
+            self._callbacks.append(callback)
+
+    def leave(self) -> None:
+        if not self.left:
+            self.left = True
+            for callback in self._callbacks:
+                callback()
+
+
 @dataclass(eq=False)
 class Entry:
     item: Any
@@ -48,7 +71,7 @@ class Entry:
     future: asyncio.Future[Done]
     queued_at: float  # time.monotonic()
     state: str = "waiting"  # -> "taken" by a worker, or "dropped" (deadline, client gone, stop)
-    links: list[Any] = field(default_factory=list)
+    links: list[asyncio.TimerHandle] = field(default_factory=list)
 
 
 class MicroBatcher:
@@ -103,7 +126,7 @@ class MicroBatcher:
         return (self.waiting_rows + self.running_rows) * self.row_seconds / self._workers
 
     async def submit(
-        self, item: Any, rows: int, deadline: float | None = None, gone: asyncio.Event | None = None
+        self, item: Any, rows: int, deadline: float | None = None, gone: Departure | None = None
     ) -> Done:
         """The outcome of one request, or its own error raised here; `Refused` when its deadline
         (time.monotonic()) passes or `gone` is set before a worker takes it."""
@@ -122,9 +145,7 @@ class MicroBatcher:
                 )
             )
         if gone is not None:
-            watcher = loop.create_task(gone.wait())
-            watcher.add_done_callback(partial(self._client_left, entry))
-            entry.links.append(watcher)
+            gone.on_leave(partial(self._client_left, entry))
         try:
             return await entry.future
         finally:
@@ -134,9 +155,8 @@ class MicroBatcher:
                 entry.state = "dropped"
                 self.waiting_rows -= entry.rows
 
-    def _client_left(self, entry: Entry, watcher: asyncio.Task) -> None:
-        if not watcher.cancelled():
-            self._drop(entry, Refused(CLIENT_GONE, "the client closed its connection"))
+    def _client_left(self, entry: Entry) -> None:
+        self._drop(entry, Refused(CLIENT_GONE, "the client closed its connection"))
 
     def _drop(self, entry: Entry, refusal: Refused) -> None:
         """A waiting request leaves the queue unanswered (a worker skips it)."""

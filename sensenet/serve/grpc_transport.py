@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError
 
 from sensenet.exceptions import SensenetError, SettingsError
 from sensenet.serve import grpc_codec
+from sensenet.serve.batching import Departure
 from sensenet.serve.catalog import VERSION
 from sensenet.serve.grpc_messages import (
     SERVICE,
@@ -116,7 +117,7 @@ class GrpcTransport:
             self.service.record_failure(name, received)
             raise
         deadlines = [received + seconds for seconds in (parsed.timeout, context.time_remaining()) if seconds]
-        gone = asyncio.Event()
+        gone = Departure()
         inference = Inference(name, parsed.item, parsed.rows, received, min(deadlines, default=None), gone)
         answer = asyncio.ensure_future(
             self.service.infer(inference, partial(grpc_codec.infer_response, served, parsed))
@@ -124,7 +125,7 @@ class GrpcTransport:
         try:
             return await asyncio.shield(answer)
         except asyncio.CancelledError:  # the client cancelled, or its deadline passed
-            gone.set()  # dropped if still queued, and counted as the service counts any refusal
+            gone.leave()  # dropped if still queued, and counted as the service counts any refusal
             await asyncio.gather(answer, return_exceptions=True)
             raise
 

@@ -11,7 +11,7 @@ How a transport (REST, gRPC) uses it:
    `Refused` while the model loads). A decoding error is the transport's to answer; report it with
    ``service.record_failure(name, received)`` so the statistics count it.
 3. Build an `Inference` (deadline: ``received + timeout`` when the client gave one, else None for
-   the server's ``--request-timeout-ms``; ``gone``: an asyncio.Event the transport sets when the
+   the server's ``--request-timeout-ms``; ``gone``: a `Departure` the transport leaves when the
    client leaves, e.g. HTTP's ``http.disconnect``, gRPC's context done callback).
 4. ``answer = await service.infer(inference, encode)``: `encode(outcome)` turns the model's
    outcome into the transport's answer (timed as compute_output). It raises `Refused` (reason,
@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 from sensenet.exceptions import SensenetError
 from sensenet.serve import ServeOptions
-from sensenet.serve.batching import MicroBatcher
+from sensenet.serve.batching import Departure, MicroBatcher
 from sensenet.serve.catalog import ModelReader, ServedModel, load_model
 from sensenet.serve.lifecycle import Lifecycle
 from sensenet.serve.metrics import Metrics
@@ -61,7 +61,7 @@ class Inference:
     rows: int
     received: float  # time.monotonic() when the transport started on it
     deadline: float | None = None  # time.monotonic() a worker must take it by; None: server default
-    gone: asyncio.Event | None = None  # set by the transport when the client goes away
+    gone: Departure | None = None  # left by the transport when the client goes away
 
 
 @dataclass
