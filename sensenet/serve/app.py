@@ -25,11 +25,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sensenet.exceptions import SensenetError
 from sensenet.serve import ServeOptions
 from sensenet.serve.batching import Departure
 from sensenet.serve.binary import HEADER_LENGTH, split_body
-from sensenet.serve.catalog import VERSION, ServedModel
+from sensenet.serve.catalog import ServedModel
+from sensenet.serve.failures import INTERNAL_MESSAGE, status_of
 from sensenet.serve.inference import Inference, InferenceService
 from sensenet.serve.lifecycle import Lifecycle
 from sensenet.serve.metrics import CONTENT_TYPE, Metrics
@@ -45,12 +45,11 @@ from sensenet.serve.refusals import Refused
 
 log = logging.getLogger("sensenet.serve")
 access_log = logging.getLogger("sensenet.serve.access")
-SHOWN_NAME = 80  # characters of an unknown model name quoted back
 CLOSE = (b"connection", b"close")
 
 
 class HTTPError(Exception):
-    """A request the server refuses before the library sees it (unknown model, body too large)."""
+    """A request REST refuses before reading it (a body too large, not JSON, compressed)."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -70,12 +69,7 @@ class RestTransport:
 
     def known(self, request: Request) -> str:
         """The name of the served model a request's path names (and its version, when given)."""
-        name = request.path_params["name"]
-        if not self.service.knows(name):
-            raise HTTPError(404, f"unknown model {_shown(name)}; models: {', '.join(self.service.files)}")
-        version = request.path_params.get("version", VERSION)
-        if version != VERSION:
-            raise HTTPError(404, f"model {name!r} has no version {_shown(version)}; its version is {VERSION}")
+        name = self.service.known(request.path_params["name"], request.path_params.get("version", ""))
         request.scope["sensenet"]["model"] = name
         return name
 
@@ -108,11 +102,6 @@ async def _watch_disconnect(request: Request, gone: Departure) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
     gone.leave()
-
-
-def _shown(name: str) -> str:
-    """A name from a client, quoted and cut short."""
-    return repr(name if len(name) <= SHOWN_NAME else name[:SHOWN_NAME] + "...")
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -193,13 +182,13 @@ def _endpoint(name: str, handler: Handler) -> Handler:
             return await handler(request)
         except HTTPError as error:
             return _error(error.status, str(error))
-        except Refused as refusal:
-            return _error(503, str(refusal), {"Retry-After": str(refusal.retry_after)})
-        except SensenetError as error:
-            return _error(400, str(error))
-        except Exception:
-            log.exception("%s %s failed", request.method, request.url.path)
-            return _error(500, "internal server error (logged by the server)")
+        except Exception as error:
+            status = status_of(error)
+            if status.internal:
+                log.exception("%s %s failed", request.method, request.url.path)
+                return _error(status.http, INTERNAL_MESSAGE)
+            retry = {"Retry-After": str(error.retry_after)} if isinstance(error, Refused) else None
+            return _error(status.http, str(error), retry)
 
     return endpoint
 

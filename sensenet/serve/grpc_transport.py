@@ -3,8 +3,8 @@ the event loop uvicorn runs: both transports share one `InferenceService`, so on
 batcher per model, one set of statistics and metrics.
 
 Each RPC decodes its message (`grpc_codec`), asks the service and encodes the answer. A failure is
-a status code a client can act on: NOT_FOUND for a model or version not served, INVALID_ARGUMENT for
-bad input, UNAVAILABLE for a refusal (overloaded, deadline, draining, loading; its ``retry-after``
+a status code a client can act on, from the table REST answers from (`failures`): NOT_FOUND for a
+model or version not served, INVALID_ARGUMENT for bad input, UNAVAILABLE for a refusal (overloaded, deadline, draining, loading; its ``retry-after``
 trailer in seconds, as REST's header), RESOURCE_EXHAUSTED (grpc's own) for a message over
 ``--max-body-bytes``; INTERNAL only for a fault of the server, which it logs. A client's deadline
 or cancellation drops its request if no worker took it yet.
@@ -23,10 +23,10 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from sensenet.exceptions import SensenetError, SettingsError
+from sensenet.exceptions import InputDataError, SensenetError, SettingsError
 from sensenet.serve import grpc_codec
 from sensenet.serve.batching import Departure
-from sensenet.serve.catalog import VERSION
+from sensenet.serve.failures import INTERNAL_MESSAGE, Status, status_of
 from sensenet.serve.grpc_messages import (
     SERVICE,
     ModelReadyResponse,
@@ -39,28 +39,8 @@ from sensenet.serve.refusals import Refused
 
 log = logging.getLogger("sensenet.serve")
 access_log = logging.getLogger("sensenet.serve.access")
-SHOWN_NAME = 80  # characters of an unknown model name quoted back
-# The HTTP status REST answers the same outcome with: the `code` label of /metrics, one series
-# for both transports.
-HTTP_STATUS = {
-    grpc.StatusCode.OK: 200,
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.INTERNAL: 500,
-    grpc.StatusCode.UNAVAILABLE: 503,
-}
-
-
-class RpcError(Exception):
-    """A request refused with a status code before the service sees it (unknown model)."""
-
-    def __init__(self, code: grpc.StatusCode, message: str):
-        super().__init__(message)
-        self.code = code
-
-
-def _shown(name: str) -> str:
-    return repr(name if len(name) <= SHOWN_NAME else name[:SHOWN_NAME] + "...")
+OK = Status(200, "OK")
+CANCELLED = Status(499, "CANCELLED")  # the client's: never answered
 
 
 @dataclass
@@ -69,18 +49,6 @@ class GrpcTransport:
 
     service: InferenceService
 
-    def known(self, name: str, version: str) -> str:
-        """A served model's name; its version, when given, must be the one served."""
-        if not self.service.knows(name):
-            models = ", ".join(self.service.files)
-            raise RpcError(grpc.StatusCode.NOT_FOUND, f"unknown model {_shown(name)}; models: {models}")
-        if version not in ("", VERSION):
-            raise RpcError(
-                grpc.StatusCode.NOT_FOUND,
-                f"model {name!r} has no version {_shown(version)}; its version is {VERSION}",
-            )
-        return name
-
     async def server_live(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return ServerLiveResponse(live=True)
 
@@ -88,26 +56,26 @@ class GrpcTransport:
         return ServerReadyResponse(ready=self.service.ready())
 
     async def model_ready(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        name = self.known(request.name, request.version)
+        name = self.service.known(request.name, request.version)
         return ModelReadyResponse(ready=self.service.model_ready(name))
 
     async def server_metadata(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return grpc_codec.server_metadata_response()
 
     async def model_metadata(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        served = self.service.served(self.known(request.name, request.version))
+        served = self.service.served(self.service.known(request.name, request.version))
         return grpc_codec.model_metadata_response(served)
 
     async def model_statistics(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         statistics = self.service.statistics
         if request.name or request.version:
-            name = self.known(request.name, request.version)
+            name = self.service.known(request.name, request.version)
             statistics = {name: statistics[name]}
         return grpc_codec.statistics_response(statistics)
 
     async def model_infer(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """One inference: decoded here, admitted, batched and counted by the service."""
-        name = self.known(request.model_name, request.model_version)
+        name = self.service.known(request.model_name, request.model_version)
         received = time.monotonic()
         self.service.admit(name, received)  # an overloaded model refuses before the decoding
         served = self.service.served(name)
@@ -158,38 +126,33 @@ def _rpc(method: Any, transport: GrpcTransport) -> Handler:
 
     async def call(data: bytes, context: grpc.aio.ServicerContext) -> Any:
         start = time.perf_counter()
-        code, message = grpc.StatusCode.OK, ""
+        status, message = OK, ""
         trailers: tuple[tuple[str, str], ...] = ()
         request = None
         try:
-            request = request_class.FromString(data)
+            try:
+                request = request_class.FromString(data)
+            except DecodeError as error:
+                raise InputDataError(f"not a {request_class.__name__} message: {error}") from None
             return (await handler(transport, request, context)).SerializeToString()
-        except DecodeError as error:
-            code, message = (
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"not a {request_class.__name__} message: {error}",
-            )
-        except RpcError as error:
-            code, message = error.code, str(error)
-        except Refused as refusal:
-            code, message = grpc.StatusCode.UNAVAILABLE, str(refusal)
-            trailers = (("retry-after", str(refusal.retry_after)),)
-        except SensenetError as error:
-            code, message = grpc.StatusCode.INVALID_ARGUMENT, str(error)
         except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
+            status = CANCELLED
             raise
-        except Exception:
-            log.exception("gRPC %s failed", rpc)
-            code, message = grpc.StatusCode.INTERNAL, "internal server error (logged by the server)"
+        except Exception as error:
+            status, message = status_of(error), str(error)
+            if status.internal:
+                log.exception("gRPC %s failed", rpc)
+                message = INTERNAL_MESSAGE
+            if isinstance(error, Refused):
+                trailers = (("retry-after", str(error.retry_after)),)
         finally:
             seconds = time.perf_counter() - start
             model = _model_label(service, request)
-            service.metrics.observe_request(model, f"grpc_{rpc}", HTTP_STATUS.get(code, 499), seconds)
+            service.metrics.observe_request(model, f"grpc_{rpc}", status.http, seconds)
             if access_log.isEnabledFor(logging.INFO):  # not with --quiet: the peer's name costs
                 call_name = " ".join(filter(None, ("gRPC", rpc, model)))
-                access_log.info('%s "%s" %s %.2fms', context.peer(), call_name, code.name, seconds * 1000)
-        await context.abort(code, message, trailers)
+                access_log.info('%s "%s" %s %.2fms', context.peer(), call_name, status.grpc, seconds * 1000)
+        await context.abort(getattr(grpc.StatusCode, status.grpc), message, trailers)
 
     return call
 

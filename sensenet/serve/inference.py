@@ -3,7 +3,7 @@ batching, statistics and metrics, and the lifecycle the health routes read.
 
 How a transport (REST, gRPC) uses it:
 
-1. Check the name with ``service.knows(name)`` (else the transport's "not found"), note
+1. Check the name with ``service.known(name, version)`` (`NotServed` otherwise), note
    ``received = time.monotonic()``, and (optionally) ``service.admit(name, received)`` to refuse
    an overloaded model's request before reading its body.
 2. Read and decode the request into the model's item and
@@ -42,7 +42,8 @@ from typing import Any, TypeVar
 from sensenet.exceptions import SensenetError
 from sensenet.serve import ServeOptions
 from sensenet.serve.batching import Departure, MicroBatcher
-from sensenet.serve.catalog import ModelReader, ServedModel, load_model
+from sensenet.serve.catalog import VERSION, ModelReader, ServedModel, load_model
+from sensenet.serve.failures import NotServed, shown
 from sensenet.serve.lifecycle import Lifecycle
 from sensenet.serve.metrics import Metrics
 from sensenet.serve.refusals import DEADLINE, LOADING, OVERLOADED, Refused
@@ -111,6 +112,15 @@ class InferenceService:
 
     def knows(self, name: str) -> bool:
         return name in self.files
+
+    def known(self, name: str, version: str = "") -> str:
+        """`name`, when it is a served model's and `version` (when given) the one served; else
+        `NotServed` says what is served."""
+        if name not in self.files:
+            raise NotServed(f"unknown model {shown(name)}; models: {', '.join(self.files)}")
+        if version not in ("", VERSION):
+            raise NotServed(f"model {name!r} has no version {shown(version)}; its version is {VERSION}")
+        return name
 
     def ready(self) -> bool:
         return self.loaded and self.lifecycle.serving
