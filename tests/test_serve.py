@@ -584,3 +584,42 @@ def test_waiting_requests_are_split_among_free_workers():
 
     assert batch_sizes(workers=2) == [4, 4]
     assert batch_sizes(workers=1) == [8]
+
+
+def test_a_batch_alone_takes_every_core_and_side_by_side_ones_do_not():
+    """A lone request on an idle model runs on the wide session (`run_alone`); requests that
+    arrive together, and lone ones within a second of batches side by side, run on the narrow."""
+    from sensenet.serve.batching import SIDE_BY_SIDE_MEMORY, MicroBatcher
+
+    calls: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def runner(kind: str) -> Callable[[list], list]:
+        def run(items: list) -> list:
+            with lock:
+                calls.append((kind, len(items)))
+            time.sleep(0.05)
+            return items
+
+        return run
+
+    async def main() -> None:
+        batcher = MicroBatcher(
+            runner("narrow"),
+            run_alone=runner("wide"),
+            max_batch_rows=8,
+            max_wait=0,
+            observe=lambda *_: None,
+            name="m",
+            workers=2,
+        )
+        batcher.start()
+        await batcher.submit("lone", 1)
+        await asyncio.gather(*(batcher.submit(n, 1) for n in range(8)))
+        await batcher.submit("lone, just after", 1)
+        await asyncio.sleep(SIDE_BY_SIDE_MEMORY)
+        await batcher.submit("lone, a while after", 1)
+        await batcher.stop()
+
+    asyncio.run(main())
+    assert calls == [("wide", 1), ("narrow", 4), ("narrow", 4), ("narrow", 1), ("wide", 1)]

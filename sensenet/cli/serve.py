@@ -106,8 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="threads one prediction may use (default: 1; requests run in parallel by batching; "
-        "an .smbundle keeps its own setting)",
+        help="threads one prediction may use (default: 1; requests run in parallel by batching, "
+        "and an image model's batch that runs alone uses every core; an .smbundle keeps its own "
+        "setting)",
     )
     parser.add_argument(
         "--workers",

@@ -30,6 +30,7 @@ from sensenet.serve.refusals import CLIENT_GONE, DEADLINE, DRAINING, Refused
 BatchRunner = Callable[[list[Any]], list[Any]]
 BatchObserver = Callable[[int, int, float], None]  # (requests, rows, seconds) of each engine call
 SMOOTHING = 0.2  # weight of the latest engine call in the seconds-per-row estimate
+SIDE_BY_SIDE_MEMORY = 1.0  # seconds after batches last ran side by side that none runs alone
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,11 @@ class MicroBatcher:
         observe: BatchObserver,
         name: str,
         workers: int = 1,
+        run_alone: BatchRunner | None = None,
     ):
         self._run = run
+        self._run_alone = run_alone  # for a batch with no other running and none waiting
+        self._side_by_side_until = 0.0
         self._max_rows = max_batch_rows
         self._max_wait = max_wait
         self._observe = observe
@@ -177,20 +181,31 @@ class MicroBatcher:
             except asyncio.CancelledError:
                 self._free_workers.release()
                 raise
+            run = self._run_alone if self._run_alone is not None and self._alone() else self._run
             self._idle -= 1
             rows = sum(entry.rows for entry in batch)
             self.running_rows += rows
-            task = loop.create_task(self._answer(batch, rows))
+            task = loop.create_task(self._answer(batch, rows, run))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-    async def _answer(self, batch: list[Entry], rows: int) -> None:
+    def _alone(self) -> bool:
+        """Whether the batch about to start may take every core: none other is running or
+        waiting, and none has run side by side for a while (under steady concurrent traffic a
+        batch alone now is soon joined by another, and the threads would fight over the cores)."""
+        now = time.monotonic()
+        if self._idle < self._workers:
+            self._side_by_side_until = now + SIDE_BY_SIDE_MEMORY
+            return False
+        return not self.waiting_rows and now >= self._side_by_side_until
+
+    async def _answer(self, batch: list[Entry], rows: int, run: BatchRunner) -> None:
         """One engine call for `batch` in a worker thread, then each request's outcome."""
         loop = asyncio.get_running_loop()
         try:
             start = time.monotonic()
             try:
-                outcomes = await loop.run_in_executor(self._executor, self._run, [e.item for e in batch])
+                outcomes = await loop.run_in_executor(self._executor, run, [e.item for e in batch])
             except Exception as error:  # our fault: every request of the batch learns of it
                 outcomes = [error] * len(batch)
             computed = time.monotonic() - start

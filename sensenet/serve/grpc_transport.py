@@ -4,10 +4,11 @@ batcher per model, one set of statistics and metrics.
 
 Each RPC decodes its message (`grpc_codec`), asks the service and encodes the answer. A failure is
 a status code a client can act on, from the table REST answers from (`failures`): NOT_FOUND for a
-model or version not served, INVALID_ARGUMENT for bad input, UNAVAILABLE for a refusal (overloaded, deadline, draining, loading; its ``retry-after``
-trailer in seconds, as REST's header), RESOURCE_EXHAUSTED (grpc's own) for a message over
-``--max-body-bytes``; INTERNAL only for a fault of the server, which it logs. A client's deadline
-or cancellation drops its request if no worker took it yet.
+model or version not served, INVALID_ARGUMENT for bad input, UNAVAILABLE for a refusal
+(overloaded, deadline, draining, loading; its ``retry-after`` trailer in seconds, as REST's
+header), RESOURCE_EXHAUSTED (grpc's own) for a message over ``--max-body-bytes``; INTERNAL only
+for a fault of the server, which it logs. A client's deadline or cancellation drops its request if
+no worker took it yet.
 """
 
 from __future__ import annotations
