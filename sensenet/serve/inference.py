@@ -30,6 +30,7 @@ left before its deadline. Retry-After is that expected wait, rounded up.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import time
@@ -109,6 +110,7 @@ class InferenceService:
             self.on_failure(error)
             return
         self.loaded = True
+        gc.freeze()  # the models' objects stay: later collections need not walk them
         log.info("ready: %s", ", ".join(self.files))
 
     async def stop(self) -> None:
