@@ -623,3 +623,22 @@ def test_a_batch_alone_takes_every_core_and_side_by_side_ones_do_not():
 
     asyncio.run(main())
     assert calls == [("wide", 1), ("narrow", 4), ("narrow", 4), ("narrow", 1), ("wide", 1)]
+
+
+def test_a_batch_alone_runs_on_the_wide_build_and_counts_its_unknown_categories(tmp_path):
+    """`run_alone` predicts what `run` does, on the second build, and adds to the same counts
+    /metrics shows."""
+    from benchmarks.traffic import write_model
+    from sensenet.serve.catalog import load_model
+
+    fixture_path("image_regression.json.gz")
+    path, rows = write_model("image", tmp_path)
+    served = load_model("image", path, {"threads": 1}, alone_threads=lambda reads_images: 2)
+    assert served.alone is not None and served.alone is not served.model
+    categorical = next(f for f in served.fields if f.optype == "categorical")
+    unknown = [
+        [*row[: categorical.index], "not a category", *row[categorical.index + 1 :]] for row in rows[:3]
+    ]
+    alone, narrow = served.run_alone([unknown]), served.run([unknown])
+    np.testing.assert_array_equal(np.asarray(alone[0]), np.asarray(narrow[0]))
+    assert served.unknown_categories[categorical.name] == 6

@@ -61,7 +61,7 @@ class ServeOptions:
     def alone_threads(self, reads_images: bool) -> int | None:
         """Threads for a batch that runs alone (no other running, none waiting), or None when it
         runs as any other: an image model's batches get every core, since the other workers
-        would idle (MobileNetV2, one client at a time: 93 requests/s against 70 on one thread)."""
+        would idle (MobileNetV2, one client at a time: 87 requests/s against 66 on one thread)."""
         cores = os.cpu_count() or 1
         if not reads_images or self.threads > 1 or cores == 1 or self.batch_workers(reads_images) == 1:
             return None

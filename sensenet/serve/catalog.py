@@ -80,6 +80,8 @@ class ServedModel:
     kind: str
     fields: tuple[Any, ...]
     classes: list[str] | None
+    # The same model built to use every core, for a batch that runs alone (`run_alone`); None: none.
+    alone: Any = None
     row_length: int = field(init=False)
     fields_by_name: dict[str, Any] = field(init=False)
     # Per categorical field, values not among its categories (predicted as missing) so far:
@@ -103,9 +105,17 @@ class ServedModel:
 
     def run(self, items: list[Item]) -> list[Outcome]:
         """Predict a batch of requests in one go; called in the worker thread."""
+        return self._run(items, self.model)
+
+    def run_alone(self, items: list[Item]) -> list[Outcome]:
+        """`run` on the build that uses every core (`alone`), its unknown categories counted as
+        `run`'s are."""
+        return self._run(items, self.alone)
+
+    def _run(self, items: list[Item], model: Any) -> list[Outcome]:
         if self.kind == DETECTION:
-            return [_each_image(self.model, images) for images in items]
-        outcomes = self._run_image_rows(items) if self.has_images else self._run_matrix(items)
+            return [_each_image(model, images) for images in items]
+        outcomes = self._run_image_rows(items, model) if self.has_images else self._run_matrix(items, model)
         self._count_unknown(items, outcomes)
         return outcomes
 
@@ -123,12 +133,12 @@ class ServedModel:
                     for name, count in counts.items():
                         self.unknown_categories[name] += count
 
-    def _run_matrix(self, items: list[Item]) -> list[Outcome]:
+    def _run_matrix(self, items: list[Item], model: Any) -> list[Outcome]:
         matrices = self._encode_each(items)
         outcomes: list[Outcome] = [m if isinstance(m, SensenetError) else None for m in matrices]
         kept = {position: m for position, m in enumerate(matrices) if not isinstance(m, SensenetError)}
         if kept:
-            outputs = self.model(np.concatenate(list(kept.values())))
+            outputs = model(np.concatenate(list(kept.values())))
             _split(outputs, [len(m) for m in kept.values()], list(kept), outcomes)
         return outcomes
 
@@ -141,22 +151,23 @@ class ServedModel:
                 pass  # some request is bad: encode each alone, each error naming its own rows
         return [_guarded(self.model.encode, item) for item in items]
 
-    def _run_image_rows(self, items: list[Item]) -> list[Outcome]:
+    def _run_image_rows(self, items: list[Item], model: Any) -> list[Outcome]:
         """All rows in one call; when some request is bad, each request on its own."""
         try:
-            outputs = self.model([row for rows in items for row in rows])
+            outputs = model([row for rows in items for row in rows])
         except SensenetError:
-            return [_guarded(self.model, rows) for rows in items]
+            return [_guarded(model, rows) for rows in items]
         outcomes: list[Outcome] = [None] * len(items)
         _split(outputs, [len(rows) for rows in items], list(range(len(items))), outcomes)
         return outcomes
 
     def warm_up(self) -> None:
-        """Build the engine and predict once, so the first request pays for neither."""
-        if self.kind == DETECTION:
-            self.model(None)
-        else:
-            self.model([[None] * self.row_length])
+        """Build the engines and predict once, so the first request pays for neither."""
+        for model in filter(None, (self.model, self.alone)):
+            if self.kind == DETECTION:
+                model(None)
+            else:
+                model([[None] * self.row_length])
 
 
 def _split(outputs: np.ndarray, lengths: list[int], positions: list[int], outcomes: list[Outcome]) -> None:
@@ -207,13 +218,21 @@ def read_model(path: Path, settings: dict[str, Any]) -> Any:
 
 
 def load_model(
-    name: str, path: Path, settings: dict[str, Any], read: ModelReader = read_model
+    name: str,
+    path: Path,
+    settings: dict[str, Any],
+    read: ModelReader = read_model,
+    alone_threads: Callable[[bool], int | None] = lambda reads_images: None,
 ) -> ServedModel:
-    """Read, build and warm up one model; errors are the library's, naming the file."""
+    """Read, build and warm up one model, and a second build on `alone_threads(reads images)`
+    threads when that is not None; errors are the library's, naming the file."""
     try:
         model = read(path, settings)
         assert isinstance(model, ModelWrapper), "a served model is never built as a feature extractor"
         served = ServedModel(name, path, model, model.kind, model.fields, model.classes)
+        threads = alone_threads(served.has_images)
+        if threads is not None:
+            served.alone = read(path, {**settings, "threads": threads})
         served.warm_up()
     except SensenetError as error:
         raise type(error)(f"{path}: {error}") from None

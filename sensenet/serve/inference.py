@@ -85,16 +85,12 @@ class InferenceService:
         """Build every model and its batcher; a failure goes to `on_failure`."""
         try:
             for name, path in self.files.items():
-                settings = self.options.model_settings
-                served = await asyncio.to_thread(load_model, name, path, settings, self.read)
-                threads = self.options.alone_threads(served.has_images)
-                alone = None
-                if threads is not None:  # the same model, its calls on every core
-                    wide = {**settings, "threads": threads}
-                    alone = (await asyncio.to_thread(load_model, name, path, wide, self.read)).run
+                served = await asyncio.to_thread(
+                    load_model, name, path, self.options.model_settings, self.read, self.options.alone_threads
+                )
                 batcher = MicroBatcher(
                     served.run,
-                    run_alone=alone,
+                    run_alone=None if served.alone is None else served.run_alone,
                     max_batch_rows=self.options.batch_rows(served.has_images),
                     max_wait=self.options.max_wait,
                     observe=partial(self._observe_batch, name),
