@@ -22,8 +22,14 @@ from tools.docs_examples import Example, check_page, doc_pages, examples, output
 
 README_MAX_LINES = 200
 MAX_NOT_RUN = 8  # installs, the whole suite, the site's own build: keep it that small
-# What example_files links from the fixtures (the shared ones, not all published by BigML).
-FIXTURES_USED = ["detection/cats_eye_tinyyolov4.zip", "detection/pexels-pixabay-33358.jpg", "images/digits"]
+
+
+@pytest.fixture
+def page_fixtures() -> None:
+    """The fixtures every page's working directory links (`example_files`): skipped (failed in
+    CI) without them, as every test needing fixtures is."""
+    for name in docs_examples.FIXTURES_USED:
+        fixture_path(name)
 
 
 def _page_id(path: Path) -> str:
@@ -31,9 +37,7 @@ def _page_id(path: Path) -> str:
 
 
 @pytest.mark.parametrize("page", doc_pages(), ids=_page_id)
-def test_the_examples_of_a_page_print_what_it_shows(page):
-    for name in FIXTURES_USED:
-        fixture_path(name)
+def test_the_examples_of_a_page_print_what_it_shows(page, page_fixtures):
     found = check_page(page)
     assert not found, "\n\n".join(found)
 
@@ -58,7 +62,7 @@ def _page(tmp_path: Path, text: str) -> Path:
     return page
 
 
-def test_a_wrong_number_fails_and_the_right_one_to_its_digits_passes(tmp_path):
+def test_a_wrong_number_fails_and_the_right_one_to_its_digits_passes(tmp_path, page_fixtures):
     template = "```bash\necho 'score 0.7963325381278992'\n```\n\n```text\nscore {shown}\n```\n"
     for shown, right in [("0.7963325", True), ("0.79633", True), ("0.7963372", False), ("0.8", True)]:
         problems = check_page(_page(tmp_path, template.format(shown=shown)))
@@ -75,7 +79,7 @@ def test_output_rules():
     assert output_matches("x   \n\n", "x\n")
 
 
-def test_python_blocks_share_a_session_and_a_failing_example_is_named(tmp_path):
+def test_python_blocks_share_a_session_and_a_failing_example_is_named(tmp_path, page_fixtures):
     text = (
         "```python\nvalue = 6 * 7\n```\n\n```python\nprint(value)\n```\n\n```text\n42\n```\n\n"
         "```bash\nfalse\n```\n\n```bash\necho never\n```\n\n```text\nnever\n```\n"
@@ -84,7 +88,7 @@ def test_python_blocks_share_a_session_and_a_failing_example_is_named(tmp_path):
     assert len(problems) == 1 and "page.md:13: the bash example failed: exit status 1" in problems[0]
 
 
-def test_a_block_marked_not_run_is_not_run(tmp_path):
+def test_a_block_marked_not_run_is_not_run(tmp_path, page_fixtures):
     page = _page(tmp_path, "<!-- not run: an install -->\n```bash\nexit 7\n```\n")
     (example,) = examples(page)
     assert example == Example(example.page, 2, "bash", "exit 7\n", None, "an install")

@@ -95,6 +95,18 @@ def doc_pages() -> list[Path]:
 # ---- the files every page finds in its working directory
 
 
+# name in a page's directory -> the fixture it links; and the fixture images.json comes from
+FIXTURE_LINKS = {
+    "eyes.zip": "detection/cats_eye_tinyyolov4.zip",
+    "cat.jpg": "detection/pexels-pixabay-33358.jpg",
+    "dog.jpg": "images/dog.jpg",
+    "bus.jpg": "images/bus.jpg",
+    "digits": "images/digits",
+}
+IMAGES_MODEL = "image_regression.json.gz"
+FIXTURES_USED = (*FIXTURE_LINKS.values(), IMAGES_MODEL)
+
+
 def example_files(directory: Path) -> list[str]:
     """Lay out, in `directory`, the files a page's examples may use; returns their names.
 
@@ -108,11 +120,7 @@ def example_files(directory: Path) -> list[str]:
 
     links = {
         "iris.json": Path(example_path("iris")),
-        "eyes.zip": FIXTURES / "detection" / "cats_eye_tinyyolov4.zip",
-        "cat.jpg": FIXTURES / "detection" / "pexels-pixabay-33358.jpg",
-        "dog.jpg": FIXTURES / "images" / "dog.jpg",
-        "bus.jpg": FIXTURES / "images" / "bus.jpg",
-        "digits": FIXTURES / "images" / "digits",
+        **{name: FIXTURES / fixture for name, fixture in FIXTURE_LINKS.items()},
         "examples": REPO_ROOT / "examples",
     }
     missing = [str(source) for source in links.values() if not source.exists()]
@@ -120,7 +128,7 @@ def example_files(directory: Path) -> list[str]:
         raise FileNotFoundError(f"the docs' examples need the fixtures (SENSENET_FIXTURES): {missing}")
     for name, source in links.items():
         (directory / name).symlink_to(source)
-    with gzip.open(FIXTURES / "image_regression.json.gz") as cases:
+    with gzip.open(FIXTURES / IMAGES_MODEL) as cases:
         network = json.load(cases)[0]["model"]
     (directory / "images.json").write_text(json.dumps(network))
     return [*links, "images.json"]
